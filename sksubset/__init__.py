@@ -1,0 +1,10 @@
+"""sksubset: train deep nets on small, well-chosen weighted subsets of the data."""
+
+from .classifier import SubsetTrainingClassifier
+from .omp import orthogonal_matching_pursuit
+from .selectors import STRATEGIES, GradMatchSelector, gradmatch
+
+__version__ = "0.1.0"
+
+__all__ = ["SubsetTrainingClassifier", "GradMatchSelector", "gradmatch",
+           "orthogonal_matching_pursuit", "STRATEGIES"]

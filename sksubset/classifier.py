@@ -1,0 +1,394 @@
+"""SubsetTrainingClassifier: adaptive subset training of a skorch net (Algorithm 1).
+
+``SubsetTrainingClassifier(net, budget=0.1).fit(X, y)`` clones ``net`` (a
+:class:`skorch.NeuralNetClassifier`), trains it for a few full-data warm-start
+epochs, then on weighted subsets chosen by a selector every ``R`` epochs, all
+inside one skorch training run (see :mod:`sksubset.training`).  The exact
+epoch layout is :func:`sksubset.schedule.make_schedule`.
+"""
+
+import time
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch import NeuralNetClassifier
+from skorch.dataset import Dataset as SkorchDataset
+from skorch.helper import predefined_split
+from tqdm.auto import tqdm
+
+from .gradients import last_layer, last_layer_params
+from .schedule import make_schedule
+from .selectors import STRATEGIES, BaseSelector, GradMatchSelector, SelectionContext, get_selector
+from .selectors._base import resolve_budget
+from .training import (Stopwatch, SubsetDataset, SubsetSchedule, skip_lr_epochs, sync,
+                       weighted_criterion)
+
+__all__ = ["SubsetTrainingClassifier"]
+
+_CALLBACK = "sksubset_schedule"
+
+
+class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+    """Train a skorch classifier on adaptively selected weighted subsets.
+
+    The net trains for ``net.max_epochs`` = ``T`` epochs of budget: first
+    ``ceil(floor(kappa T) k / n)`` full-data warm-start epochs, then
+    ``T - floor(kappa T)`` epochs on subsets of ``k = budget * n`` examples,
+    reselected every ``R`` epochs (:mod:`sksubset.schedule` gives the exact
+    layout).  Each example's loss is multiplied by its selection weight.
+
+    Parameters
+    ----------
+    net : skorch.NeuralNetClassifier
+        The (unfitted) net to train; it is cloned.  Its ``criterion`` must be
+        ``torch.nn.CrossEntropyLoss`` (module ending in logits) or skorch's
+        default ``torch.nn.NLLLoss`` (module ending in softmax).
+    selector : str or selector instance, default="gradmatch"
+        Strategy name (see :data:`sksubset.selectors.STRATEGIES`) or a selector
+        object such as ``GradMatchSelector(per_class=True)``.  An instance's
+        own ``budget`` is ignored: the classifier's ``budget`` applies.
+    budget : float in (0, 1], default=0.1
+        Fraction of the training examples in each subset.
+    R : int >= 1, default=20
+        Reselect every ``R`` subset epochs (adaptive selectors decide
+        themselves).
+    kappa : float in [0, 1], default=0.5
+        Warm-start fraction of the epoch budget (0: no warm start).
+    per_batch : bool, default=True
+        Select mini-batches (of the net's ``batch_size``) instead of examples,
+        for selectors that support it (GRAD-MATCH-PB, CRAIG-PB).
+    per_class : bool, default=False
+        With ``selector="gradmatch"``: one problem per class.
+    per_gradient : bool, default=False
+        With ``selector="gradmatch"`` and ``per_class``: match only each
+        class's own output-unit gradient.
+    lam : float >= 0, default=0.5
+        With ``selector="gradmatch"``: ridge regularization of the weights.
+    eps : float >= 0, default=1e-10
+        With ``selector="gradmatch"``: OMP error tolerance.
+    valid_size : float in (0, 1), int or None, default=None
+        Hold out this much of the training data (stratified) and match its
+        gradient instead of the training gradient (the paper's *isValid*).
+        The hold-out is also the net's validation set.  With ``None``, a
+        ``train_split`` of the net is applied once, to the full data, and only
+        for monitoring; subsets are always drawn from the training part.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the selections, the hold-out split and (through a forked torch
+        generator) the net's initialization and shuffling, so that the same
+        value gives the same run on the same device.
+    verbose : int, default=1
+        Show a progress bar over epochs when > 0.
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNetClassifier
+        The trained net.
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+    schedule_ : sksubset.schedule.Schedule
+    subset_size_ : int
+        ``k``, examples per subset epoch.
+    selection_history_ : list of dict
+        One record per selection round: ``epoch`` (trained-epoch index),
+        ``indices`` and ``weights`` (into the training data given to
+        ``fit``), ``gradient_error`` (when the selector computes it),
+        ``seconds`` (``gradient_seconds`` in forward passes, ``solver_seconds``
+        in the selector), ``reason`` and the selector's own extras.
+    timing_ : dict
+        Wall-clock seconds: ``setup``, ``warm_start``, ``gradients``,
+        ``solver``, ``subset_training`` and ``total`` (their sum).
+    n_iter_ : int
+        Epochs trained.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skorch import NeuralNetClassifier
+    >>> from sklearn.datasets import load_digits
+    >>> from sksubset import SubsetTrainingClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> module = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(),
+    ...                              torch.nn.Linear(32, 10))
+    >>> net = NeuralNetClassifier(module, criterion=torch.nn.CrossEntropyLoss,
+    ...                           max_epochs=10, lr=0.05, train_split=None, verbose=0)
+    >>> clf = SubsetTrainingClassifier(net, budget=0.2, R=2, random_state=0, verbose=0)
+    >>> clf.fit(X / 16, y).score(X / 16, y) > 0.8
+    True
+    """
+
+    _parameter_constraints = {
+        "net": [HasMethods(["fit", "predict_proba"])],
+        "selector": [StrOptions(set(STRATEGIES)), BaseSelector],
+        "budget": [Interval(Real, 0, 1, closed="right")],
+        "R": [Interval(Integral, 1, None, closed="left")],
+        "kappa": [Interval(Real, 0, 1, closed="both")],
+        "per_batch": ["boolean"],
+        "per_class": ["boolean"],
+        "per_gradient": ["boolean"],
+        "lam": [Interval(Real, 0, None, closed="left")],
+        "eps": [Interval(Real, 0, None, closed="left")],
+        "valid_size": [None, Interval(Real, 0, 1, closed="neither"),
+                       Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(self, net, selector="gradmatch", budget=0.1, R=20, kappa=0.5, per_batch=True,
+                 per_class=False, per_gradient=False, lam=0.5, eps=1e-10, valid_size=None,
+                 random_state=None, verbose=1):
+        self.net = net
+        self.selector = selector
+        self.budget = budget
+        self.R = R
+        self.kappa = kappa
+        self.per_batch = per_batch
+        self.per_class = per_class
+        self.per_gradient = per_gradient
+        self.lam = lam
+        self.eps = eps
+        self.valid_size = valid_size
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- fitting ----------------------------------------------------------
+    def _make_selector(self):
+        if isinstance(self.selector, BaseSelector):
+            return clone(self.selector)
+        if self.selector == "gradmatch":
+            return GradMatchSelector(lam=self.lam, eps=self.eps, per_class=self.per_class,
+                                     per_gradient=self.per_gradient)
+        return get_selector(self.selector)()
+
+    def _split(self, net, X, y, rng):
+        """Training pool and optional validation rows (indices into X)."""
+        n = len(y)
+        if self.valid_size is not None:
+            n_valid = self.valid_size if isinstance(self.valid_size, Integral) else None
+            n_valid = n_valid or int(np.ceil(self.valid_size * n))
+            n_classes = len(np.unique(y))
+            if n_valid < n_classes or n - n_valid < n_classes:
+                raise ValueError(f"valid_size={self.valid_size} leaves {n_valid} validation and "
+                                 f"{n - n_valid} training samples; each needs at least one "
+                                 f"per class ({n_classes}).")
+            pool, valid = train_test_split(np.arange(n), test_size=n_valid, stratify=y,
+                                           random_state=rng.randint(2**31 - 1))
+            return np.sort(pool), np.sort(valid)
+        if net.train_split is None:
+            return np.arange(n), None
+        ds = SkorchDataset(X, y)
+        ds_train, ds_valid = net.train_split(ds, y)
+        if ds_valid is None:
+            return np.arange(n), None
+        return np.asarray(ds_train.indices), np.asarray(ds_valid.indices)
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y):
+        """Train ``net`` on selected subsets of ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Inputs as the module takes them (converted to float32).
+        y : array-like of shape (n_samples,)
+            Class labels (any values; encoded internally).
+
+        Returns
+        -------
+        self
+        """
+        t_start = time.perf_counter()
+        if not isinstance(self.net, NeuralNetClassifier):
+            raise TypeError("net must be a skorch.NeuralNetClassifier (unfitted); got "
+                            f"{type(self.net).__name__}.")
+        weighted_criterion(self.net.criterion)  # fail early on an unsupported loss
+        X, y = validate_data(self, X, y, allow_nd=True, dtype=np.float32)
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(f"The target y needs samples of at least 2 classes; got "
+                             f"{len(self.classes_)} class.")
+        y_enc = encoder.transform(y).astype(np.int64)
+        rng = check_random_state(self.random_state)
+        seed = rng.randint(2**31 - 1)
+        devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+        with torch.random.fork_rng(devices=devices, enabled=self.random_state is not None):
+            torch.manual_seed(seed)
+            self._fit(X, y_enc, rng, t_start)
+        return self
+
+    def _fit(self, X, y, rng, t_start):
+        net = clone(self.net)
+        pool, valid = self._split(net, X, y, rng)
+        k = resolve_budget(self.budget, len(pool))
+        self.subset_size_ = k
+        self.schedule_ = make_schedule(net.max_epochs, k, len(pool), self.R, self.kappa)
+        dataset = SubsetDataset(torch.from_numpy(X[pool]), torch.from_numpy(y[pool]))
+        valid_ds = None if valid is None else SkorchDataset(X[valid], y[valid])
+        net.set_params(
+            criterion=weighted_criterion(net.criterion),
+            classes=list(range(len(self.classes_))),
+            train_split=None if valid_ds is None else predefined_split(valid_ds),
+            callbacks=list(net.callbacks or []) + [(_CALLBACK, SubsetSchedule())],
+        )
+        net.initialize()
+        run = _Run(self, net, dataset, pool, valid_ds, rng, k)
+        net.callbacks_[[name for name, _ in net.callbacks_].index(_CALLBACK)][1].run = run
+        run.watch.totals["setup"] = time.perf_counter() - t_start
+        run.watch.start()
+        try:
+            net.partial_fit(dataset, None, epochs=self.schedule_.n_trained)
+        finally:
+            run.close()
+        self.net_ = net
+        self.selection_history_ = run.history
+        self.n_iter_ = run.epoch
+        parts = ("setup", "warm_start", "gradients", "solver", "subset_training")
+        self.timing_ = {p: run.watch.totals.get(p, 0.0) for p in parts}
+        self.timing_["total"] = sum(self.timing_.values())
+
+    # -- prediction -------------------------------------------------------
+    def _check_X(self, X):
+        check_is_fitted(self, "net_")
+        return validate_data(self, X, reset=False, allow_nd=True, dtype=np.float32)
+
+    def predict_proba(self, X):
+        """Class probabilities of the trained net.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        return self.net_.predict_proba(self._check_X(X))
+
+    def predict(self, X):
+        """Predicted class labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+
+class _Run:
+    """State of one ``fit``: drives selections from the schedule callback."""
+
+    def __init__(self, est, net, dataset, pool, valid, rng, k):
+        self.est, self.net, self.dataset = est, net, dataset
+        self.schedule = est.schedule_
+        self.pool, self.valid = pool, valid
+        self.rng, self.k = rng, k
+        self.selector = est._make_selector()
+        self.device = torch.device(net.device)
+        self.watch = Stopwatch(self.device)
+        self.history = []
+        self.epoch = 0
+        self.phase = None
+        self.grad_seconds = 0.0
+        self.bar = (tqdm(total=self.schedule.n_trained, desc="sksubset", unit="epoch",
+                         leave=False) if est.verbose else None)
+
+    def _last_layer(self, X, y):
+        t = time.perf_counter()
+        out = last_layer(self.net, X, y)
+        sync(self.device)
+        self.grad_seconds += time.perf_counter() - t
+        return out
+
+    def _train_fn(self, idx):
+        X, y = self.dataset.X, self.dataset.y
+        if idx is not None:
+            idx = torch.as_tensor(idx)
+            X, y = X[idx], y[idx]
+        return self._last_layer(X, y)
+
+    def _context(self):
+        valid = self.valid
+        return SelectionContext(
+            y=self.dataset.y.numpy(), n_classes=len(self.est.classes_), budget=self.k,
+            batch_size=self.net.batch_size, per_batch=self.est.per_batch, rng=self.rng,
+            epoch=self.epoch, device=self.device, train_fn=self._train_fn,
+            params_fn=lambda: last_layer_params(self.net.module_),
+            valid_fn=None if valid is None else (
+                lambda: self._last_layer(torch.as_tensor(valid.X), torch.as_tensor(valid.y))))
+
+    def _select(self, reason):
+        self.grad_seconds = 0.0
+        t = time.perf_counter()
+        sel = self.selector.select(self._context())
+        sync(self.device)
+        seconds = time.perf_counter() - t
+        self.watch.totals["gradients"] = self.watch.totals.get("gradients", 0.0) + self.grad_seconds
+        self.watch.lap("solver")
+        self.watch.totals["solver"] -= self.grad_seconds
+        self.dataset.set_subset(sel.indices, sel.weights)
+        record = {"epoch": self.epoch, "indices": self.pool[sel.indices],
+                  "weights": np.asarray(sel.weights, dtype=np.float64),
+                  "gradient_error": sel.info.get("gradient_error"), "seconds": seconds,
+                  "gradient_seconds": self.grad_seconds,
+                  "solver_seconds": seconds - self.grad_seconds, "reason": reason}
+        record.update({key: v for key, v in sel.info.items() if key not in record})
+        self.history.append(record)
+
+    def begin_epoch(self, net):
+        phase = self.schedule.phase(self.epoch)
+        if phase == "subset":
+            if self.phase == "warm" or self.phase is None:
+                skip_lr_epochs(net, self.schedule.skipped_epochs)
+            since = self.epoch - self.schedule.warm_epochs
+            reason = None
+            if not self.history:
+                reason = "first"
+            elif getattr(self.selector, "adaptive", False):
+                reason = self.selector.check(self._context())
+            elif since % self.schedule.R == 0:
+                reason = "schedule"
+            if reason is not None:
+                if self.bar is not None:
+                    self.bar.set_postfix_str("select")
+                self.watch.lap(self._train_phase())
+                self._select(reason)
+        self.phase = phase
+        net.history.record("phase", phase)
+        net.history.record("subset_size", len(self.dataset))
+
+    def _train_phase(self):
+        return "warm_start" if self.phase == "warm" else "subset_training"
+
+    def end_epoch(self, net):
+        self.epoch += 1
+        if self.bar is not None:
+            self.bar.set_postfix_str(self.phase)
+            self.bar.update()
+
+    def close(self):
+        self.watch.lap(self._train_phase())
+        if self.bar is not None:
+            self.bar.close()
+        for _, cb in self.net.callbacks_:
+            if isinstance(cb, SubsetSchedule):
+                cb.run = None
+

@@ -1,0 +1,284 @@
+"""Closed-form last-layer gradients of a skorch classifier.
+
+For a net whose last ``nn.Linear`` maps an embedding ``h`` (its input) to the
+logits ``z``, the gradient of one example's cross-entropy loss with respect to
+that layer is an outer product::
+
+    dL/db = e              (one entry per class)
+    dL/dW = e h^T          (classes x embedding)
+    e     = dL/dz = softmax(z) - onehot(y)
+
+so a per-example gradient is fully described by two small *factors*: ``e``
+(``n_classes`` numbers) and ``[1, h]`` (``n_hidden + 1`` numbers).  Everything
+here works on those factors, on the net's own device, in chunks, without
+autograd over the model:
+
+* :func:`last_layer` runs the module once (eval mode, no autograd) and
+  returns a :class:`LastLayer` holding ``E`` (n, C), ``Hb`` (n, H + 1) and the
+  logits;
+* :func:`sample_gradients` expands them into the ``(n, C * (H + 1))`` matrix of
+  per-example gradients;
+* :func:`class_gradients` gives each example's gradient restricted to the
+  parameters of its own class (the per-class-per-gradient approximation),
+  ``(n, H + 1)``;
+* :func:`batch_gradients` gives mean gradients of mini-batches, ``(n_batches,
+  C * (H + 1))``, without ever forming the per-example matrix.
+
+Gradient layout
+---------------
+Columns come in ``C`` blocks of ``H + 1``: block ``c`` holds the gradient of
+the bias of output unit ``c`` followed by the gradient of row ``c`` of the
+weight matrix.  A class's own slice (per-class-per-gradient) is therefore the
+contiguous block ``c * (H + 1) : (c + 1) * (H + 1)``.
+
+Supported losses
+----------------
+Both skorch conventions of :class:`skorch.NeuralNetClassifier`:
+
+* ``criterion=torch.nn.CrossEntropyLoss`` with a module that ends in the
+  logits of its last ``nn.Linear``;
+* skorch's default ``criterion=torch.nn.NLLLoss`` with a module whose output is
+  ``softmax`` of those logits (skorch then takes ``log(p + eps)``; the factor
+  ``p_y / (p_y + eps)`` this introduces is included).
+
+Class weights (``criterion__weight``) and label smoothing are honoured.  Any
+other arrangement raises a ``ValueError`` saying what is supported.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = [
+    "LastLayer",
+    "find_last_linear",
+    "last_layer",
+    "last_layer_params",
+    "sample_gradients",
+    "class_gradients",
+    "batch_gradients",
+    "gradient_sum",
+    "random_batches",
+]
+
+_SUPPORTED = (
+    "closed-form last-layer gradients need either criterion=torch.nn.CrossEntropyLoss "
+    "with a module whose output is the logits of its last nn.Linear, or "
+    "criterion=torch.nn.NLLLoss (skorch's default) with a module whose output is the "
+    "softmax of those logits"
+)
+
+
+@dataclass
+class LastLayer:
+    """Last-layer quantities of a set of examples, on the net's device.
+
+    Attributes
+    ----------
+    E : torch.Tensor of shape (n, n_classes)
+        Gradient of each example's loss with respect to the logits.
+    Hb : torch.Tensor of shape (n, n_hidden + 1)
+        ``[1, h]``: a constant (for the bias) and the input of the last layer.
+    Z : torch.Tensor of shape (n, n_classes)
+        The logits.
+    y : torch.Tensor of shape (n,)
+        Encoded labels.
+
+    The per-example last-layer gradient is the outer product of a row of ``E``
+    and the same row of ``Hb`` (:func:`sample_gradients`).
+    """
+
+    E: torch.Tensor
+    Hb: torch.Tensor
+    Z: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, idx):
+        """The same quantities for a subset of the examples."""
+        return LastLayer(self.E[idx], self.Hb[idx], self.Z[idx], self.y[idx])
+
+    @property
+    def gradient_sum(self):
+        """Sum of the per-example gradients, flattened (:func:`gradient_sum`)."""
+        return gradient_sum(self.E, self.Hb)
+
+    def losses(self):
+        """Per-example cross-entropy loss computed from the logits."""
+        return torch.nn.functional.cross_entropy(self.Z, self.y, reduction="none")
+
+
+def find_last_linear(module):
+    """Return the last ``nn.Linear`` registered in ``module`` (the output layer)."""
+    last = None
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            last = m
+    if last is None:
+        raise ValueError(f"The module has no nn.Linear layer; {_SUPPORTED}.")
+    return last
+
+
+def last_layer_params(module):
+    """Parameters of the last ``nn.Linear`` flattened in the gradient layout.
+
+    Block ``c`` holds bias ``c`` followed by weight row ``c``, like the
+    columns of :func:`sample_gradients`.
+    """
+    layer = find_last_linear(module)
+    W = layer.weight.detach()
+    b = layer.bias.detach() if layer.bias is not None else W.new_zeros(W.shape[0])
+    return torch.cat([b.unsqueeze(1), W], dim=1).reshape(-1)
+
+
+def _loss_kind(criterion):
+    if isinstance(criterion, nn.CrossEntropyLoss):
+        return "logits"
+    if isinstance(criterion, nn.NLLLoss):
+        return "probabilities"
+    raise ValueError(f"Unsupported criterion {type(criterion).__name__}; {_SUPPORTED}.")
+
+
+def _dloss_dlogits(z, out, y, criterion, kind):
+    """Per-example gradient of the loss with respect to the logits ``z``."""
+    p = torch.softmax(z, dim=1)
+    n, C = p.shape
+    w = getattr(criterion, "weight", None)
+    w = torch.ones(C, device=p.device, dtype=p.dtype) if w is None else w.to(p)
+    smooth = float(getattr(criterion, "label_smoothing", 0.0) or 0.0)
+    t = torch.nn.functional.one_hot(y, C).to(p.dtype) * (1.0 - smooth) + smooth / C
+    tw = t * w
+    # loss = sum_j t_j w_j (-log p_j)  =>  dL/dz = (sum_j t_j w_j) p - t * w
+    e = tw.sum(1, keepdim=True) * p - tw
+    if kind == "probabilities":  # skorch: NLLLoss(log(p + eps))
+        eps = torch.finfo(out.dtype).eps
+        py = out.gather(1, y.unsqueeze(1))
+        e = e * (py / (py + eps))
+    return e
+
+
+def _check_output(out, z, kind):
+    if out.shape != z.shape:
+        raise ValueError(f"The module's output has shape {tuple(out.shape)} but its last "
+                         f"nn.Linear gives {tuple(z.shape)}; {_SUPPORTED}.")
+    ref = z if kind == "logits" else torch.softmax(z, dim=1)
+    if not torch.allclose(out, ref, rtol=1e-4, atol=1e-5):
+        what = "logits" if kind == "logits" else "softmax of the logits"
+        raise ValueError(f"The module's output is not the {what} of its last nn.Linear; "
+                         f"{_SUPPORTED}.")
+
+
+def last_layer(net, X, y, *, batch_size=None):
+    """Last-layer gradient factors of a fitted skorch net on ``X``.
+
+    Parameters
+    ----------
+    net : skorch.NeuralNetClassifier
+        An initialized net (``net.module_`` and ``net.criterion_`` exist).
+    X : array-like or torch.Tensor of shape (n_samples, ...)
+        Inputs, as the module takes them.
+    y : array-like or torch.Tensor of shape (n_samples,)
+        Integer class labels ``0 .. C-1``.
+    batch_size : int, optional
+        Chunk size of the forward passes (default ``max(net.batch_size, 1024)``).
+
+    Returns
+    -------
+    LastLayer
+        ``E`` (``dL/dz``), ``Hb`` (``[1, h]``, ``h`` the input of the last
+        linear layer), the logits ``Z`` and ``y``, all on ``net.device``.
+    """
+    module, criterion = net.module_, net.criterion_
+    kind = _loss_kind(criterion)
+    layer = find_last_linear(module)
+    device = torch.device(net.device)
+    y = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y)
+    y = y.to(device=device, dtype=torch.long)
+    n = len(y)
+    bs = batch_size or max(int(getattr(net, "batch_size", 0) or 0), 1024)
+    captured = {}
+
+    def hook(mod, inputs, output):
+        captured["h"], captured["z"] = inputs[0], output
+
+    handle = layer.register_forward_hook(hook)
+    was_training = module.training
+    module.eval()
+    E = Hb = Z = None
+    try:
+        with torch.inference_mode():
+            for start in range(0, n, bs):
+                xb = X[start:start + bs]
+                if not isinstance(xb, torch.Tensor):
+                    xb = torch.as_tensor(np.asarray(xb))
+                out = net.infer(xb.to(device))
+                h, z = captured["h"].reshape(len(xb), -1), captured["z"]
+                if E is None:
+                    _check_output(out, z, kind)
+                    E = torch.empty(n, z.shape[1], device=device, dtype=z.dtype)
+                    Z = torch.empty_like(E)
+                    Hb = torch.ones(n, h.shape[1] + 1, device=device, dtype=z.dtype)
+                Z[start:start + bs] = z
+                E[start:start + bs] = _dloss_dlogits(z, out, y[start:start + bs], criterion, kind)
+                Hb[start:start + bs, 1:] = h
+    finally:
+        handle.remove()
+        module.train(was_training)
+    return LastLayer(E, Hb, Z, y)
+
+
+def sample_gradients(E, Hb):
+    """Per-example gradients, ``(n, C * (H + 1))``, in the documented layout."""
+    return (E.unsqueeze(2) * Hb.unsqueeze(1)).reshape(len(E), -1)
+
+
+def class_gradients(E, Hb, y):
+    """Each example's gradient restricted to its own class's block, ``(n, H + 1)``."""
+    y = torch.as_tensor(y, device=E.device, dtype=torch.long)
+    return E.gather(1, y.unsqueeze(1)) * Hb
+
+
+def gradient_sum(E, Hb):
+    """Sum of all per-example gradients, ``(C * (H + 1),)``, without forming them."""
+    return (E.T @ Hb).reshape(-1)
+
+
+def random_batches(n, batch_size, rng):
+    """A random partition of ``range(n)`` into consecutive batches of ``batch_size``.
+
+    Returns a list of index arrays (the last one may be shorter).
+    """
+    perm = rng.permutation(n)
+    return [perm[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+def batch_gradients(E, Hb, batches, *, chunk=256):
+    """Mean gradient of each mini-batch, ``(n_batches, C * (H + 1))``.
+
+    Parameters
+    ----------
+    E, Hb : torch.Tensor
+        Factors from :func:`last_layer`.
+    batches : list of array-like of int
+        The partition (e.g. from :func:`random_batches`).
+    chunk : int, default=256
+        Batches processed per batched matrix product.
+    """
+    C, H1 = E.shape[1], Hb.shape[1]
+    out = torch.empty(len(batches), C * H1, device=E.device, dtype=E.dtype)
+    B = max(len(b) for b in batches)
+    for s in range(0, len(batches), chunk):
+        group = batches[s:s + chunk]
+        idx = torch.zeros(len(group), B, dtype=torch.long)
+        mask = torch.zeros(len(group), B, dtype=E.dtype)
+        for i, b in enumerate(group):
+            idx[i, :len(b)] = torch.as_tensor(np.asarray(b))
+            mask[i, :len(b)] = 1.0 / len(b)
+        idx, mask = idx.to(E.device), mask.to(E.device)
+        Eg = E[idx] * mask.unsqueeze(2)  # (g, B, C), padding rows weigh 0
+        out[s:s + len(group)] = torch.bmm(Eg.transpose(1, 2), Hb[idx]).reshape(len(group), -1)
+    return out

@@ -1,0 +1,468 @@
+"""Regularized non-negative orthogonal matching pursuit (GRAD-MATCH, Algorithm 2).
+
+The problem, for a matrix ``A`` of candidate gradients (one atom per row) and a
+target gradient ``b``::
+
+    min_w  ||A_S^T w - b||^2 + lam * ||w||^2    subject to  |S| <= k,  w >= 0
+
+is solved greedily, and batched: ``B`` independent problems (one per class in
+the per-class approximation) advance together, one atom each per step.
+
+How a step works
+----------------
+The ridge term is folded into the atoms: the augmented atom of row ``j`` is
+``[a_j; sqrt(lam) e_j]`` and the augmented target ``[b; 0]``, so the
+regularized objective is an ordinary least-squares residual.  An orthonormal
+basis ``Q`` of the chosen augmented atoms grows by one Gram-Schmidt column per
+step; only its data part (``d`` rows) is ever needed, because the new atom's
+augmented coordinate is orthogonal to every earlier one.  This is the growing
+basis ``A_S^T L^{-T}`` of an incrementally updated Cholesky factor ``L L^T =
+A_S A_S^T + lam I``, so no triangular solve is ever made during the greedy
+phase.  One step costs one matrix-vector product with ``A`` (the correlations
+of all atoms with the residual) plus two thin products with ``Q``; the basis is
+kept in float64 so that it stays orthogonal for thousands of atoms while ``A``
+is read in its own (default float32) precision.
+
+The next atom is the one with the largest correlation with the residual,
+``<a_j, r> / sqrt(||a_j||^2 + lam)`` (the inner product with the unit-norm
+augmented atom; with ``positive=False`` its absolute value).  On unit-norm
+atoms with ``lam=0`` this is exactly the classical OMP rule of
+:func:`sklearn.linear_model.orthogonal_mp`.  Chosen atoms can never be chosen
+again.
+
+Stopping and non-negativity
+---------------------------
+Greedy growth stops at ``k`` atoms, or when the regularized error falls to
+``eps * ||b||^2``.  Progress is checked on the host only every
+``check_every`` steps (a cheap look at per-step records kept on the device);
+steps taken past an early stop are discarded exactly, since a prefix of the
+greedy run is the greedy run with a smaller budget.
+
+With ``positive=True`` the weights are refitted once the support is full by
+non-negative least squares on the ridge-augmented system (block principal
+pivoting on the ``k x k`` Gram matrix, in float64).  Atoms that receive weight
+zero are removed and banned, the basis is rebuilt for the atoms kept, and the
+greedy growth resumes until the support is full again.  The objective never
+increases along these rounds.  The result therefore holds exactly
+``min(k, n)`` distinct atoms unless the tolerance was reached first.  Only
+when every candidate has been tried (``k`` close to ``n``) are the remaining
+slots filled with banned atoms at weight 0, so that the count stays exact.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+__all__ = ["OMPResult", "orthogonal_matching_pursuit", "omp_batched"]
+
+
+@dataclass
+class OMPResult:
+    """Outcome of one OMP problem (tensors on the solver's device).
+
+    Attributes
+    ----------
+    indices : torch.Tensor of shape (n_selected,)
+        Chosen rows of ``A``, in the order the greedy search chose them.
+    weights : torch.Tensor of shape (n_selected,)
+        Their weights (float64), aligned with ``indices``.
+    error : float
+        Relative regularized error
+        ``(||A_S^T w - b||^2 + lam ||w||^2) / ||b||^2``.
+    converged : bool
+        True when the tolerance ``eps`` was reached before the budget.
+    n_rounds : int
+        Number of non-negative refits made (1 when no atom was replaced).
+    """
+
+    indices: torch.Tensor
+    weights: torch.Tensor
+    error: float
+    converged: bool
+    n_rounds: int
+
+
+def _resolve_device(device, *arrays):
+    if device is None or device == "auto":
+        for a in arrays:
+            if isinstance(a, torch.Tensor):
+                return a.device
+        return torch.device("cpu")
+    return torch.device(device)
+
+
+def _to_tensor(x, dtype, device):
+    if not isinstance(x, torch.Tensor):
+        x = torch.from_numpy(np.ascontiguousarray(x))
+    return x.to(device=device, dtype=dtype)
+
+
+class _BatchedOMP:
+    """State of ``B`` greedy problems that advance together (see module doc)."""
+
+    def __init__(self, A, b, ks, valid, lam, eps, positive, check_every):
+        self.A = A
+        B, n, d = A.shape
+        dev = A.device
+        self.B, self.n, self.d = B, n, d
+        self.lam, self.eps, self.positive = float(lam), float(eps), positive
+        self.check_every = check_every
+        self.ar = torch.arange(B, device=dev)
+        self.b = b.to(torch.float64)
+        self.bnorm2 = (self.b * self.b).sum(1)
+        self.sq = torch.linalg.vector_norm(A, dim=2, dtype=torch.float64) ** 2 + lam
+        usable = valid & (self.sq > 0)
+        self.inv_norm = torch.where(usable, self.sq.rsqrt(), 0.0).to(A.dtype)
+        self.banned = ~usable
+        n_usable = usable.sum(1).tolist()
+        self.k_target = [min(int(k), m) for k, m in zip(ks, n_usable)]
+        self.kk = list(self.k_target)
+        K = max(self.k_target + [1])
+        self.K = K
+        f64 = dict(device=dev, dtype=torch.float64)
+        self.Q = torch.zeros(B, K + 1, d, **f64)  # basis rows; row K: sink for idle problems
+        self.z = torch.zeros(B, K + 1, **f64)
+        self.idx = torch.zeros(B, K + 1, device=dev, dtype=torch.long)
+        self.rec_val = torch.zeros(B, K + 1, device=dev, dtype=A.dtype)
+        self.rec_d2 = torch.zeros(B, K + 1, **f64)
+        self.pos = torch.zeros(B, device=dev, dtype=torch.long)
+        self.G = torch.zeros(B, K, K, **f64)  # Gram of the support, ridge included
+        self.h = torch.zeros(B, K, **f64)  # A_S b
+        self.gram_n = [0] * B  # leading atoms whose Gram rows are known
+        self.pos_h = [0] * B
+        self.r = self.b.clone()
+        self.blocked = torch.where(self.banned, -torch.inf, 0.0).to(A.dtype)
+        self.converged = [False] * B
+        self.ban_order = [[] for _ in range(B)]
+        # a new direction must keep this share of its norm to count as new
+        self.rtol = 1e-10
+
+    # -- greedy growth ---------------------------------------------------
+    def _step(self, width):
+        """One greedy step for every problem still short of its budget."""
+        A, ar, K = self.A, self.ar, self.K
+        active = self.pos < self.kk_t
+        c = torch.bmm(A, self.r.to(A.dtype).unsqueeze(2)).squeeze(2)
+        score = c * self.inv_norm
+        if not self.positive:
+            score = score.abs()
+        val, j = (score + self.blocked).max(dim=1)
+        a = A[ar, j].to(torch.float64)
+        Qw = self.Q[:, :width]
+        l = torch.bmm(Qw, a.unsqueeze(2)).squeeze(2)
+        nrm2 = self.sq[ar, j]
+        d2 = nrm2 - (l * l).sum(1)
+        v = a - torch.bmm(l.unsqueeze(1), Qw).squeeze(1)
+        q = v * (d2.clamp_min(self.rtol * nrm2).rsqrt() * active).unsqueeze(1)
+        zj = (q * self.b).sum(1)
+        pe = torch.where(active, self.pos, K)
+        self.Q[ar, pe] = q
+        self.z[ar, pe] = zj
+        self.idx[ar, pe] = j
+        self.rec_val[ar, pe] = val
+        self.rec_d2[ar, pe] = d2 / nrm2
+        self.r -= zj.unsqueeze(1) * q
+        self.blocked[ar, j] = torch.where(active, -torch.inf, self.blocked[ar, j])
+        self.pos += active.long()
+
+    def _grow(self):
+        """Run greedy steps until every problem has its budget (or stopped)."""
+        while True:
+            todo = [k - p for k, p in zip(self.kk, self.pos_h)]
+            steps = min(max(todo), self.check_every)
+            if steps <= 0:
+                return
+            self.kk_t = torch.tensor(self.kk, device=self.A.device)
+            for s in range(steps):
+                width = max(p + min(s, t) for p, t in zip(self.pos_h, todo) if t > 0)
+                self._step(max(width, 1))
+            self._check()
+
+    def _check(self):
+        """Host-side look at the steps taken since the last check."""
+        old = self.pos_h
+        new = self.pos.tolist()
+        hi = max(new)
+        err = self.bnorm2.unsqueeze(1) - torch.cumsum(self.z[:, :hi] ** 2, 1)
+        tol_hit = err <= self.eps * self.bnorm2.unsqueeze(1)
+        bad = ~torch.isfinite(self.rec_val[:, :hi]) | (self.rec_d2[:, :hi] < self.rtol)
+        tol_hit, bad = tol_hit.cpu().numpy(), bad.cpu().numpy()
+        self.pos_h = new
+        for bi in range(self.B):
+            lo, up = old[bi], new[bi]
+            if up <= lo:
+                continue
+            hits = np.flatnonzero(tol_hit[bi, lo:up])
+            bads = np.flatnonzero(bad[bi, lo:up])
+            t_tol = lo + hits[0] if hits.size else None
+            t_bad = lo + bads[0] if bads.size else None
+            if t_bad is not None and (t_tol is None or t_bad <= t_tol):
+                if not torch.isfinite(self.rec_val[bi, t_bad]):
+                    self.kk[bi] = t_bad  # every candidate is used or banned
+                else:  # numerically dependent on the support: ban it
+                    self._ban(bi, [int(self.idx[bi, t_bad])])
+                self._truncate(bi, t_bad)
+            elif t_tol is not None:
+                self.converged[bi] = True
+                self.kk[bi] = t_tol + 1
+                self._truncate(bi, t_tol + 1)
+
+    def _ban(self, bi, atoms):
+        self.banned[bi, atoms] = True
+        self.ban_order[bi].extend(atoms)
+
+    def _truncate(self, bi, t):
+        """Keep the first ``t`` atoms of problem ``bi``."""
+        self.Q[bi, t:] = 0
+        self.z[bi, t:] = 0
+        self.gram_n[bi] = min(self.gram_n[bi], t)
+        self.pos[bi] = t
+        self.pos_h[bi] = t
+        self._refresh(bi)
+
+    def _refresh(self, bi):
+        t = self.pos_h[bi]
+        blocked = self.banned[bi].clone()
+        blocked[self.idx[bi, :t]] = True
+        self.blocked[bi] = torch.where(blocked, -torch.inf, 0.0).to(self.A.dtype)
+        self.r[bi] = self.b[bi] - self.z[bi, :t] @ self.Q[bi, :t]
+
+    def _rebuild(self, bi, keep):
+        """Restart problem ``bi`` from the support positions ``keep``.
+
+        The Gram block of the kept atoms is already known, so the fresh basis
+        costs one Cholesky factorization and one triangular solve.
+        """
+        t = len(keep)
+        kp = torch.as_tensor(keep, device=self.A.device, dtype=torch.long)
+        atoms = self.idx[bi, kp]
+        Gk = self.G[bi][kp][:, kp]
+        hk = self.h[bi, kp]
+        self.Q[bi] = 0
+        self.z[bi] = 0
+        if t:
+            L = torch.linalg.cholesky(Gk)
+            As = self.A[bi, atoms].to(torch.float64)
+            self.Q[bi, :t] = torch.linalg.solve_triangular(L, As, upper=False)
+            self.z[bi, :t] = torch.linalg.solve_triangular(
+                L, hk.unsqueeze(1), upper=False).squeeze(1)
+        self.G[bi, :t, :t] = Gk
+        self.h[bi, :t] = hk
+        self.idx[bi, :t] = atoms
+        self.gram_n[bi] = t
+        self.pos[bi] = t
+        self.pos_h[bi] = t
+        self._refresh(bi)
+
+    # -- weights ---------------------------------------------------------
+    def _update_gram(self):
+        """Add the Gram rows of atoms chosen since the last refit."""
+        for bi in range(self.B):
+            t0, t = self.gram_n[bi], self.pos_h[bi]
+            if t <= t0:
+                continue
+            As = self.A[bi, self.idx[bi, :t]].to(torch.float64)
+            rows = As[t0:t] @ As.T
+            rows[:, t0:t] += self.lam * torch.eye(t - t0, device=rows.device, dtype=rows.dtype)
+            self.G[bi, t0:t, :t] = rows
+            self.G[bi, :t, t0:t] = rows.T
+            self.h[bi, t0:t] = As[t0:t] @ self.b[bi]
+            self.gram_n[bi] = t
+
+    def _objective(self, G, h, w):
+        quad = (w * torch.bmm(G, w.unsqueeze(2)).squeeze(2)).sum(1)
+        return self.bnorm2 - 2 * (h * w).sum(1) + quad
+
+    def solve(self):
+        self._grow()
+        rounds = 0
+        while True:
+            rounds += 1
+            self._update_gram()
+            P = max(self.pos_h + [1])
+            G, h = self.G[:, :P, :P], self.h[:, :P]
+            mask = torch.arange(P, device=G.device).unsqueeze(0) < self.pos.unsqueeze(1)
+            if not self.positive:
+                w = _masked_solve(G, h, mask)[0]
+                break
+            w = nnls_gram(G, h, mask)
+            obj = self._objective(G, h, w)
+            zero = (mask & (w <= 0)).cpu().numpy()
+            done_tol = (obj <= self.eps * self.bnorm2).tolist()
+            free = (~torch.isinf(self.blocked)).sum(1).tolist()
+            redo = [bi for bi in range(self.B)
+                    if zero[bi].any() and not done_tol[bi] and free[bi] > 0]
+            if not redo:
+                break
+            for bi in redo:
+                t = self.pos_h[bi]
+                zb = zero[bi, :t]
+                self._ban(bi, self.idx[bi, :t][torch.as_tensor(zb)].tolist())
+                self._rebuild(bi, np.flatnonzero(~zb).tolist())
+                self.kk[bi] = self.k_target[bi]
+                self.converged[bi] = False
+            self._grow()
+        obj = self._objective(G, h, w)
+        return self._results(w, obj, rounds)
+
+    def _results(self, w, obj, rounds):
+        out = []
+        rel = (obj / self.bnorm2.clamp_min(torch.finfo(torch.float64).tiny)).tolist()
+        for bi in range(self.B):
+            t = self.pos_h[bi]
+            idx, wb = self.idx[bi, :t], w[bi, :t]
+            short = self.k_target[bi] - t
+            if short > 0 and not self.converged[bi]:
+                # every candidate was tried: fill with banned atoms at weight 0
+                chosen = set(idx.tolist())
+                fill = [a for a in self.ban_order[bi] if a not in chosen][:short]
+                idx = torch.cat([idx, torch.as_tensor(fill, device=idx.device, dtype=idx.dtype)])
+                wb = torch.cat([wb, wb.new_zeros(len(fill))])
+            out.append(OMPResult(idx, wb, rel[bi], self.converged[bi], rounds))
+        return out
+
+
+def _masked_solve(G, h, F):
+    """Solve ``G_FF x_F = h_F`` per batch element, ``x = 0`` off ``F``.
+
+    Returns ``x`` and the dual ``y = G x - h`` (zero on ``F``).
+    """
+    eye = torch.eye(G.shape[1], device=G.device, dtype=G.dtype)
+    both = F.unsqueeze(1) & F.unsqueeze(2)
+    L, _ = torch.linalg.cholesky_ex(torch.where(both, G, 0.0) + eye * (~F).unsqueeze(1))
+    x = torch.cholesky_solve(torch.where(F, h, 0.0).unsqueeze(2), L).squeeze(2)
+    y = torch.where(F, 0.0, torch.bmm(G, x.unsqueeze(2)).squeeze(2) - h)
+    return x, y
+
+
+def nnls_gram(G, h, mask, max_iter=None):
+    """Batched non-negative least squares from the normal equations.
+
+    Solves ``min_w w^T G w - 2 h^T w`` subject to ``w >= 0`` for each batch
+    element by block principal pivoting (Kim & Park, 2011), starting from the
+    unconstrained solution.  Entries outside ``mask`` are fixed at zero.
+
+    Parameters
+    ----------
+    G : torch.Tensor of shape (B, P, P)
+        Symmetric matrices, positive definite on ``mask``.
+    h : torch.Tensor of shape (B, P)
+    mask : torch.Tensor of shape (B, P), bool
+    max_iter : int, optional
+        Defaults to ``5 * P + 10``; the backup rule guarantees termination.
+
+    Returns
+    -------
+    w : torch.Tensor of shape (B, P)
+    """
+    B, P, _ = G.shape
+    tol = 64 * torch.finfo(G.dtype).eps * h.abs().amax(1, keepdim=True)
+    F = mask.clone()
+    x, y = _masked_solve(G, h, F)
+    alpha = torch.full((B,), 3, device=G.device)
+    beta = torch.full((B,), P + 1, device=G.device)
+    pos = torch.arange(P, device=G.device)
+    for _ in range(5 * P + 10 if max_iter is None else max_iter):
+        infeas = mask & ((F & (x < 0)) | (~F & (y < -tol)))
+        ninf = infeas.sum(1)
+        if not bool(ninf.any()):
+            break
+        # full exchange while the infeasible count keeps falling (or for up to
+        # three more tries), else exchange only the last infeasible index
+        better = ninf < beta
+        full = better | (alpha >= 1)
+        beta = torch.where(better, ninf, beta)
+        alpha = torch.where(better, 3, torch.where(alpha >= 1, alpha - 1, alpha))
+        last = torch.where(infeas, pos, -1).amax(1)
+        swap = torch.where(full.unsqueeze(1), infeas, infeas & (pos == last.unsqueeze(1)))
+        F = F ^ swap
+        x, y = _masked_solve(G, h, F)
+    return torch.where(F, x, 0.0).clamp_min(0)
+
+
+def omp_batched(A, b, n_nonzero, *, valid=None, lam=0.5, eps=1e-10, positive=True,
+                check_every=None):
+    """Solve ``B`` OMP problems that share a step loop.
+
+    Parameters
+    ----------
+    A : torch.Tensor of shape (B, n, d)
+        Atoms of each problem (rows); padding rows must be masked out by
+        ``valid``.
+    b : torch.Tensor of shape (B, d)
+        Targets.
+    n_nonzero : sequence of int of length B
+        Budget of each problem.
+    valid : torch.Tensor of shape (B, n), bool, optional
+        Which rows are real candidates.
+    lam, eps, positive : see :func:`orthogonal_matching_pursuit`.
+    check_every : int, optional
+        Greedy steps between host checks of the stopping rules (default 8 on
+        the CPU, 32 elsewhere).
+
+    Returns
+    -------
+    list of OMPResult
+    """
+    if valid is None:
+        valid = torch.ones(A.shape[:2], dtype=torch.bool, device=A.device)
+    if check_every is None:
+        check_every = 8 if A.device.type == "cpu" else 32
+    with torch.no_grad():
+        return _BatchedOMP(A, b, list(n_nonzero), valid, lam, eps, positive,
+                           check_every).solve()
+
+
+def orthogonal_matching_pursuit(A, b, n_nonzero, *, lam=0.5, eps=1e-10, positive=True,
+                                dtype=torch.float32, device="auto"):
+    """Regularized (non-negative) orthogonal matching pursuit.
+
+    Greedily solves ``min_w ||A_S^T w - b||^2 + lam ||w||^2`` with at most
+    ``n_nonzero`` atoms (rows of ``A``) and, with ``positive=True``,
+    ``w >= 0``.  See the module docstring for the algorithm.
+
+    Parameters
+    ----------
+    A : array-like or torch.Tensor of shape (n_atoms, n_features)
+        Candidate vectors, one per row (e.g. per-example gradients).
+    b : array-like or torch.Tensor of shape (n_features,)
+        Target vector (e.g. the full training gradient).
+    n_nonzero : int
+        Number of atoms to select (at most ``n_atoms``).
+    lam : float, default=0.5
+        Ridge regularization of the weights.
+    eps : float, default=1e-10
+        Stop early once the regularized error is at most ``eps * ||b||^2``.
+    positive : bool, default=True
+        Constrain the weights to be non-negative.
+    dtype : torch.dtype, default=torch.float32
+        Precision in which ``A`` is read; the basis and the final weights are
+        always computed in float64.
+    device : str or torch.device, default="auto"
+        Where to compute; ``"auto"`` means where ``A`` lives (CPU for numpy).
+
+    Returns
+    -------
+    indices : ndarray of shape (n_selected,)
+        Selected rows in greedy order.
+    weights : ndarray of shape (n_selected,)
+        Their weights.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksubset.omp import orthogonal_matching_pursuit
+    >>> rng = np.random.default_rng(0)
+    >>> A = rng.normal(size=(50, 20))
+    >>> b = A[[3, 7]].sum(0)
+    >>> idx, w = orthogonal_matching_pursuit(A, b, 2, lam=0.0)
+    >>> sorted(idx.tolist()), np.round(w, 3).tolist()
+    ([3, 7], [1.0, 1.0])
+    """
+    dev = _resolve_device(device, A, b)
+    At = _to_tensor(A, dtype, dev)
+    bt = _to_tensor(b, torch.float64, dev)
+    res = omp_batched(At.unsqueeze(0), bt.unsqueeze(0), [int(n_nonzero)], lam=lam,
+                      eps=eps, positive=positive)[0]
+    return res.indices.cpu().numpy(), res.weights.cpu().numpy()

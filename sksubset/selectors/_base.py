@@ -1,0 +1,220 @@
+"""What every selector shares: the fit/transform contract and the selection context.
+
+A selector is used in two ways:
+
+* standalone, like an apricot selector: ``fit(G, y)`` on a matrix with one row
+  per candidate (gradients, features), then ``indices_`` and ``weights_``, and
+  ``transform(X)`` returns ``X[indices_]``;
+* inside :class:`~sksubset.SubsetTrainingClassifier`, which calls
+  ``select(context)`` every selection round.  The :class:`SelectionContext`
+  is the only thing the selector sees of the training run: labels, the budget,
+  a random generator and lazily computed last-layer quantities of the net.  A
+  selector never touches the net itself.
+
+Because ``transform`` returns fewer rows than it was given, a selector is not a
+scikit-learn transformer (it does not inherit ``TransformerMixin``).
+"""
+
+import math
+from dataclasses import dataclass, field
+from numbers import Integral, Real
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils import _safe_indexing
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
+
+from ..gradients import LastLayer
+
+__all__ = ["BaseSelector", "Selection", "SelectionContext", "resolve_budget",
+           "split_budget", "expand_batches", "n_batches_for"]
+
+BUDGET_CONSTRAINTS = [Interval(Real, 0, 1, closed="right"), Interval(Integral, 1, None, closed="left")]
+
+
+def resolve_budget(budget, n):
+    """Turn a budget (fraction in (0, 1] or count) into a number of examples.
+
+    A fraction gives ``max(1, round(budget * n))``; a count must not exceed
+    ``n``.
+    """
+    if isinstance(budget, Integral) and not isinstance(budget, bool):
+        if budget > n:
+            raise ValueError(f"budget={budget} is larger than the number of samples ({n}); "
+                             "pass a count of at most n_samples or a fraction in (0, 1].")
+        return int(budget)
+    return max(1, int(round(float(budget) * n)))
+
+
+def split_budget(k, sizes):
+    """Split ``k`` over groups in proportion to ``sizes`` (largest remainder).
+
+    The parts sum to ``min(k, sum(sizes))`` and none exceeds its group's size.
+    """
+    sizes = np.asarray(sizes, dtype=np.int64)
+    total = int(sizes.sum())
+    k = min(int(k), total)
+    quota = k * sizes / max(total, 1)
+    parts = np.minimum(np.floor(quota).astype(np.int64), sizes)
+    order = np.argsort(-(quota - parts), kind="stable")
+    i = 0
+    while parts.sum() < k:
+        g = order[i % len(order)]
+        if parts[g] < sizes[g]:
+            parts[g] += 1
+        i += 1
+    return parts
+
+
+@dataclass
+class SelectionContext:
+    """Everything a selector may use in one selection round of a training run.
+
+    Built by :class:`~sksubset.SubsetTrainingClassifier`; the last-layer
+    quantities are computed on demand (and cached for the round), so a
+    selector that needs no gradients costs no forward pass.
+
+    Attributes
+    ----------
+    y : ndarray of shape (n_samples,)
+        Encoded labels (``0 .. n_classes-1``) of the ground set.
+    n_classes : int
+    budget : int
+        Number of examples to select.
+    batch_size : int
+        The net's training batch size (the ground-set unit in per-batch mode).
+    per_batch : bool
+        Select mini-batches rather than examples (selectors that support it).
+    rng : numpy.random.RandomState
+        Source of randomness; advances from round to round.
+    epoch : int
+        Index of the first epoch trained on the selection.
+    device : torch.device
+    train_fn : callable ``indices -> LastLayer``
+        Last-layer quantities of ground-set rows (``None`` for all).
+    valid_fn : callable ``() -> LastLayer`` or None
+        The same for the held-out validation data, when there is some.
+    params_fn : callable ``() -> torch.Tensor`` or None
+        Current parameters of the net's last linear layer, flattened in the
+        gradient layout of :mod:`sksubset.gradients` (block ``c`` = bias ``c``
+        then weight row ``c``), so that a parameter change dotted with a
+        gradient is a first-order change of the loss.
+    """
+
+    y: np.ndarray
+    n_classes: int
+    budget: int
+    batch_size: int
+    per_batch: bool
+    rng: np.random.RandomState
+    epoch: int
+    device: torch.device
+    train_fn: Callable
+    valid_fn: Optional[Callable] = None
+    params_fn: Optional[Callable] = None
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def last_layer_params(self):
+        """Current last-layer parameters (see ``params_fn``)."""
+        return None if self.params_fn is None else self.params_fn()
+
+    @property
+    def n_samples(self):
+        return len(self.y)
+
+    def train(self, indices=None):
+        """Last-layer quantities of the ground set (``indices=None``: all rows)."""
+        if indices is None:
+            if "train" not in self._cache:
+                self._cache["train"] = self.train_fn(None)
+            return self._cache["train"]
+        if "train" in self._cache:
+            full = self._cache["train"]
+            idx = torch.as_tensor(np.asarray(indices), device=full.E.device)
+            return full[idx]
+        return self.train_fn(np.asarray(indices))
+
+    def valid(self):
+        """Last-layer quantities of the validation data, or ``None``."""
+        if self.valid_fn is None:
+            return None
+        if "valid" not in self._cache:
+            self._cache["valid"] = self.valid_fn()
+        return self._cache["valid"]
+
+
+@dataclass
+class Selection:
+    """What a selector returns from one round: rows, weights and a record."""
+
+    indices: np.ndarray
+    weights: np.ndarray
+    info: dict = field(default_factory=dict)
+
+
+class BaseSelector(BaseEstimator):
+    """Base class of the selectors (see the module docstring)."""
+
+    #: whether the selector needs last-layer gradients (a forward pass)
+    needs_gradients = True
+    #: whether the selector decides itself when to reselect
+    adaptive = False
+
+    def transform(self, X):
+        """Return the selected rows of ``X`` (``X[indices_]``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Data aligned with the matrix the selector was fitted on.
+
+        Returns
+        -------
+        X_subset : array-like of shape (n_selected, ...)
+        """
+        check_is_fitted(self, "indices_")
+        if hasattr(X, "shape") and X.shape[0] != self.n_samples_fit_:
+            raise ValueError(f"X has {X.shape[0]} rows but the selector was fitted on "
+                             f"{self.n_samples_fit_}.")
+        if isinstance(X, torch.Tensor):
+            return X[torch.as_tensor(self.indices_, device=X.device)]
+        return _safe_indexing(X, self.indices_)
+
+    def fit_transform(self, X, y=None, **fit_params):
+        """Fit on ``X`` and return its selected rows."""
+        return self.fit(X, y, **fit_params).transform(X)
+
+    def select(self, context):  # pragma: no cover - interface
+        """Choose a subset for one round of a training run.
+
+        Parameters
+        ----------
+        context : SelectionContext
+
+        Returns
+        -------
+        Selection
+        """
+        raise NotImplementedError
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags = None
+        return tags
+
+
+def expand_batches(batches, chosen, weights):
+    """Examples of the chosen mini-batches, each weighted by its batch's weight."""
+    idx = [np.asarray(batches[b]) for b in chosen]
+    w = [np.full(len(i), wb, dtype=np.float64) for i, wb in zip(idx, weights)]
+    if not idx:
+        return np.empty(0, dtype=np.int64), np.empty(0)
+    return np.concatenate(idx).astype(np.int64), np.concatenate(w)
+
+
+def n_batches_for(budget, batch_size):
+    """Number of mini-batches to select for a budget of examples (CORDS: ceil)."""
+    return max(1, math.ceil(budget / batch_size))

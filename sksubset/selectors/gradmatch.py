@@ -1,0 +1,356 @@
+"""GRAD-MATCH (Killamsetty et al., ICML 2021): a weighted subset whose gradient matches.
+
+Choose rows ``S`` of a gradient matrix ``G`` and weights ``w >= 0`` so that
+the weighted sum of their gradients matches a target gradient ``b`` (the sum
+of all rows by default: the full training gradient)::
+
+    min  || sum_{i in S} w_i g_i - b ||^2 + lam ||w||^2,   |S| <= k
+
+solved by regularized non-negative orthogonal matching pursuit
+(:mod:`sksubset.omp`).  The paper's approximations:
+
+* ``per_class=True``: one problem per class, each matching its own class's
+  gradient sum, with the budget split in proportion to class sizes;
+* ``per_gradient=True`` (with ``per_class``): each class's problem only looks
+  at the gradient of that class's own output unit (see the layout below);
+* per-batch (``SubsetTrainingClassifier(per_batch=True)``): the ground set is
+  the mean gradients of a random partition into mini-batches, and a chosen
+  batch brings all its examples with the batch's weight.
+
+The per-class problems are solved together in one batched greedy loop.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ..gradients import batch_gradients, class_gradients, random_batches, sample_gradients
+from ..omp import _resolve_device, omp_batched
+from ._base import (BUDGET_CONSTRAINTS, BaseSelector, Selection, expand_batches,
+                    n_batches_for, resolve_budget, split_budget)
+
+__all__ = ["GradMatchSelector", "gradmatch"]
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def _solve(blocks, targets, ks, lam, eps, positive):
+    """Solve one OMP per block together; returns (local indices, weights, rounds)."""
+    n_max = max(len(a) for a in blocks)
+    if len(blocks) == 1:
+        A, valid = blocks[0].unsqueeze(0), None
+    else:
+        A = blocks[0].new_zeros(len(blocks), n_max, blocks[0].shape[1])
+        valid = torch.zeros(len(blocks), n_max, dtype=torch.bool, device=A.device)
+        for i, a in enumerate(blocks):
+            A[i, :len(a)] = a
+            valid[i, :len(a)] = True
+    b = torch.stack([t.to(device=A.device, dtype=torch.float64) for t in targets])
+    results = omp_batched(A, b, ks, valid=valid, lam=lam, eps=eps, positive=positive)
+    return ([r.indices.cpu().numpy() for r in results],
+            [r.weights.cpu().numpy() for r in results],
+            max(r.n_rounds for r in results))
+
+
+def _relative_error(G_sel, weights, target):
+    """``||G_sel^T w - target|| / ||target||`` in float64."""
+    target = target.to(torch.float64)
+    w = torch.as_tensor(weights, device=G_sel.device, dtype=torch.float64)
+    resid = w @ G_sel.to(torch.float64) - target
+    return float(resid.norm() / target.norm().clamp_min(1e-300))
+
+
+def _check_matrix(G, device, dtype):
+    if isinstance(G, torch.Tensor):
+        Gt = G.detach()
+    else:
+        try:
+            Gt = torch.from_numpy(np.ascontiguousarray(np.asarray(G, dtype=np.float64)))
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"G must be a numeric array or torch.Tensor, got {type(G).__name__}") from exc
+    if Gt.ndim != 2:
+        raise ValueError(f"G must be 2-D (n_samples, n_features); got shape {tuple(Gt.shape)}.")
+    if Gt.shape[0] < 1 or Gt.shape[1] < 1:
+        raise ValueError(f"G must have at least one row and one column; got shape {tuple(Gt.shape)}.")
+    if not Gt.is_floating_point():
+        Gt = Gt.to(torch.float64)
+    Gt = Gt.to(device=device, dtype=dtype)
+    if not bool(torch.isfinite(Gt).all()):
+        raise ValueError("G contains NaN or infinite values; gradients must be finite.")
+    return Gt
+
+
+def _group_rows(y):
+    classes, inverse = np.unique(y, return_inverse=True)
+    return classes, [np.flatnonzero(inverse == c) for c in range(len(classes))]
+
+
+def _fit_gradmatch(G, k, y, target, *, lam, eps, positive, per_class, per_gradient):
+    """Standalone GRAD-MATCH on a gradient matrix (tensor already validated)."""
+    n, d = G.shape
+    if not per_class:
+        b = G.sum(0) if target is None else target
+        idx, w, rounds = _solve([G], [b], [k], lam, eps, positive)
+        idx, w = idx[0], w[0]
+        return idx, w, _relative_error(G[idx], w, b), rounds
+    classes, rows = _group_rows(y)
+    C = len(classes)
+    if per_gradient and d % C:
+        raise ValueError(f"per_gradient=True needs G's columns in {C} equal blocks (one per "
+                         f"class); {d} columns do not split into {C}.")
+    width = d // C
+    blocks, targets = [], []
+    for c, r in enumerate(rows):
+        cols = slice(c * width, (c + 1) * width) if per_gradient else slice(None)
+        blocks.append(G[r][:, cols])
+        targets.append(blocks[-1].sum(0) if target is None else target[c, cols])
+    ks = split_budget(k, [len(r) for r in rows]).tolist()
+    idx_l, w_l, rounds = _solve(blocks, targets, ks, lam, eps, positive)
+    idx = np.concatenate([r[i] for r, i in zip(rows, idx_l)])
+    w = np.concatenate(w_l)
+    full_target = G.sum(0) if target is None else target.sum(0)
+    return idx, w, _relative_error(G[idx], w, full_target), rounds
+
+
+def gradmatch(G, budget=0.1, y=None, *, target=None, lam=0.5, eps=1e-10, positive=True,
+              per_class=False, per_gradient=False, device="auto", dtype="float32"):
+    """Functional form of :class:`GradMatchSelector`.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_selected,)
+    weights : ndarray of shape (n_selected,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksubset import gradmatch
+    >>> G = np.random.default_rng(0).normal(size=(200, 16))
+    >>> indices, weights = gradmatch(G, budget=20)
+    >>> len(indices), bool((weights >= 0).all())
+    (20, True)
+    """
+    sel = GradMatchSelector(budget=budget, lam=lam, eps=eps, positive=positive,
+                            per_class=per_class, per_gradient=per_gradient, device=device,
+                            dtype=dtype).fit(G, y, target=target)
+    return sel.indices_, sel.weights_
+
+
+class GradMatchSelector(BaseSelector):
+    """GRAD-MATCH subset selection on a gradient matrix.
+
+    Selects at most ``budget`` rows of ``G`` and non-negative weights whose
+    weighted sum matches a target gradient, by regularized non-negative
+    orthogonal matching pursuit (:mod:`sksubset.omp`).
+
+    Parameters
+    ----------
+    budget : float in (0, 1] or int >= 1, default=0.1
+        Fraction of the rows, or number of rows, to select.
+    lam : float >= 0, default=0.5
+        Ridge regularization ``lam * ||w||^2`` of the weights.
+    eps : float >= 0, default=1e-10
+        Stop early once the regularized error is at most ``eps`` times
+        ``||target||^2``.
+    positive : bool, default=True
+        Constrain the weights to be non-negative.
+    per_class : bool, default=False
+        One problem per class of ``y``, each matching its class's gradient, with
+        the budget split in proportion to class sizes (largest remainder).
+    per_gradient : bool, default=False
+        With ``per_class``: each class's problem only uses that class's block
+        of columns.  ``G``'s columns must then come in ``n_classes`` equal
+        blocks, block ``c`` holding the gradient of the parameters of output
+        unit ``c`` (classes in sorted order), as
+        :func:`sksubset.gradients.sample_gradients` lays them out.
+    device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
+        Where to solve; ``"auto"`` is where ``G`` lives (CPU for numpy).
+    dtype : {"float32", "float64"}, default="float32"
+        Precision in which ``G`` is read by the solver (its basis and the
+        final weights are always float64).
+    random_state : int, RandomState instance or None, default=None
+        GRAD-MATCH's greedy solver is deterministic; in a training run the
+        per-batch partition is drawn from the run's own generator.  Accepted
+        for a uniform interface with the other selectors.
+
+    Attributes
+    ----------
+    indices_ : ndarray of shape (n_selected,)
+        Selected rows, in greedy order (grouped by class with ``per_class``).
+    weights_ : ndarray of shape (n_selected,)
+        Their non-negative weights (on the scale of the target: with the
+        default target they sum to roughly ``n_samples``).
+    gradient_error_ : float
+        ``||sum_i w_i g_i - target|| / ||target||`` over all columns.
+    n_rounds_ : int
+        Non-negative refits of the solver (1 when no atom was replaced).
+    classes_ : ndarray
+        Classes of ``y`` (only with ``per_class``).
+    n_features_in_ : int
+    n_samples_fit_ : int
+
+    Notes
+    -----
+    ``transform`` returns fewer rows than it gets, so this is not a
+    scikit-learn transformer and not meant for a ``Pipeline`` step.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksubset import GradMatchSelector
+    >>> rng = np.random.default_rng(0)
+    >>> G = rng.normal(size=(500, 32)) + 1.0
+    >>> sel = GradMatchSelector(budget=0.05).fit(G)
+    >>> sel.indices_.shape, sel.gradient_error_ < 0.5
+    ((25,), True)
+    >>> sel.transform(G).shape
+    (25, 32)
+    """
+
+    _parameter_constraints = {
+        "budget": BUDGET_CONSTRAINTS,
+        "lam": [Interval(Real, 0, None, closed="left")],
+        "eps": [Interval(Real, 0, None, closed="left")],
+        "positive": ["boolean"],
+        "per_class": ["boolean"],
+        "per_gradient": ["boolean"],
+        "device": [str, torch.device],
+        "dtype": [StrOptions(set(_DTYPES))],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, budget=0.1, lam=0.5, eps=1e-10, positive=True, per_class=False,
+                 per_gradient=False, device="auto", dtype="float32", random_state=None):
+        self.budget = budget
+        self.lam = lam
+        self.eps = eps
+        self.positive = positive
+        self.per_class = per_class
+        self.per_gradient = per_gradient
+        self.device = device
+        self.dtype = dtype
+        self.random_state = random_state
+
+    def _check_options(self):
+        if self.per_gradient and not self.per_class:
+            raise ValueError("per_gradient=True requires per_class=True (the per-gradient "
+                             "approximation restricts each class's problem to its own block).")
+
+    def _device(self, *arrays):
+        try:
+            return _resolve_device(self.device, *arrays)
+        except RuntimeError as exc:
+            raise ValueError(f"device={self.device!r} is not a valid torch device; use "
+                             "'auto', 'cpu', 'cuda' or 'cuda:N'.") from exc
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, G, y=None, *, target=None):
+        """Select rows of ``G``.
+
+        Parameters
+        ----------
+        G : array-like or torch.Tensor of shape (n_samples, n_features)
+            One gradient (or any vector) per candidate.
+        y : array-like of shape (n_samples,), default=None
+            Class labels; required with ``per_class``.
+        target : array-like or torch.Tensor, default=None
+            Gradient to match; ``None`` for the sum of ``G``'s rows.  Shape
+            ``(n_features,)``, or ``(n_classes, n_features)`` with
+            ``per_class`` (one target per class, classes in sorted order), for
+            example validation gradients.
+
+        Returns
+        -------
+        self
+        """
+        self._check_options()
+        device = self._device(G)
+        Gt = _check_matrix(G, device, _DTYPES[self.dtype])
+        n, d = Gt.shape
+        k = resolve_budget(self.budget, n)
+        if self.per_class:
+            if y is None:
+                raise ValueError("per_class=True requires y (the class of each row of G).")
+            y = np.asarray(y)
+            if y.shape != (n,):
+                raise ValueError(f"y must have shape ({n},) to match G; got {y.shape}.")
+        elif y is not None and len(y) != n:
+            raise ValueError(f"y has {len(y)} entries but G has {n} rows.")
+        if target is not None:
+            target = _check_matrix(torch.as_tensor(target).reshape(1, -1)
+                                   if np.ndim(target) == 1 else target, device, torch.float64)
+            want = (len(np.unique(y)), d) if self.per_class else (1, d)
+            if tuple(target.shape) != want:
+                raise ValueError(f"target must have shape {want if self.per_class else (d,)}; "
+                                 f"got {tuple(target.shape)}.")
+            if not self.per_class:
+                target = target[0]
+        idx, w, err, rounds = _fit_gradmatch(
+            Gt, k, y, target, lam=self.lam, eps=self.eps, positive=self.positive,
+            per_class=self.per_class, per_gradient=self.per_gradient)
+        self.indices_ = idx.astype(np.int64)
+        self.weights_ = w
+        self.gradient_error_ = err
+        self.n_rounds_ = rounds
+        if self.per_class:
+            self.classes_ = np.unique(y)
+        self.n_features_in_ = d
+        self.n_samples_fit_ = n
+        return self
+
+    def select(self, context):
+        """One GRAD-MATCH round of a training run (see :class:`SelectionContext`).
+
+        Matches the training gradient of the ground set, or, when the run holds
+        out validation data, the validation gradient rescaled to the size of
+        the ground set (per class, with ``per_class``).
+        """
+        self._check_options()
+        ll = context.train()
+        valid = context.valid()
+        n, k = len(ll), context.budget
+        if context.per_batch:
+            batches = random_batches(n, context.batch_size, context.rng)
+            Gb = batch_gradients(ll.E, ll.Hb, batches)
+            b = Gb.sum(0) if valid is None else valid.gradient_sum * (len(batches) / len(valid))
+            idx, w, rounds = _solve([Gb], [b], [n_batches_for(k, context.batch_size)],
+                                    self.lam, self.eps, self.positive)
+            err = _relative_error(Gb[idx[0]], w[0], b)
+            indices, weights = expand_batches(batches, idx[0], w[0])
+            return Selection(indices, weights, {"gradient_error": err, "omp_rounds": rounds,
+                                                "n_batches": len(idx[0])})
+        if not self.per_class:
+            G = sample_gradients(ll.E, ll.Hb)
+            b = G.sum(0) if valid is None else valid.gradient_sum * (n / len(valid))
+            idx, w, rounds = _solve([G], [b], [k], self.lam, self.eps, self.positive)
+            err = _relative_error(G[idx[0]], w[0], b)
+            return Selection(idx[0].astype(np.int64), w[0],
+                             {"gradient_error": err, "omp_rounds": rounds})
+        y = context.y
+        rows = [np.flatnonzero(y == c) for c in range(context.n_classes)]
+        rows = [r for r in rows if len(r)]
+        yv = None if valid is None else valid.y.cpu().numpy()
+        blocks, targets, full_targets = [], [], []
+        for r in rows:
+            c = int(y[r[0]])
+            sub = ll[torch.as_tensor(r, device=ll.E.device)]
+            blocks.append(class_gradients(sub.E, sub.Hb, sub.y) if self.per_gradient
+                          else sample_gradients(sub.E, sub.Hb))
+            src, scale = sub, 1.0
+            if valid is not None and (yv == c).any():
+                vr = np.flatnonzero(yv == c)
+                src, scale = valid[torch.as_tensor(vr, device=ll.E.device)], len(r) / len(vr)
+            full_targets.append(src.gradient_sum * scale)
+            H1 = sub.Hb.shape[1]
+            targets.append(full_targets[-1][c * H1:(c + 1) * H1] if self.per_gradient
+                           else full_targets[-1])
+        ks = split_budget(k, [len(r) for r in rows]).tolist()
+        idx_l, w_l, rounds = _solve(blocks, targets, ks, self.lam, self.eps, self.positive)
+        indices = np.concatenate([r[i] for r, i in zip(rows, idx_l)]).astype(np.int64)
+        weights = np.concatenate(w_l)
+        sel = ll[torch.as_tensor(indices, device=ll.E.device)]
+        err = _relative_error(sample_gradients(sel.E, sel.Hb), weights, sum(full_targets))
+        return Selection(indices, weights, {"gradient_error": err, "omp_rounds": rounds})
