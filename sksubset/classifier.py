@@ -271,7 +271,8 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        return self.net_.predict_proba(self._check_X(X))
+        X = self._check_X(X)
+        return self.net_.predict_proba(X)
 
     def predict(self, X):
         """Predicted class labels.
@@ -284,7 +285,8 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

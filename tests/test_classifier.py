@@ -1,0 +1,384 @@
+"""Tests of SubsetTrainingClassifier: schedule, weighted training, sklearn contract."""
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from skorch import NeuralNetClassifier
+from skorch.callbacks import LRScheduler
+from skorch.dataset import ValidSplit
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+from torch import nn
+
+from sksubset import GradMatchSelector, SubsetTrainingClassifier
+from sksubset.gradients import last_layer, sample_gradients
+from sksubset.selectors import BaseSelector, Selection
+
+
+class MLP(nn.Module):
+    """Tiny MLP; ``n_in=None`` infers the input size at the first forward."""
+
+    def __init__(self, n_in=64, n_hidden=32, n_out=10, softmax=False):
+        super().__init__()
+        first = nn.LazyLinear(n_hidden) if n_in is None else nn.Linear(n_in, n_hidden)
+        layers = [nn.Flatten(), first, nn.ReLU(), nn.Linear(n_hidden, n_out)]
+        if softmax:
+            layers.append(nn.Softmax(dim=-1))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, X):
+        return self.layers(X)
+
+
+class AutoSizedNet(NeuralNetClassifier):
+    """A net whose output layer has one unit per class (for sklearn's checks)."""
+
+    def initialize_module(self):
+        kwargs = self.get_params_for("module")
+        kwargs["n_out"] = len(self.classes)
+        self.module_ = self.initialized_instance(self.module, kwargs)
+        return self
+
+
+def make_net(max_epochs=6, softmax=False, **kwargs):
+    params = dict(module=MLP, module__softmax=softmax, max_epochs=max_epochs, lr=0.1,
+                  optimizer__momentum=0.9, batch_size=32, train_split=None, verbose=0,
+                  criterion=nn.NLLLoss if softmax else nn.CrossEntropyLoss)
+    params.update(kwargs)
+    return NeuralNetClassifier(**params)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return (X / 16).astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def small(digits):
+    X, y = digits
+    return X[:400], y[:400]
+
+
+# -- the user's own lines ------------------------------------------------------
+def test_used_by_line(digits):
+    X, y = digits
+    clf = SubsetTrainingClassifier(make_net(), budget=0.1, verbose=0).fit(X, y)
+    assert clf.score(X, y) > 0.5
+    assert clf.predict_proba(X[:5]).shape == (5, 10)
+    np.testing.assert_array_equal(clf.classes_, np.arange(10))
+    assert clf.n_features_in_ == 64
+
+
+@pytest.mark.parametrize("softmax", [False, True])
+def test_both_skorch_loss_conventions(small, softmax):
+    X, y = small
+    clf = SubsetTrainingClassifier(make_net(max_epochs=10, softmax=softmax), budget=0.3, R=2,
+                                   random_state=0, verbose=0).fit(X, y)
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-5)
+    assert clf.score(X, y) > 0.5
+
+
+def test_string_labels_and_predict(small):
+    X, y = small
+    labels = np.array(list("abcdefghij"))[y]
+    clf = SubsetTrainingClassifier(make_net(), budget=0.2, random_state=0, verbose=0)
+    clf.fit(X, labels)
+    assert set(clf.predict(X)) <= set(labels)
+    np.testing.assert_array_equal(clf.classes_, np.array(list("abcdefghij")))
+
+
+# -- the schedule -------------------------------------------------------------
+@pytest.mark.parametrize("kappa,R,epochs", [(0.0, 2, 6), (0.5, 3, 12), (1.0, 2, 5), (0.5, 20, 40)])
+def test_epochs_and_selections_follow_schedule(small, kappa, R, epochs):
+    X, y = small
+    clf = SubsetTrainingClassifier(make_net(max_epochs=epochs), budget=0.25, R=R, kappa=kappa,
+                                   per_batch=False, random_state=0, verbose=0).fit(X, y)
+    s = clf.schedule_
+    assert s.n_epochs == epochs
+    assert s.skipped_epochs + s.warm_epochs == math.floor(kappa * epochs)
+    assert s.subset_epochs == epochs - math.floor(kappa * epochs)
+    assert s.warm_epochs == math.ceil(math.floor(kappa * epochs) * 100 / 400)
+    phases = clf.net_.history[:, "phase"]
+    assert phases == ["warm"] * s.warm_epochs + ["subset"] * s.subset_epochs
+    assert clf.n_iter_ == len(phases) == s.n_trained
+    assert [r["epoch"] for r in clf.selection_history_] == list(s.selection_epochs)
+    assert [r["reason"] for r in clf.selection_history_][:1] == (["first"] if s.subset_epochs else [])
+    sizes = clf.net_.history[:, "subset_size"]
+    assert sizes[:s.warm_epochs] == [400] * s.warm_epochs
+    assert sizes[s.warm_epochs:] == [100] * s.subset_epochs
+    # each epoch trains on exactly the rows of its subset
+    batches = clf.net_.history[:, "train_batch_count"]
+    assert batches == [math.ceil(sz / 32) for sz in sizes]
+
+
+def test_lr_schedule_runs_over_the_epoch_budget(small):
+    """Cosine over T: warm epochs at t = 0.., subset epochs at t = floor(kappa T).. T - 1."""
+    X, y = small
+    T, lr = 20, 0.1
+    cb = LRScheduler(policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=T,
+                     event_name="event_lr")
+    net = make_net(max_epochs=T, lr=lr, callbacks=[("lr", cb)])
+    clf = SubsetTrainingClassifier(net, budget=0.25, R=5, kappa=0.5, random_state=0,
+                                   verbose=0).fit(X, y)
+    s = clf.schedule_
+    virtual = list(range(s.warm_epochs)) + list(range(T - s.subset_epochs, T))
+    expected = [lr * (1 + math.cos(math.pi * t / T)) / 2 for t in virtual]
+    np.testing.assert_allclose(clf.net_.history[:, "event_lr"], expected, rtol=1e-6)
+
+
+# -- weighted training ----------------------------------------------------------
+class FixedSelector(BaseSelector):
+    """Returns the same rows and weights every round (a test double)."""
+
+    needs_gradients = False
+
+    def __init__(self, indices=(0, 1, 2), weights=(1.0, 2.0, 5.0)):
+        self.indices = indices
+        self.weights = weights
+
+    def select(self, context):
+        return Selection(np.asarray(self.indices), np.asarray(self.weights, dtype=float), {})
+
+
+def test_weighted_loss_is_exact():
+    """One SGD step on the subset equals the step on mean_i(w_i' * loss_i), w' = w k / sum(w)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 4)).astype(np.float32)
+    y = np.arange(30) % 3
+    module = nn.Linear(4, 3)
+    W0, b0 = module.weight.detach().clone(), module.bias.detach().clone()
+    net = NeuralNetClassifier(module, criterion=nn.CrossEntropyLoss, max_epochs=1, lr=0.5,
+                              batch_size=64, train_split=None, verbose=0)
+    idx, w = [3, 7, 20, 21], [0.5, 1.0, 2.0, 4.5]
+    clf = SubsetTrainingClassifier(net, selector=FixedSelector(idx, w), kappa=0, R=1,
+                                   random_state=0, verbose=0).fit(X, y)
+    ref = nn.Linear(4, 3)
+    with torch.no_grad():
+        ref.weight.copy_(W0)
+        ref.bias.copy_(b0)
+    wt = torch.tensor(w) * len(w) / sum(w)
+    losses = nn.functional.cross_entropy(ref(torch.from_numpy(X[idx])), torch.from_numpy(y[idx]),
+                                         reduction="none")
+    (wt * losses).mean().backward()
+    with torch.no_grad():
+        expected_W = W0 - 0.5 * ref.weight.grad
+        expected_b = b0 - 0.5 * ref.bias.grad
+    torch.testing.assert_close(clf.net_.module_.weight.detach(), expected_W)
+    torch.testing.assert_close(clf.net_.module_.bias.detach(), expected_b)
+    np.testing.assert_array_equal(clf.selection_history_[0]["indices"], idx)
+
+
+def test_classes_kept_when_subset_lacks_a_class(small):
+    X, y = small
+    only_0_1 = np.flatnonzero(y < 2)[:20]
+    sel = FixedSelector(tuple(only_0_1), tuple([1.0] * len(only_0_1)))
+    clf = SubsetTrainingClassifier(make_net(), selector=sel, kappa=0, R=2, random_state=0,
+                                   verbose=0).fit(X, y)
+    assert clf.predict_proba(X).shape == (len(X), 10)
+    assert list(clf.net_.classes) == list(range(10))
+
+
+def test_skorch_validation_split_does_not_eat_the_subset(small):
+    X, y = small
+    net = make_net(train_split=ValidSplit(5, stratified=True))
+    clf = SubsetTrainingClassifier(net, budget=0.25, R=2, per_batch=False, random_state=0,
+                                   verbose=0).fit(X, y)
+    assert clf.subset_size_ == 80  # 25% of the 320 training rows
+    sizes = clf.net_.history[:, "subset_size"]
+    assert sizes[-1] == 80
+    assert all(np.isfinite(clf.net_.history[:, "valid_loss"]))
+    chosen = np.unique(np.concatenate([r["indices"] for r in clf.selection_history_]))
+    assert len(chosen) >= 80 and chosen.max() < len(X)
+
+
+def test_valid_size_matches_a_stratified_hold_out(small):
+    X, y = small
+    clf = SubsetTrainingClassifier(make_net(), budget=0.25, R=2, valid_size=0.2,
+                                   per_batch=False, random_state=0, verbose=0).fit(X, y)
+    assert clf.subset_size_ == 80
+    assert "valid_loss" in clf.net_.history[-1]
+    # the hold-out never enters a subset: rerun the same split and compare
+    clf2 = clone(clf).fit(X, y)
+    for a, b in zip(clf.selection_history_, clf2.selection_history_):
+        np.testing.assert_array_equal(a["indices"], b["indices"])
+    errors = [r["gradient_error"] for r in clf.selection_history_]
+    assert all(np.isfinite(errors))
+
+
+# -- selection quality, determinism, timing --------------------------------------
+def test_gradmatch_gradients_match_far_better_than_random(digits):
+    X, y = digits
+    clf = SubsetTrainingClassifier(make_net(max_epochs=4), budget=0.1, per_batch=False,
+                                   kappa=0.5, R=2, random_state=0, verbose=0).fit(X, y)
+    ll = last_layer(clf.net_, torch.from_numpy(X), y)
+    G = sample_gradients(ll.E, ll.Hb).double()
+    target = G.sum(0)
+    sel = GradMatchSelector(budget=0.1).fit(G)
+    rng = np.random.default_rng(0)
+    k = len(sel.indices_)
+    rand = [float((G[rng.choice(len(G), k, replace=False)].sum(0) * len(G) / k - target).norm()
+                  / target.norm()) for _ in range(20)]
+    assert sel.gradient_error_ < 0.2 * min(rand)
+    assert all(r["gradient_error"] < 0.5 * np.median(rand) for r in clf.selection_history_)
+
+
+def test_same_random_state_same_run(small):
+    X, y = small
+    kw = dict(budget=0.2, R=2, random_state=3, verbose=0)
+    a = SubsetTrainingClassifier(make_net(), **kw).fit(X, y)
+    b = SubsetTrainingClassifier(make_net(), **kw).fit(X, y)
+    for ra, rb in zip(a.selection_history_, b.selection_history_):
+        np.testing.assert_array_equal(ra["indices"], rb["indices"])
+        np.testing.assert_allclose(ra["weights"], rb["weights"])
+    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), rtol=1e-5)
+
+
+def test_per_batch_selects_whole_batches_with_shared_weights(small):
+    X, y = small
+    clf = SubsetTrainingClassifier(make_net(), budget=0.2, R=2, per_batch=True,
+                                   random_state=0, verbose=0).fit(X, y)
+    rec = clf.selection_history_[0]
+    assert rec["n_batches"] == math.ceil(80 / 32)
+    assert len(rec["indices"]) == len(np.unique(rec["indices"]))
+    assert len(np.unique(rec["weights"])) <= rec["n_batches"]
+
+
+def test_per_class_matches_the_standalone_selector(small, monkeypatch):
+    """The classifier's per-class GRAD-MATCH is GradMatchSelector(per_class=True) on its gradients."""
+    X, y = small
+    seen = []
+    original = GradMatchSelector.select
+
+    def spy(self, context):
+        result = original(self, context)
+        ll = context.train()
+        seen.append((self.get_params(), sample_gradients(ll.E, ll.Hb), context.y, result))
+        return result
+
+    monkeypatch.setattr(GradMatchSelector, "select", spy)
+    clf = SubsetTrainingClassifier(make_net(), budget=0.2, R=2, per_batch=False, per_class=True,
+                                   random_state=0, verbose=0).fit(X, y)
+    assert len(seen) == len(clf.selection_history_) > 0
+    params, G, y_pool, result = seen[-1]
+    assert params["per_class"] is True
+    ref = GradMatchSelector(budget=clf.subset_size_, per_class=True).fit(G, y_pool)
+    np.testing.assert_array_equal(np.sort(ref.indices_), np.sort(result.indices))
+    np.testing.assert_allclose(ref.weights_[np.argsort(ref.indices_)],
+                               result.weights[np.argsort(result.indices)], rtol=1e-4)
+
+
+def test_timing_split_sums_to_total(small):
+    X, y = small
+    clf = SubsetTrainingClassifier(make_net(), budget=0.2, R=2, kappa=0.5, per_batch=False,
+                                   random_state=0, verbose=0).fit(X, y)
+    t = clf.timing_
+    parts = ["setup", "warm_start", "gradients", "solver", "subset_training"]
+    assert set(t) == set(parts) | {"total"}
+    assert all(t[p] >= 0 for p in parts)
+    assert t["total"] == pytest.approx(sum(t[p] for p in parts))
+    assert t["gradients"] > 0 and t["solver"] > 0 and t["subset_training"] > 0
+    assert t["warm_start"] > 0
+    rec = clf.selection_history_[0]
+    assert rec["seconds"] == pytest.approx(rec["gradient_seconds"] + rec["solver_seconds"])
+
+
+def test_progress_bar_only_when_verbose(small, capsys):
+    X, y = small
+    SubsetTrainingClassifier(make_net(max_epochs=2), budget=0.5, verbose=0).fit(X, y)
+    assert capsys.readouterr().err == ""
+    SubsetTrainingClassifier(make_net(max_epochs=2), budget=0.5, verbose=1).fit(X, y)
+    assert "sksubset" in capsys.readouterr().err
+
+
+# -- sklearn integration --------------------------------------------------------
+def test_clone_and_nested_params():
+    clf = SubsetTrainingClassifier(make_net(), budget=0.3, R=5)
+    params = clf.get_params(deep=True)
+    assert params["net__lr"] == 0.1 and params["R"] == 5
+    clf.set_params(net__lr=0.05, kappa=0.25)
+    assert clf.net.lr == 0.05 and clf.kappa == 0.25
+    cloned = clone(clf)
+    assert cloned.get_params()["net__lr"] == 0.05 and cloned.net is not clf.net
+
+
+def test_pipeline_and_cross_val_score(small):
+    X, y = small
+    pipe = make_pipeline(StandardScaler(), SubsetTrainingClassifier(
+        make_net(), budget=0.25, R=2, random_state=0, verbose=0))
+    scores = cross_val_score(pipe, X, y, cv=2)
+    assert scores.shape == (2,) and scores.min() > 0.3
+
+
+def test_grid_search_over_R_kappa_and_net_lr(small):
+    X, y = small
+    search = GridSearchCV(
+        SubsetTrainingClassifier(make_net(max_epochs=4), budget=0.25, random_state=0, verbose=0),
+        {"R": [1, 2], "kappa": [0, 0.5], "net__lr": [0.05, 0.1]}, cv=2)
+    search.fit(X, y)
+    assert len(search.cv_results_["params"]) == 8
+    assert search.best_estimator_.net_.lr in (0.05, 0.1)
+    assert search.score(X, y) > 0.3
+
+
+def test_pickle_round_trip(small):
+    X, y = small
+    clf = SubsetTrainingClassifier(make_net(), budget=0.25, random_state=0, verbose=0).fit(X, y)
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_allclose(again.predict_proba(X), clf.predict_proba(X))
+    assert len(pickle.dumps(clf)) < 20 * X.nbytes  # the training data is not carried along
+
+
+# -- bad input --------------------------------------------------------------------
+@pytest.mark.parametrize("params,match", [
+    (dict(budget=0), "budget"), (dict(budget=1.5), "budget"), (dict(R=0), "'R'"),
+    (dict(kappa=-0.1), "kappa"), (dict(kappa=1.5), "kappa"), (dict(selector="nope"), "selector"),
+    (dict(valid_size=1.0), "valid_size"),
+])
+def test_bad_parameters(small, params, match):
+    X, y = small
+    with pytest.raises(ValueError, match=match):
+        SubsetTrainingClassifier(make_net(), verbose=0, **params).fit(X, y)
+
+
+def test_bad_net_and_data(small):
+    X, y = small
+    with pytest.raises(TypeError, match="skorch.NeuralNetClassifier"):
+        SubsetTrainingClassifier(LogisticRegression()).fit(X, y)
+    with pytest.raises(ValueError, match="criterion"):
+        SubsetTrainingClassifier(make_net(criterion=nn.MSELoss)).fit(X, y)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        SubsetTrainingClassifier(make_net()).fit(X, y[:-1])
+    Xn = X.copy()
+    Xn[3, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        SubsetTrainingClassifier(make_net()).fit(Xn, y)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        SubsetTrainingClassifier(make_net()).fit(X[:5], np.zeros(5))
+    with pytest.raises(ValueError, match="valid_size"):
+        SubsetTrainingClassifier(make_net(), valid_size=5).fit(X, y)
+
+
+# -- scikit-learn's common checks ----------------------------------------------------
+EXPECTED_FAILURES = {}  # every common check passes
+
+
+def _checked_estimator():
+    net = AutoSizedNet(MLP, module__n_in=None, module__n_hidden=16, criterion=nn.CrossEntropyLoss,
+                       max_epochs=30, lr=0.1, batch_size=16, train_split=None, verbose=0)
+    return SubsetTrainingClassifier(net, budget=0.5, R=5, kappa=0.5, random_state=0, verbose=0)
+
+
+@parametrize_with_checks([_checked_estimator()],
+                         expected_failed_checks=lambda est: EXPECTED_FAILURES)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
