@@ -6,7 +6,7 @@ import os
 import numpy as np
 
 __all__ = ["load_dataset", "load_digits_split", "load_fashion_mnist", "load_npz",
-           "FASHION_MNIST_DIR"]
+           "read_idx", "FASHION_MNIST_DIR", "DATASETS"]
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 _FMNIST_FILES = {
@@ -17,18 +17,39 @@ _FMNIST_FILES = {
 }
 
 
-def _read_idx(path):
-    """Read one (optionally gzipped) IDX file into a numpy array."""
+def read_idx(path):
+    """Read one (optionally gzipped, by its ``.gz`` name) IDX file into a numpy array.
+
+    Parameters
+    ----------
+    path : str
+
+    Returns
+    -------
+    ndarray
+        Of the file's dtype and shape.
+
+    Raises
+    ------
+    ValueError
+        When the file is not IDX or is truncated.
+    """
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rb") as f:
         data = f.read()
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
         raise ValueError(f"{path} is not an IDX file")
-    dtype = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4",
-             0x0E: ">f8"}[data[2]]
+    dtypes = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+    if data[2] not in dtypes:
+        raise ValueError(f"{path}: unknown IDX data type code 0x{data[2]:02x}")
+    dtype = np.dtype(dtypes[data[2]])
     ndim = data[3]
     shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
-    return np.frombuffer(data, dtype=dtype, offset=4 + 4 * ndim).reshape(shape)
+    offset = 4 + 4 * ndim
+    if len(data) - offset != int(np.prod(shape)) * dtype.itemsize:
+        raise ValueError(f"{path}: the header announces shape {shape} but the file holds "
+                         f"{len(data) - offset} bytes of data")
+    return np.frombuffer(data, dtype=dtype, offset=offset).reshape(shape).copy()
 
 
 def load_fashion_mnist(data_dir=None):
@@ -37,6 +58,20 @@ def load_fashion_mnist(data_dir=None):
     Returns ``X_train, y_train, X_test, y_test`` with images as float32 in
     ``[0, 1]`` of shape ``(n, 1, 28, 28)`` and int64 labels.  The default
     directory is where Debian's ``dataset-fashion-mnist`` package puts them.
+
+    Parameters
+    ----------
+    data_dir : str, optional
+        Folder holding ``train-images-idx3-ubyte.gz`` and the three other files.
+
+    Returns
+    -------
+    X_train, y_train, X_test, y_test : ndarray
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the missing files and ``apt-get install dataset-fashion-mnist``.
     """
     data_dir = data_dir or FASHION_MNIST_DIR
     paths = {k: os.path.join(data_dir, v) for k, v in _FMNIST_FILES.items()}
@@ -47,7 +82,102 @@ def load_fashion_mnist(data_dir=None):
             "'apt-get install dataset-fashion-mnist' (they go to "
             f"{FASHION_MNIST_DIR}) or pass --data-dir pointing to a folder with "
             f"{', '.join(_FMNIST_FILES.values())}.")
-    arrays = {k: _read_idx(p) for k, p in paths.items()}
+    arrays = {k: read_idx(p) for k, p in paths.items()}
     X_train = (arrays["X_train"].astype(np.float32) / 255.0)[:, None]
     X_test = (arrays["X_test"].astype(np.float32) / 255.0)[:, None]
     return X_train, arrays["y_train"].astype(np.int64), X_test, arrays["y_test"].astype(np.int64)
+
+
+def load_digits_split(test_size=0.3, random_state=0):
+    """scikit-learn's bundled 8x8 digits, split into train and test sets.
+
+    Parameters
+    ----------
+    test_size : float, default=0.3
+        Fraction of the 1797 images held out for testing (stratified).
+    random_state : int, default=0
+        Seed of the split; every run of an experiment uses the same split,
+        so that runs differ only by their training randomness.
+
+    Returns
+    -------
+    X_train, y_train, X_test, y_test : ndarray
+        Pixels scaled to ``[0, 1]`` as float32 of shape ``(n, 64)``, int64 labels.
+    """
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).astype(np.float32)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y.astype(np.int64), test_size=test_size, stratify=y, random_state=random_state)
+    return X_train, y_train, X_test, y_test
+
+
+_NPZ_KEYS = ("X_train", "y_train", "X_test", "y_test")
+
+
+def load_npz(path):
+    """A user's data set from one ``.npz`` file.
+
+    Parameters
+    ----------
+    path : str
+        File with the arrays ``X_train``, ``y_train``, ``X_test`` and ``y_test``.
+        Inputs are used as given (converted to float32: scale them
+        beforehand); labels may be of any type.
+
+    Returns
+    -------
+    X_train, y_train, X_test, y_test : ndarray
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` does not exist.
+    KeyError
+        When arrays are missing (all missing names are listed).
+    """
+    if not path or not os.path.isfile(path):
+        raise FileNotFoundError(f"--dataset npz needs --data-dir pointing to an .npz file with "
+                                f"{', '.join(_NPZ_KEYS)}; got {path!r}.")
+    with np.load(path, allow_pickle=False) as data:
+        missing = [k for k in _NPZ_KEYS if k not in data.files]
+        if missing:
+            raise KeyError(f"{path} lacks the array(s) {', '.join(missing)}; it must hold "
+                           f"{', '.join(_NPZ_KEYS)} (it has {', '.join(data.files) or 'none'}).")
+        X_train, y_train, X_test, y_test = (data[k] for k in _NPZ_KEYS)
+    for X, y, part in ((X_train, y_train, "train"), (X_test, y_test, "test")):
+        if len(X) != len(y):
+            raise ValueError(f"{path}: X_{part} has {len(X)} rows but y_{part} {len(y)}.")
+    if X_train.shape[1:] != X_test.shape[1:]:
+        raise ValueError(f"{path}: X_train rows have shape {X_train.shape[1:]} but X_test rows "
+                         f"{X_test.shape[1:]}.")
+    return (X_train.astype(np.float32), np.asarray(y_train), X_test.astype(np.float32),
+            np.asarray(y_test))
+
+
+DATASETS = ("digits", "fashion-mnist", "npz")
+
+
+def load_dataset(name, data_dir=None):
+    """Load one of :data:`DATASETS` as ``X_train, y_train, X_test, y_test``.
+
+    Parameters
+    ----------
+    name : {"digits", "fashion-mnist", "npz"}
+    data_dir : str, optional
+        Folder of the Fashion-MNIST IDX files (default
+        :data:`FASHION_MNIST_DIR`), or the ``.npz`` file; unused for digits.
+
+    Returns
+    -------
+    X_train, y_train, X_test, y_test : ndarray
+    """
+    if name == "digits":
+        return load_digits_split()
+    if name == "fashion-mnist":
+        return load_fashion_mnist(data_dir)
+    if name == "npz":
+        return load_npz(data_dir)
+    raise ValueError(f"Unknown dataset {name!r}; choose one of {', '.join(DATASETS)}.")

@@ -181,10 +181,10 @@ class GradMatchSelector(BaseSelector):
         :func:`sksubset.gradients.sample_gradients` lays them out.
     criterion : {"gain", "correlation"}, default="gain"
         How the solver picks the next row: the largest decrease of the
-        regularized error (orthogonal least squares), or the largest inner
-        product with the residual (the paper's Algorithm 2, as in CORDS).  The
-        gain rule reached lower errors on every gradient matrix we measured
-        (``docs/benchmarks.md``).
+        regularized error (orthogonal least squares; lowest errors on every
+        last-layer gradient matrix we measured), or the largest inner product
+        with the residual (the paper's Algorithm 2, as in CORDS).  See
+        :mod:`sksubset.omp` and ``docs/benchmarks.md``.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where to solve; ``"auto"`` is where ``G`` lives (CPU for numpy).
     dtype : {"float32", "float64"}, default="float32"

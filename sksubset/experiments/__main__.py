@@ -1,0 +1,134 @@
+"""Command line of the experiment runner: python -m sksubset.experiments, sksubset-bench."""
+
+import argparse
+import sys
+import warnings
+
+from .datasets import DATASETS, FASHION_MNIST_DIR
+from .models import MODELS
+from .plan import DATASET_DEFAULTS, DEFAULT_STRATEGIES, ExperimentConfig
+
+__all__ = ["build_parser", "config_from_args", "main"]
+
+
+def _valid_size(text):
+    value = float(text)
+    if value >= 1:
+        if value != int(value):
+            raise argparse.ArgumentTypeError(f"--valid-size must be a fraction in (0, 1) or a "
+                                             f"count; got {text}")
+        return int(value)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"--valid-size must be positive; got {text}")
+    return value
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an int >= 1; got {text}")
+    return value
+
+
+def _budget(text):
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"a budget is a fraction in (0, 1]; got {text}")
+    return value
+
+
+def build_parser():
+    """The ``argparse`` parser of :func:`main`."""
+    defaults = ", ".join(f"{name}: T={d['epochs']}, batch {d['batch_size']}"
+                         for name, d in DATASET_DEFAULTS.items())
+    p = argparse.ArgumentParser(
+        prog="sksubset-bench",
+        description="Train a net on subsets chosen by GRAD-MATCH and its baselines, compare "
+                    "with full-data training (accuracy, wall-clock, speedup, relative error, "
+                    "Wilcoxon tests, frontier of full training) and write a table and plots. "
+                    "Finished runs are kept under OUT/runs and skipped on rerun.",
+        epilog="Strategies: full, full-earlystop, full-frontier, or <selector>[-pb|-pc][-warm] "
+               "with <selector> in gradmatch, random, craig, glister, crest "
+               "(gradmatch alone is per class and per example; -pb: per batch; -warm: "
+               "kappa warm start). Training: SGD lr 0.01, momentum 0.9, weight decay 5e-4, "
+               "cosine annealing per epoch. Defaults per dataset: " + defaults + ".")
+    p.add_argument("--dataset", choices=DATASETS, default="digits",
+                   help="data set (default: digits, sklearn's bundled 8x8 digits, 70/30 split)")
+    p.add_argument("--data-dir", default=None,
+                   help=f"Fashion-MNIST folder (default {FASHION_MNIST_DIR}) or the .npz file "
+                        "(arrays X_train, y_train, X_test, y_test)")
+    p.add_argument("--strategies", nargs="+", default=None, metavar="NAME",
+                   help="strategies to run (default: " + " ".join(DEFAULT_STRATEGIES)
+                        + "; those whose selector is missing are skipped)")
+    p.add_argument("--budgets", nargs="+", type=_budget, default=[0.05, 0.1, 0.3],
+                   metavar="FRACTION", help="subset sizes as fractions (default: 0.05 0.1 0.3)")
+    p.add_argument("--epochs", type=_positive_int, default=None, metavar="T",
+                   help="epoch budget T (default per dataset, see below)")
+    p.add_argument("--R", type=_positive_int, default=20,
+                   help="reselect every R subset epochs (default: 20)")
+    p.add_argument("--kappa", type=float, default=0.5,
+                   help="warm-start fraction of the -warm strategies (default: 0.5)")
+    p.add_argument("--seeds", type=_positive_int, default=3,
+                   help="number of seeds, 0..N-1 (default: 3)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="torch device (default: auto, cuda when available)")
+    p.add_argument("--model", choices=tuple(MODELS), default=None,
+                   help="network (default: lenet5 for fashion-mnist, else mlp)")
+    p.add_argument("--batch-size", type=_positive_int, default=None,
+                   help="mini-batch size (default per dataset)")
+    p.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (default: 0.01)")
+    p.add_argument("--valid-size", type=_valid_size, default=None,
+                   help="hold out this fraction (or count) of the training data and match its "
+                        "gradient (the paper's isValid; default: off)")
+    p.add_argument("--frontier-epochs", nargs="+", type=_positive_int, default=None,
+                   metavar="E", help="epochs E of the full-frontier runs (default: five values "
+                   "spread geometrically over the subset runs' cost, in full-epoch equivalents, "
+                   "up to twice the largest)")
+    p.add_argument("--threads", type=_positive_int, default=None,
+                   help="torch CPU threads (default: 1 for digits, whose small MLP runs "
+                        "fastest on one, else torch's own)")
+    p.add_argument("--out", default=None,
+                   help="output folder (default: $OUT if set, else ./results/<dataset>)")
+    p.add_argument("--quiet", action="store_true",
+                   help="plain log lines instead of a progress bar")
+    return p
+
+
+def config_from_args(args):
+    """The :class:`ExperimentConfig` of parsed arguments."""
+    return ExperimentConfig(
+        dataset=args.dataset, data_dir=args.data_dir,
+        strategies=tuple(args.strategies) if args.strategies else None,
+        budgets=tuple(args.budgets), epochs=args.epochs, R=args.R, kappa=args.kappa,
+        seeds=args.seeds, device=args.device, model=args.model, batch_size=args.batch_size,
+        lr=args.lr, out=args.out, quiet=args.quiet, valid_size=args.valid_size,
+        frontier_epochs=tuple(args.frontier_epochs) if args.frontier_epochs else None,
+        threads=args.threads)
+
+
+def main(argv=None):
+    """Run the command line; returns the exit status (0, or 2 on a usage or data error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not 0 <= args.kappa <= 1:
+        parser.error(f"--kappa must be in [0, 1]; got {args.kappa}")
+    from . import run_experiment
+    from .plan import parse_strategy
+
+    for name in args.strategies or ():
+        try:
+            parse_strategy(name)
+        except ValueError as exc:
+            parser.error(str(exc))
+    warnings.simplefilter("default", RuntimeWarning)
+    try:
+        run_experiment(config_from_args(args))
+    except (FileNotFoundError, KeyError, ValueError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"sksubset-bench: error: {msg}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""Models and skorch nets of the experiment runner, with the paper's training settings.
+
+Modules are handed to skorch as *classes* with ``module__`` keyword
+arguments, so that skorch builds (and the seeded torch generator initializes)
+a fresh module in every fit.  :func:`make_net` sets what the GRAD-MATCH
+paper uses: SGD with learning rate 0.01, momentum 0.9, weight decay 5e-4,
+no Nesterov, and cosine annealing stepped once per epoch.
+"""
+
+import math
+
+import numpy as np
+import torch
+from skorch import NeuralNetClassifier
+from skorch.callbacks import LRScheduler
+from torch import nn
+from torch.optim.lr_scheduler import CosineAnnealingLR
+
+__all__ = ["MLP", "LeNet5", "MODELS", "DEFAULT_MODEL", "module_kwargs", "make_net",
+           "LR_EVENT"]
+
+#: history key under which the learning rate of every epoch is recorded
+LR_EVENT = "event_lr"
+
+
+class MLP(nn.Module):
+    """Fully connected ReLU net ending in logits; inputs are flattened.
+
+    Parameters
+    ----------
+    n_features : int
+        Input size (after flattening).
+    n_classes : int
+    hidden : tuple of int, default=(128,)
+        Widths of the hidden layers.
+    """
+
+    def __init__(self, n_features, n_classes, hidden=(128,)):
+        super().__init__()
+        layers, width = [], int(n_features)
+        for h in hidden:
+            layers += [nn.Linear(width, int(h)), nn.ReLU()]
+            width = int(h)
+        layers.append(nn.Linear(width, int(n_classes)))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, X):
+        return self.net(X.flatten(1))
+
+
+class LeNet5(nn.Module):
+    """LeNet-5 as in the GRAD-MATCH paper's MNIST experiments, ending in logits.
+
+    conv(C, 6, 5, padding 2) - ReLU - maxpool 2 - conv(6, 16, 5) - ReLU -
+    maxpool 2 - fc(16*5*5 = 400, 120) - ReLU - fc(120, 84) - ReLU -
+    fc(84, n_classes), for 28x28 images.  Flat inputs of ``C * s * s``
+    features are reshaped to ``(C, s, s)``.
+
+    Parameters
+    ----------
+    n_classes : int, default=10
+    in_channels : int, default=1
+    image_size : int, default=28
+        Side of the square input images (at least 12).
+    """
+
+    def __init__(self, n_classes=10, in_channels=1, image_size=28):
+        super().__init__()
+        side = (int(image_size) // 2 - 4) // 2
+        if side < 1:
+            raise ValueError(f"LeNet5 needs images of at least 12x12; got {image_size}.")
+        self.in_channels, self.image_size = int(in_channels), int(image_size)
+        self.features = nn.Sequential(
+            nn.Conv2d(self.in_channels, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2))
+        self.classifier = nn.Sequential(
+            nn.Linear(16 * side * side, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+            nn.Linear(84, int(n_classes)))
+
+    def forward(self, X):
+        if X.dim() == 2:
+            X = X.view(len(X), self.in_channels, self.image_size, self.image_size)
+        return self.classifier(self.features(X).flatten(1))
+
+
+MODELS = {"mlp": MLP, "lenet5": LeNet5}
+
+#: model used when ``--model`` is not given
+DEFAULT_MODEL = {"digits": "mlp", "fashion-mnist": "lenet5", "npz": "mlp"}
+
+
+def module_kwargs(model, X, n_classes):
+    """``module__`` keyword arguments of ``model`` for inputs like ``X``.
+
+    Parameters
+    ----------
+    model : {"mlp", "lenet5"}
+    X : ndarray of shape (n, ...)
+        Training inputs: ``(n, C, s, s)`` images, or flat ``(n, C*s*s)`` rows
+        (taken as one channel) for LeNet-5.
+    n_classes : int
+
+    Returns
+    -------
+    dict
+    """
+    if model == "mlp":
+        return {"n_features": int(np.prod(X.shape[1:])), "n_classes": int(n_classes)}
+    if model == "lenet5":
+        if X.ndim == 4 and X.shape[2] == X.shape[3]:
+            channels, side = X.shape[1], X.shape[2]
+        elif X.ndim == 3 and X.shape[1] == X.shape[2]:
+            raise ValueError("lenet5 needs images of shape (n, C, s, s); got (n, s, s): add "
+                             "the channel axis (X[:, None]).")
+        elif X.ndim == 2 and math.isqrt(X.shape[1]) ** 2 == X.shape[1]:
+            channels, side = 1, math.isqrt(X.shape[1])
+        else:
+            raise ValueError(f"lenet5 needs square images; got inputs of shape {X.shape[1:]}.")
+        return {"n_classes": int(n_classes), "in_channels": int(channels), "image_size": int(side)}
+    raise ValueError(f"Unknown model {model!r}; choose one of {', '.join(MODELS)}.")
+
+
+def make_net(model, module_kw, epochs, batch_size, lr=0.01, device="cpu", t_max=None):
+    """An unfitted skorch classifier with the paper's optimizer and schedule.
+
+    Parameters
+    ----------
+    model : {"mlp", "lenet5"}
+    module_kw : dict
+        From :func:`module_kwargs`.
+    epochs : int
+        ``max_epochs`` (the epoch budget ``T`` of a subset run, or ``E``).
+    batch_size : int
+    lr : float, default=0.01
+    device : str, default="cpu"
+    t_max : int, optional
+        Period of the cosine annealing (default ``epochs``).
+
+    Returns
+    -------
+    skorch.NeuralNetClassifier
+        SGD (momentum 0.9, weight decay 5e-4, no Nesterov),
+        ``CrossEntropyLoss``, ``CosineAnnealingLR(T_max=t_max)`` stepped per
+        epoch with each epoch's learning rate recorded under :data:`LR_EVENT`,
+        ``train_split=None``, ``verbose=0``.
+    """
+    kwargs = {f"module__{k}": v for k, v in module_kw.items()}
+    return NeuralNetClassifier(
+        MODELS[model], criterion=nn.CrossEntropyLoss, optimizer=torch.optim.SGD, lr=lr,
+        optimizer__momentum=0.9, optimizer__weight_decay=5e-4, optimizer__nesterov=False,
+        max_epochs=int(epochs), batch_size=int(batch_size), train_split=None, verbose=0,
+        device=device, iterator_train__shuffle=True,
+        callbacks=[("lr_scheduler", LRScheduler(policy=CosineAnnealingLR,
+                                                T_max=int(t_max or epochs),
+                                                event_name=LR_EVENT))],
+        **kwargs)

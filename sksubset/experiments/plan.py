@@ -1,0 +1,275 @@
+"""Plan the experiments: settings, strategy names and the list of runs.
+
+A *strategy name* maps to a training configuration (:func:`parse_strategy`):
+
+* ``full``: the plain net trained ``T`` epochs on all the training data,
+  cosine annealing over ``T``;
+* ``full-earlystop``: the plain net trained ``E`` epochs with the cosine
+  compressed to ``E``, where ``E`` is the cost, in full-epoch equivalents
+  (:meth:`sksubset.schedule.Schedule.full_epoch_equivalents`), of the
+  GRAD-MATCH-PB-WARM run at the same budget;
+* ``full-frontier``: the same for each ``E`` of ``frontier_epochs``; these
+  runs (and ``full``) draw the accuracy-versus-time curve of plain training;
+* ``<selector>[-pb|-pc][-warm]`` with ``<selector>`` one of
+  :data:`sksubset.selectors.STRATEGIES`: a
+  :class:`~sksubset.SubsetTrainingClassifier` with ``kappa=kappa`` for
+  ``-warm`` (else 0), ``per_batch=True`` for ``-pb``.  Plain ``gradmatch`` is
+  the paper's per-class, per-example variant (``gradmatch-pc`` is an alias).
+"""
+
+import hashlib
+import json
+import math
+import os
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+import numpy as np
+import torch
+
+from ..schedule import make_schedule
+from ..selectors import STRATEGIES, get_selector
+from ..selectors._base import resolve_budget
+from .models import DEFAULT_MODEL
+
+__all__ = ["ExperimentConfig", "Strategy", "RunSpec", "parse_strategy", "strategy_available",
+           "pool_size", "earlystop_epochs", "default_frontier_epochs", "plan_runs",
+           "DEFAULT_STRATEGIES", "DATASET_DEFAULTS", "FULL_KINDS"]
+
+#: strategies run when none are named (those whose selector is missing are skipped)
+DEFAULT_STRATEGIES = ("full", "full-frontier", "random", "random-warm", "gradmatch",
+                      "gradmatch-warm", "gradmatch-pb", "gradmatch-pb-warm", "craig-pb-warm",
+                      "glister-warm", "crest")
+
+#: per-dataset defaults of ``epochs`` (T), ``batch_size`` and torch ``threads``
+#: (one thread is fastest for the small digits MLP, whose batches are too small to share)
+DATASET_DEFAULTS = {"digits": {"epochs": 60, "batch_size": 32, "threads": 1},
+                    "fashion-mnist": {"epochs": 200, "batch_size": 20},
+                    "npz": {"epochs": 100, "batch_size": 32}}
+
+FULL_KINDS = ("full", "full-earlystop", "full-frontier")
+
+
+@dataclass
+class ExperimentConfig:
+    """Settings of one experiment (the command-line options).
+
+    Parameters
+    ----------
+    dataset : {"digits", "fashion-mnist", "npz"}, default="digits"
+    data_dir : str, optional
+        Fashion-MNIST folder or ``.npz`` file.
+    strategies : sequence of str, optional
+        Default :data:`DEFAULT_STRATEGIES`.
+    budgets : sequence of float, default=(0.05, 0.1, 0.3)
+    epochs : int, optional
+        Epoch budget ``T`` (default per dataset, :data:`DATASET_DEFAULTS`).
+    R : int, default=20
+    kappa : float, default=0.5
+        Warm-start fraction of the ``-warm`` strategies.
+    seeds : int, default=3
+        Seeds ``0 .. seeds - 1``.
+    device : {"auto", "cpu", "cuda"}, default="auto"
+    model : {"mlp", "lenet5"}, optional
+        Default ``lenet5`` for Fashion-MNIST, else ``mlp``.
+    batch_size : int, optional
+        Default per dataset.
+    lr : float, default=0.01
+    out : str, optional
+        Output folder (default ``$OUT`` if set, else ``./results/<dataset>``).
+    quiet : bool, default=False
+        Plain log lines instead of a progress bar.
+    valid_size : float or int, optional
+        Hold-out for the subset strategies (the paper's *isValid*).
+    frontier_epochs : sequence of int, optional
+        ``E`` values of ``full-frontier`` (default :func:`default_frontier_epochs`).
+    threads : int, optional
+        ``torch.set_num_threads`` for the experiment (default per dataset: 1 for
+        digits, else torch's own).
+    """
+
+    dataset: str = "digits"
+    data_dir: Optional[str] = None
+    strategies: Optional[tuple] = None
+    budgets: tuple = (0.05, 0.1, 0.3)
+    epochs: Optional[int] = None
+    R: int = 20
+    kappa: float = 0.5
+    seeds: int = 3
+    device: str = "auto"
+    model: Optional[str] = None
+    batch_size: Optional[int] = None
+    lr: float = 0.01
+    out: Optional[str] = None
+    quiet: bool = False
+    valid_size: Optional[float] = None
+    frontier_epochs: Optional[tuple] = None
+    threads: Optional[int] = None
+
+    def resolved(self):
+        """A copy with every default filled in."""
+        defaults = DATASET_DEFAULTS.get(self.dataset, DATASET_DEFAULTS["npz"])
+        device = self.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        elif torch.device(device).type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device 'cuda' was asked for but torch sees no CUDA device; use "
+                             "--device cpu or auto.")
+        out = self.out or os.environ.get("OUT") or os.path.join("results", self.dataset)
+        return ExperimentConfig(**{
+            **asdict(self), "strategies": tuple(self.strategies or DEFAULT_STRATEGIES),
+            "budgets": tuple(float(b) for b in self.budgets),
+            "epochs": int(self.epochs or defaults["epochs"]),
+            "batch_size": int(self.batch_size or defaults["batch_size"]),
+            "model": self.model or DEFAULT_MODEL.get(self.dataset, "mlp"),
+            "device": device, "out": out, "threads": self.threads or defaults.get("threads"),
+            "frontier_epochs": None if self.frontier_epochs is None else tuple(
+                int(e) for e in self.frontier_epochs)})
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A parsed strategy name (see the module docstring)."""
+
+    name: str
+    kind: str  # "subset" or one of FULL_KINDS
+    selector: Optional[str] = None
+    per_batch: bool = False
+    per_class: bool = False
+    warm: bool = False
+
+
+def parse_strategy(name):
+    """The :class:`Strategy` of a name such as ``"gradmatch-pb-warm"``.
+
+    Raises
+    ------
+    ValueError
+        For a name that maps to no configuration.
+    """
+    if name in FULL_KINDS:
+        return Strategy(name, name)
+    parts = name.split("-")
+    warm = parts[-1] == "warm"
+    if warm:
+        parts = parts[:-1]
+    selector, flags = parts[0], parts[1:]
+    if selector not in STRATEGIES or len(flags) > 1 or (flags and flags[0] not in ("pb", "pc")):
+        raise ValueError(f"Unknown strategy {name!r}: use full, full-earlystop, full-frontier or "
+                         f"<selector>[-pb|-pc][-warm] with <selector> one of "
+                         f"{', '.join(STRATEGIES)}.")
+    per_batch = flags == ["pb"]
+    per_class = selector == "gradmatch" and not per_batch
+    return Strategy(name, "subset", selector, per_batch, per_class, warm)
+
+
+def strategy_available(strategy):
+    """``(True, "")``, or ``(False, why)`` when the strategy's selector module is missing."""
+    if strategy.kind != "subset":
+        return True, ""
+    try:
+        get_selector(strategy.selector)
+    except (ImportError, AttributeError) as exc:
+        return False, f"selector {strategy.selector!r} is not available ({exc})"
+    return True, ""
+
+
+def pool_size(n, valid_size):
+    """Training examples left to the subset strategies after the ``valid_size`` hold-out."""
+    if valid_size is None:
+        return n
+    if isinstance(valid_size, float) and valid_size < 1:
+        return n - int(math.ceil(valid_size * n))
+    return n - int(valid_size)
+
+
+def _fee(cfg, budget, n, kappa):
+    n_pool = pool_size(n, cfg.valid_size)
+    k = resolve_budget(budget, n_pool)
+    return make_schedule(cfg.epochs, k, n_pool, cfg.R, kappa).full_epoch_equivalents(k, n_pool)
+
+
+def earlystop_epochs(cfg, budget, n):
+    """``E`` of ``full-earlystop``: the full-epoch cost of GRAD-MATCH-PB-WARM at ``budget``."""
+    return max(1, int(round(_fee(cfg, budget, n, cfg.kappa))))
+
+
+def default_frontier_epochs(cfg, n, count=5):
+    """About ``count`` epochs ``E``, geometrically spread from the cheapest subset run's cost
+    (in full-epoch equivalents) to twice the dearest one's (at most ``T``), so that the
+    frontier spans the subset runs' wall-clock including their selection overhead."""
+    fees = [_fee(cfg, b, n, kappa) for b in cfg.budgets for kappa in (0.0, cfg.kappa)]
+    lo = max(1, int(math.floor(min(fees))))
+    hi = min(cfg.epochs, max(lo, int(math.ceil(2 * max(fees)))))
+    return tuple(sorted({int(round(e)) for e in np.geomspace(lo, hi, count)}))
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run to train: a strategy at a budget (subset runs) or for ``epochs``, and a seed."""
+
+    strategy: Strategy
+    seed: int
+    budget: Optional[float] = None
+    epochs: Optional[int] = None  # E of the full-* kinds
+    settings: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def run_id(self):
+        """File name (without ``.json``) of the run's record."""
+        parts = [self.strategy.name]
+        if self.budget is not None:
+            parts.append(f"b{self.budget:g}")
+        if self.epochs is not None:
+            parts.append(f"E{self.epochs}")
+        digest = hashlib.sha1(json.dumps(self.settings, sort_keys=True).encode()).hexdigest()
+        return "_".join(parts + [f"seed{self.seed}", digest[:8]])
+
+
+def _settings(cfg, strategy):
+    s = {"dataset": cfg.dataset, "data_dir": cfg.data_dir if cfg.dataset != "digits" else None,
+         "model": cfg.model, "T": cfg.epochs, "batch_size": cfg.batch_size, "lr": cfg.lr,
+         "device": cfg.device}
+    if strategy.kind == "subset":
+        s.update(R=cfg.R, kappa=cfg.kappa if strategy.warm else 0.0, valid_size=cfg.valid_size)
+    if strategy.kind == "full-earlystop":
+        s.update(R=cfg.R, kappa=cfg.kappa, valid_size=cfg.valid_size)
+    return s
+
+
+def plan_runs(cfg, n_train):
+    """The :class:`RunSpec` list of a resolved config (missing selectors skipped, with a warning).
+
+    Parameters
+    ----------
+    cfg : ExperimentConfig
+        Resolved (:meth:`ExperimentConfig.resolved`).
+    n_train : int
+        Number of training examples.
+
+    Returns
+    -------
+    list of RunSpec
+    """
+    specs = []
+    for name in dict.fromkeys(cfg.strategies):
+        strategy = parse_strategy(name)
+        ok, why = strategy_available(strategy)
+        if not ok:
+            warnings.warn(f"Skipping strategy {name!r}: {why}.", RuntimeWarning, stacklevel=2)
+            continue
+        settings = _settings(cfg, strategy)
+        if strategy.kind == "full":
+            variants = [(None, cfg.epochs)]
+        elif strategy.kind == "full-frontier":
+            epochs = cfg.frontier_epochs or default_frontier_epochs(cfg, n_train)
+            variants = [(None, e) for e in epochs]
+        elif strategy.kind == "full-earlystop":
+            variants = [(b, earlystop_epochs(cfg, b, n_train)) for b in cfg.budgets]
+        else:
+            variants = [(b, None) for b in cfg.budgets]
+        for budget, epochs in variants:
+            for seed in range(cfg.seeds):
+                specs.append(RunSpec(strategy, seed, budget, epochs, settings))
+    return specs

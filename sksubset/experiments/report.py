@@ -1,0 +1,361 @@
+"""Summary table, significance tests and plots of an experiment's run records.
+
+One row per strategy and budget (per ``E`` for ``full-frontier``), with
+means over seeds:
+
+* ``accuracy_mean`` ± ``accuracy_std`` (sample standard deviation) on the
+  test set; ``seconds_mean``: wall-clock of ``fit``, selection included;
+* ``speedup``: ``seconds(full) / seconds`` (means);
+* ``relative_error_pct``: the relative test error of Figure 3 of the
+  GRAD-MATCH paper.  Its text could not be checked here, so it is computed
+  as ``100 * (err - err_full) / err_full`` with ``err = 1 - accuracy_mean``;
+  negative when the run beats full training;
+* ``selection_share``: (gradients + solver) / total of the classifier's timing;
+* ``energy_kwh``: mean GPU energy when NVML could measure it, else blank;
+* ``warm_start_seconds``, ``gradients_seconds``, ``solver_seconds``,
+  ``subset_training_seconds``: the mean timing split (CSV and JSON only);
+* ``p_vs_random``, ``p_vs_random_warm``: one-sided Wilcoxon signed-rank
+  p-values (``scipy.stats.wilcoxon(..., alternative="greater")``) that the
+  strategy's accuracy exceeds RANDOM's (RANDOM-WARM's) at the same budget,
+  paired by seed, as in the paper's Table 6;
+* ``above_frontier``, ``frontier_gain_pp``, ``p_vs_frontier``: every run is
+  compared with full-data training at the same wall-clock, i.e. with the
+  frontier of its own seed (its ``full-frontier`` runs and its ``full`` run,
+  accuracy linearly interpolated in time; see :func:`frontier_accuracy`):
+  how many runs lie above it, the mean difference in percentage points, and
+  the one-sided Wilcoxon p-value that the runs lie above it.
+
+With ``n`` seeds the smallest possible one-sided signed-rank p-value is
+``2**-n``: 0.125 with 3 seeds, 0.031 with 5, so 3 seeds can never reach 0.05.
+"""
+
+import csv
+import json
+import math
+import os
+import warnings
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from scipy.stats import wilcoxon
+
+__all__ = ["relative_error", "frontier_accuracy", "wilcoxon_greater", "summarize",
+           "format_table", "write_report", "COLUMNS"]
+
+#: table columns, in order
+COLUMNS = ("strategy", "budget", "epochs", "n_seeds", "accuracy_mean", "accuracy_std",
+           "seconds_mean", "speedup", "relative_error_pct", "selection_share", "energy_kwh",
+           "full_epoch_equivalents", "n_selections", "mean_gradient_error", "p_vs_random",
+           "p_vs_random_warm", "above_frontier", "frontier_gain_pp", "p_vs_frontier",
+           "warm_start_seconds", "gradients_seconds", "solver_seconds",
+           "subset_training_seconds")
+
+_NAN = float("nan")
+
+
+def relative_error(accuracy, accuracy_full):
+    """Relative test error in %: ``100 * (err - err_full) / err_full``, ``err = 1 - accuracy``.
+
+    NaN when full training makes no error.
+    """
+    err, err_full = 1.0 - accuracy, 1.0 - accuracy_full
+    if not err_full > 0:
+        return _NAN
+    return 100.0 * (err - err_full) / err_full
+
+
+def frontier_accuracy(times, accuracies, t):
+    """Accuracy of full-data training at wall-clock ``t``, from the frontier's points.
+
+    Linear interpolation between the points sorted by time.  Beyond the
+    slowest point the frontier keeps its accuracy (that accuracy was reached
+    sooner); before the fastest one nothing is known and NaN is returned.
+    """
+    times, accuracies = np.asarray(times, float), np.asarray(accuracies, float)
+    if len(times) == 0 or t < times.min():
+        return _NAN
+    order = np.argsort(times, kind="stable")
+    return float(np.interp(t, times[order], accuracies[order]))
+
+
+def wilcoxon_greater(x, y):
+    """One-sided Wilcoxon signed-rank p-value that paired ``x`` exceed ``y``.
+
+    Zero differences are dropped (scipy's default); no pair or no non-zero
+    difference gives NaN or 1.0 respectively.
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) == 0:
+        return _NAN
+    if np.all(x == y):
+        return 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(wilcoxon(x, y, alternative="greater").pvalue)
+
+
+def _key(r):
+    if r["kind"] in ("full", "full-frontier"):
+        return (r["strategy"], None, r["epochs"])
+    if r["kind"] == "full-earlystop":
+        return (r["strategy"], r["budget"], r["epochs"])
+    return (r["strategy"], r["budget"], None)
+
+
+def _groups(records):
+    groups = {}
+    for r in records:
+        groups.setdefault(_key(r), []).append(r)
+    return groups
+
+
+def _by_seed(runs):
+    return {r["seed"]: r["test_accuracy"] for r in runs}
+
+
+def _paired_p(runs, reference):
+    if not reference:
+        return _NAN
+    a, b = _by_seed(runs), _by_seed(reference)
+    seeds = sorted(set(a) & set(b))
+    return wilcoxon_greater([a[s] for s in seeds], [b[s] for s in seeds]) if seeds else _NAN
+
+
+def _frontiers(records):
+    """Per seed: (times, accuracies) of its full-frontier and full runs."""
+    out = {}
+    for r in records:
+        if r["kind"] in ("full", "full-frontier"):
+            times, accs = out.setdefault(r["seed"], ([], []))
+            times.append(r["fit_seconds"])
+            accs.append(r["test_accuracy"])
+    return out
+
+
+def _mean(values):
+    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return float(np.mean(values)) if values else None
+
+
+def summarize(records):
+    """The summary rows (dicts with :data:`COLUMNS`) of a list of run records."""
+    groups = _groups(records)
+    full = next((runs for (s, _, _), runs in groups.items() if s == "full"), None)
+    t_full = _mean([r["fit_seconds"] for r in full]) if full else None
+    acc_full = _mean([r["test_accuracy"] for r in full]) if full else None
+    frontiers = _frontiers(records)
+    has_frontier = any(r["kind"] == "full-frontier" for r in records)
+    rows = []
+    for (strategy, budget, epochs), runs in groups.items():
+        acc = np.array([r["test_accuracy"] for r in runs])
+        secs = _mean([r["fit_seconds"] for r in runs])
+        shares = [(r["timing"].get("gradients", 0.0) + r["timing"].get("solver", 0.0))
+                  / r["timing"]["total"] for r in runs if r["timing"].get("total")]
+        row = {"strategy": strategy, "budget": budget, "epochs": epochs, "n_seeds": len(runs),
+               "accuracy_mean": float(acc.mean()),
+               "accuracy_std": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
+               "seconds_mean": secs,
+               "speedup": t_full / secs if t_full and secs else _NAN,
+               "relative_error_pct": (relative_error(acc.mean(), acc_full)
+                                      if acc_full is not None else _NAN),
+               "selection_share": _mean(shares),
+               "energy_kwh": _mean([r.get("energy_kwh") for r in runs]),
+               "full_epoch_equivalents": _mean([r["full_epoch_equivalents"] for r in runs]),
+               "n_selections": _mean([r["n_selections"] for r in runs]),
+               "mean_gradient_error": _mean([r.get("mean_gradient_error") for r in runs]),
+               "p_vs_random": _NAN, "p_vs_random_warm": _NAN, "above_frontier": None,
+               "frontier_gain_pp": _NAN, "p_vs_frontier": _NAN}
+        for part in ("warm_start", "gradients", "solver", "subset_training"):
+            row[f"{part}_seconds"] = _mean([r["timing"].get(part, 0.0) for r in runs])
+        if budget is not None:
+            for col, ref in (("p_vs_random", "random"), ("p_vs_random_warm", "random-warm")):
+                if strategy != ref:
+                    row[col] = _paired_p(runs, groups.get((ref, budget, None)))
+        if has_frontier and runs[0]["kind"] not in ("full", "full-frontier"):
+            pairs = [(r["test_accuracy"], frontier_accuracy(*frontiers[r["seed"]],
+                                                             r["fit_seconds"]))
+                     for r in runs if r["seed"] in frontiers]
+            pairs = [(a, f) for a, f in pairs if not math.isnan(f)]
+            if pairs:
+                a, f = np.array(pairs).T
+                row["above_frontier"] = f"{int(np.sum(a > f))}/{len(pairs)}"
+                row["frontier_gain_pp"] = float(100 * np.mean(a - f))
+                row["p_vs_frontier"] = wilcoxon_greater(a, f)
+        rows.append(row)
+    order = {"full": 0, "full-frontier": 1, "full-earlystop": 3}
+    rows.sort(key=lambda r: (r["budget"] is not None, r["budget"] or 0,
+                             order.get(r["strategy"], 4), r["strategy"], r["epochs"] or 0))
+    return rows
+
+
+def _fmt(value, spec):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return format(value, spec) if spec else str(value)
+
+
+def format_table(rows):
+    """The summary rows as an aligned plain-text table."""
+    cols = [("strategy", "strategy", ""), ("budget", "budget", "g"), ("E", "epochs", ""),
+            ("seeds", "n_seeds", ""), ("acc %", None, None), ("sec", "seconds_mean", ".2f"),
+            ("speedup", "speedup", ".2f"), ("rel.err %", "relative_error_pct", ".1f"),
+            ("sel.share", "selection_share", ".2f"), ("kWh", "energy_kwh", ".2e"),
+            ("p>rand", "p_vs_random", ".3f"), ("p>rand-w", "p_vs_random_warm", ".3f"),
+            (">front", "above_frontier", ""), ("gain pp", "frontier_gain_pp", "+.2f"),
+            ("p>front", "p_vs_frontier", ".3f")]
+    lines = [[c[0] for c in cols]]
+    for r in rows:
+        line = []
+        for _, key, spec in cols:
+            if key is None:
+                line.append(f"{100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f}")
+            else:
+                line.append(_fmt(r[key], spec))
+        lines.append(line)
+    widths = [max(len(line[i]) for line in lines) for i in range(len(cols))]
+    text = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                      for i, (cell, w) in enumerate(zip(line, widths))) for line in lines]
+    text.insert(1, "-" * len(text[0]))
+    return "\n".join(text)
+
+
+def _jsonable(value):
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _label(row):
+    if row["strategy"] == "full-frontier":
+        return f"full-frontier E={row['epochs']}"
+    return row["strategy"]
+
+
+def _frontier_curve(rows):
+    pts = sorted((r["seconds_mean"], r["accuracy_mean"], r["relative_error_pct"], r["speedup"])
+                 for r in rows if r["strategy"] in ("full", "full-frontier"))
+    return np.array(pts).reshape(-1, 4)
+
+
+def plot_speedup_error(rows, path):
+    """Figure-3-style panels, one per budget: speedup versus relative error, log-log.
+
+    The y axis is symmetric-log, linear within ±1 %, so runs that beat full
+    training (relative error <= 0) stay visible at or below zero instead of
+    being dropped; the full-data frontier is drawn as a grey curve.
+    """
+    budgets = sorted({r["budget"] for r in rows if r["budget"] is not None})
+    fig = Figure(figsize=(4.5 * max(1, len(budgets)) + 2, 4), layout="constrained")
+    axes = fig.subplots(1, max(1, len(budgets)), squeeze=False)[0]
+    curve = _frontier_curve(rows)
+    names = sorted({r["strategy"] for r in rows if r["budget"] is not None})
+    colors = {n: f"C{i % 10}" for i, n in enumerate(names)}
+    markers = "osD^v<>pPX*h"
+    for ax, budget in zip(axes, budgets or [None]):
+        if len(curve):
+            ok = np.isfinite(curve[:, 2]) & np.isfinite(curve[:, 3])
+            ax.plot(curve[ok, 3], curve[ok, 2], "-", color="0.6", marker=".",
+                    label="full (frontier)")
+        for r in rows:
+            if r["budget"] != budget or budget is None:
+                continue
+            if not (np.isfinite(r["speedup"]) and np.isfinite(r["relative_error_pct"])):
+                continue
+            i = names.index(r["strategy"])
+            ax.plot(r["speedup"], r["relative_error_pct"], markers[i % len(markers)],
+                    color=colors[r["strategy"]], label=r["strategy"], markersize=7)
+        ax.set_xscale("log")
+        ax.set_yscale("symlog", linthresh=1.0)
+        ys = [y for line in ax.get_lines() for y in np.ravel(line.get_ydata())]
+        if ys:
+            lo, hi = min(ys), max(ys)
+            ax.set_ylim(-1.0 if lo >= 0 else lo * 1.5, 1.0 if hi <= 0 else hi * 1.5)
+        ax.axhline(0, color="0.8", lw=0.8)
+        ax.set_xlabel("speedup versus full training")
+        ax.set_ylabel("relative test error (%)")
+        ax.set_title(f"budget {budget:g}" if budget is not None else "no subset runs")
+        ax.grid(True, which="both", alpha=0.3)
+    handles, labels = [], []
+    for ax in axes:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            if label not in labels:
+                handles.append(h)
+                labels.append(label)
+    if handles:
+        fig.legend(handles, labels, loc="outside right upper", fontsize=8)
+    fig.savefig(path, dpi=120)
+
+
+def plot_accuracy_time(records, rows, path):
+    """Test accuracy versus wall-clock: every run, strategy means ± std, the frontier curve."""
+    fig = Figure(figsize=(10, 5.5), layout="constrained")
+    ax = fig.subplots()
+    groups = _groups(records)
+    names = sorted({r["strategy"] for r in rows if r["strategy"] not in ("full", "full-frontier")})
+    colors = {n: f"C{i % 10}" for i, n in enumerate(names)}
+    budgets = sorted({r["budget"] for r in rows if r["budget"] is not None})
+    markers = {b: "osD^v<>pPX*h"[i % 12] for i, b in enumerate(budgets)}
+    curve = _frontier_curve(rows)
+    for (strategy, budget, _), runs in groups.items():
+        frontier = strategy in ("full", "full-frontier")
+        color = "0.4" if frontier else colors[strategy]
+        ax.scatter([r["fit_seconds"] for r in runs], [100 * r["test_accuracy"] for r in runs],
+                   s=10, color=color, alpha=0.35, marker=markers.get(budget, "o"), lw=0)
+    if len(curve):
+        ax.plot(curve[:, 0], 100 * curve[:, 1], "-", color="0.3", marker="s", markersize=4,
+                label="full training, cosine compressed to E (frontier)")
+    for r in rows:
+        if r["strategy"] in ("full", "full-frontier"):
+            continue
+        secs = [x["fit_seconds"] for x in groups[(r["strategy"], r["budget"], r["epochs"])]]
+        ax.errorbar(r["seconds_mean"], 100 * r["accuracy_mean"], yerr=100 * r["accuracy_std"],
+                    xerr=float(np.std(secs, ddof=1)) if len(secs) > 1 else 0.0,
+                    fmt=markers.get(r["budget"], "o"), color=colors[r["strategy"]],
+                    markersize=6, capsize=2)
+    ax.set_xscale("log")
+    ax.set_xlabel("wall-clock seconds of fit (log)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title("every run (small), means ± std over seeds (large)")
+    ax.grid(True, which="both", alpha=0.3)
+    handles = [Line2D([], [], color="0.3", marker="s", markersize=4,
+                      label="full training,\ncosine compressed to E")]
+    handles += [Line2D([], [], color=colors[n], marker="o", ls="", label=n) for n in names]
+    handles += [Line2D([], [], color="k", marker=markers[b], ls="", mfc="none",
+                       label=f"budget {b:g}") for b in budgets]
+    fig.legend(handles=handles, loc="outside right upper", fontsize=8)
+    fig.savefig(path, dpi=120)
+
+
+def write_report(records, out_dir):
+    """Write ``summary.csv``, ``summary.json`` and the two PNG plots into ``out_dir``.
+
+    Parameters
+    ----------
+    records : list of dict
+        Run records (:func:`sksubset.experiments.runner.train_run`).
+    out_dir : str
+
+    Returns
+    -------
+    rows : list of dict
+        The summary rows.
+    paths : dict
+        ``csv``, ``json``, ``speedup_plot`` and ``accuracy_plot`` file paths.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    rows = summarize(records)
+    paths = {"csv": os.path.join(out_dir, "summary.csv"),
+             "json": os.path.join(out_dir, "summary.json"),
+             "speedup_plot": os.path.join(out_dir, "speedup_vs_relative_error.png"),
+             "accuracy_plot": os.path.join(out_dir, "accuracy_vs_time.png")}
+    with open(paths["csv"], "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: "" if _jsonable(r[k]) is None else r[k] for k in COLUMNS})
+    with open(paths["json"], "w", encoding="utf-8") as f:
+        json.dump([{k: _jsonable(r[k]) for k in COLUMNS} for r in rows], f, indent=1)
+    plot_speedup_error(rows, paths["speedup_plot"])
+    plot_accuracy_time(records, rows, paths["accuracy_plot"])
+    return rows, paths

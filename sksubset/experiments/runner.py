@@ -1,0 +1,221 @@
+"""Run and record the experiments: one JSON file per (strategy, budget, seed).
+
+Every run's record is saved under ``<out>/runs/<run_id>.json``; ``run_id``
+holds a hash of the settings that change the result, and a run whose file
+exists is not trained again, so an interrupted experiment resumes where it
+stopped.  Runs are independent: everything that compares runs is computed by
+:mod:`sksubset.experiments.report`.  The strategy names and the planning are
+in :mod:`sksubset.experiments.plan`.
+"""
+
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..classifier import SubsetTrainingClassifier
+from ..training import sync
+from .datasets import load_dataset
+from .models import LR_EVENT, make_net, module_kwargs
+from .plan import (DATASET_DEFAULTS, DEFAULT_STRATEGIES, ExperimentConfig, RunSpec, Strategy,
+                   parse_strategy, plan_runs, pool_size)
+
+__all__ = ["train_run", "warm_up", "execute", "load_data", "ExperimentConfig", "RunSpec",
+           "Strategy", "parse_strategy", "plan_runs", "DEFAULT_STRATEGIES", "DATASET_DEFAULTS"]
+
+class _EnergyMeter:
+    """GPU energy through NVML (``pynvml``, optional); ``kwh()`` is None when unmeasurable."""
+
+    def __init__(self, device):
+        self.handle, self.start = None, None
+        if torch.device(device).type != "cuda":
+            return
+        try:
+            import pynvml
+            pynvml.nvmlInit()
+            self.nvml = pynvml
+            self.handle = pynvml.nvmlDeviceGetHandleByIndex(torch.cuda.current_device())
+            self.start = pynvml.nvmlDeviceGetTotalEnergyConsumption(self.handle)  # mJ
+        except Exception:  # no pynvml, no NVML, or a GPU without an energy counter
+            self.handle = None
+
+    def kwh(self):
+        if self.handle is None:
+            return None
+        try:
+            used = self.nvml.nvmlDeviceGetTotalEnergyConsumption(self.handle) - self.start
+        except Exception:
+            return None
+        return used / 3.6e9
+
+
+def _fit_timed(estimator, X, y, device):
+    meter = _EnergyMeter(device)
+    sync(device)
+    t0 = time.perf_counter()
+    estimator.fit(X, y)
+    sync(device)
+    return time.perf_counter() - t0, meter.kwh()
+
+
+def train_run(spec, cfg, data):
+    """Train one run and return its record (a JSON-ready dict).
+
+    Parameters
+    ----------
+    spec : RunSpec
+    cfg : ExperimentConfig
+        Resolved.
+    data : tuple
+        ``X_train, y_train, X_test, y_test``.
+
+    Returns
+    -------
+    dict
+        ``test_accuracy``, ``fit_seconds`` (wall-clock of ``fit``, selection
+        included, test evaluation excluded), ``timing`` (the classifier's
+        split; the plain nets charge everything to ``training``),
+        ``n_selections``, ``mean_gradient_error``, ``epochs_trained``,
+        ``full_epoch_equivalents``, ``energy_kwh`` (None unless NVML measures
+        the GPU), ``learning_rates`` (one per trained epoch) and the run's
+        identity and settings.
+    """
+    X_train, y_train, X_test, y_test = data
+    strategy = spec.strategy
+    n_classes = len(np.unique(y_train))
+    module_kw = module_kwargs(cfg.model, X_train, n_classes)
+    record = {"run_id": spec.run_id, "strategy": strategy.name, "kind": strategy.kind,
+              "budget": spec.budget, "epochs": spec.epochs, "seed": spec.seed,
+              "settings": spec.settings}
+    if strategy.kind == "subset":
+        net = make_net(cfg.model, module_kw, cfg.epochs, cfg.batch_size, cfg.lr, cfg.device)
+        clf = SubsetTrainingClassifier(
+            net, selector=strategy.selector, budget=spec.budget, R=cfg.R,
+            kappa=cfg.kappa if strategy.warm else 0.0, per_batch=strategy.per_batch,
+            per_class=strategy.per_class, valid_size=cfg.valid_size, random_state=spec.seed,
+            verbose=0)
+        seconds, energy = _fit_timed(clf, X_train, y_train, cfg.device)
+        accuracy = float(clf.score(X_test, y_test))
+        errors = [h["gradient_error"] for h in clf.selection_history_
+                  if h.get("gradient_error") is not None]
+        n_pool = pool_size(len(y_train), cfg.valid_size)
+        history = clf.net_.history
+        record.update(
+            timing={k: float(v) for k, v in clf.timing_.items()},
+            n_selections=len(clf.selection_history_),
+            mean_gradient_error=float(np.mean(errors)) if errors else None,
+            epochs_trained=int(clf.n_iter_), subset_size=int(clf.subset_size_),
+            full_epoch_equivalents=float(
+                clf.schedule_.full_epoch_equivalents(clf.subset_size_, n_pool)))
+    else:
+        epochs = spec.epochs
+        net = make_net(cfg.model, module_kw, epochs, cfg.batch_size, cfg.lr, cfg.device,
+                       t_max=epochs)
+        devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(spec.seed)
+            seconds, energy = _fit_timed(net, X_train, y_train, cfg.device)
+        accuracy = float(np.mean(net.predict(X_test) == y_test))
+        history = net.history
+        record.update(timing={"setup": 0.0, "warm_start": 0.0, "gradients": 0.0, "solver": 0.0,
+                              "subset_training": 0.0, "training": seconds, "total": seconds},
+                      n_selections=0, mean_gradient_error=None, epochs_trained=len(history),
+                      subset_size=len(y_train), full_epoch_equivalents=float(epochs))
+    record.update(test_accuracy=accuracy, fit_seconds=float(seconds), energy_kwh=energy,
+                  learning_rates=[float(lr) for lr in history[:, LR_EVENT]])
+    return record
+
+
+def _log(msg, bar):
+    if bar is not None:
+        bar.write(msg, file=sys.stderr)
+    else:
+        print(msg, file=sys.stderr, flush=True)
+
+
+def warm_up(cfg, data):
+    """One untimed epoch of a small net on a few rows, so that no run's wall-clock pays
+    the process's one-time costs (lazy initialization of torch kernels, CUDA context)."""
+    X_train, y_train = data[0][:4 * cfg.batch_size], data[1][:4 * cfg.batch_size]
+    n_classes = len(np.unique(data[1]))
+    net = make_net(cfg.model, module_kwargs(cfg.model, data[0], n_classes), 1, cfg.batch_size,
+                   cfg.lr, cfg.device)
+    with torch.random.fork_rng(devices=[]):
+        net.fit(X_train, y_train)
+        net.predict(X_train)
+    sync(cfg.device)
+
+
+def execute(cfg, specs, data, runs_dir):
+    """Train the specs whose record is not on disk yet; return all records, in spec order.
+
+    Parameters
+    ----------
+    cfg : ExperimentConfig
+        Resolved.
+    specs : list of RunSpec
+    data : tuple
+        ``X_train, y_train, X_test, y_test``.
+    runs_dir : str
+        Folder of the per-run JSON files.
+
+    Returns
+    -------
+    list of dict
+    """
+    os.makedirs(runs_dir, exist_ok=True)
+    records = []
+    if not all(os.path.exists(os.path.join(runs_dir, s.run_id + ".json")) for s in specs):
+        warm_up(cfg, data)
+    bar = None if cfg.quiet else tqdm(total=len(specs), desc="runs", unit="run")
+    try:
+        for i, spec in enumerate(specs, 1):
+            path = os.path.join(runs_dir, spec.run_id + ".json")
+            label = (f"[{i}/{len(specs)}] {spec.strategy.name}"
+                     + ("" if spec.budget is None else f" budget={spec.budget:g}")
+                     + ("" if spec.epochs is None else f" E={spec.epochs}")
+                     + f" seed={spec.seed}")
+            if os.path.exists(path):
+                with open(path, encoding="utf-8") as f:
+                    records.append(json.load(f))
+                if cfg.quiet:
+                    _log(f"{label}: done before, skipped", bar)
+            else:
+                if bar is not None:
+                    bar.set_postfix_str(label.split("] ", 1)[1])
+                record = train_run(spec, cfg, data)
+                tmp = path + ".tmp"
+                with open(tmp, "w", encoding="utf-8") as f:
+                    json.dump(record, f, indent=1)
+                os.replace(tmp, path)  # never leave a half-written record behind
+                records.append(record)
+                _log(f"{label}: accuracy {record['test_accuracy']:.4f}, "
+                     f"{record['fit_seconds']:.2f} s", bar)
+            if bar is not None:
+                bar.update()
+    finally:
+        if bar is not None:
+            bar.close()
+    return records
+
+
+def load_data(cfg):
+    """``X_train, y_train, X_test, y_test`` of a resolved config, labels encoded as 0..C-1.
+
+    Raises
+    ------
+    ValueError
+        When the test set has labels the training set lacks.
+    """
+    X_train, y_train, X_test, y_test = load_dataset(cfg.dataset, cfg.data_dir)
+    classes = np.unique(y_train)
+    unseen = np.setdiff1d(np.unique(y_test), classes)
+    if len(unseen):
+        raise ValueError(f"The test set has labels absent from the training set: "
+                         f"{unseen[:10].tolist()}.")
+    return (X_train, np.searchsorted(classes, y_train).astype(np.int64), X_test,
+            np.searchsorted(classes, y_test).astype(np.int64))

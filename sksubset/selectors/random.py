@@ -1,0 +1,122 @@
+"""RANDOM: a uniform subset, the baseline of every subset-selection paper.
+
+Each round draws ``k`` distinct examples uniformly at random, all with weight
+1.  Inside :class:`~sksubset.SubsetTrainingClassifier` the subset is redrawn
+every ``R`` epochs like any other selection (the GRAD-MATCH paper's RANDOM
+baseline).  No gradient is ever computed, so a round costs no forward pass.
+"""
+
+import numpy as np
+import torch
+from sklearn.base import _fit_context
+from sklearn.utils import check_array, check_random_state
+
+from ._base import BUDGET_CONSTRAINTS, BaseSelector, Selection, resolve_budget
+
+__all__ = ["RandomSelector"]
+
+
+def _n_rows(X):
+    """Number of rows of a 2-D array-like, sparse matrix or tensor (values unread)."""
+    if isinstance(X, torch.Tensor):
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D (n_samples, n_features); got shape {tuple(X.shape)}.")
+        if X.shape[0] < 1:
+            raise ValueError("X must have at least one row; got 0.")
+        return X.shape[0], X.shape[1]
+    X = check_array(X, accept_sparse=True, dtype=None, ensure_all_finite=False,
+                    ensure_min_features=0, input_name="X")
+    return X.shape[0], X.shape[1]
+
+
+class RandomSelector(BaseSelector):
+    """Uniformly random subset without replacement, every weight 1.
+
+    Parameters
+    ----------
+    budget : float in (0, 1] or int >= 1, default=0.1
+        Fraction of the rows, or number of rows, to select.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the draw of :meth:`fit`.  In a training run the draws come from
+        the run's own generator (``context.rng``), so the classifier's
+        ``random_state`` governs them.
+
+    Attributes
+    ----------
+    indices_ : ndarray of shape (n_selected,)
+        Selected rows, sorted.
+    weights_ : ndarray of shape (n_selected,)
+        All ones.
+    n_features_in_ : int
+        Columns of the matrix given to ``fit`` (its values are never read).
+    n_samples_fit_ : int
+
+    Notes
+    -----
+    Only the number of rows of ``X`` matters: its values are never read, so
+    missing or infinite values are allowed.  The selection ignores
+    ``SubsetTrainingClassifier(per_batch=True)``: RANDOM draws examples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksubset.selectors.random import RandomSelector
+    >>> X = np.arange(20.0).reshape(10, 2)
+    >>> sel = RandomSelector(budget=0.3, random_state=0).fit(X)
+    >>> sel.indices_.shape, sel.weights_.tolist()
+    ((3,), [1.0, 1.0, 1.0])
+    >>> sel.transform(X).shape
+    (3, 2)
+    """
+
+    needs_gradients = False
+
+    _parameter_constraints = {
+        "budget": BUDGET_CONSTRAINTS,
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, budget=0.1, random_state=None):
+        self.budget = budget
+        self.random_state = random_state
+
+    @staticmethod
+    def _draw(n, k, rng):
+        return np.sort(rng.choice(n, size=k, replace=False)).astype(np.int64)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Draw a random subset of the rows of ``X``.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or torch.Tensor of shape (n_samples, n_features)
+            Only its number of rows is used.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self
+        """
+        n, d = _n_rows(X)
+        if y is not None and len(y) != n:
+            raise ValueError(f"y has {len(y)} entries but X has {n} rows.")
+        k = resolve_budget(self.budget, n)
+        self.indices_ = self._draw(n, k, check_random_state(self.random_state))
+        self.weights_ = np.ones(k)
+        self.n_features_in_ = d
+        self.n_samples_fit_ = n
+        return self
+
+    def select(self, context):
+        """One RANDOM round: ``context.budget`` examples drawn with ``context.rng``."""
+        n, k = context.n_samples, min(context.budget, context.n_samples)
+        return Selection(self._draw(n, k, context.rng), np.ones(k), {})
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.sparse = True
+        tags.non_deterministic = self.random_state is None
+        return tags

@@ -1,0 +1,89 @@
+"""Dataset loaders of the experiment runner (all local; nothing is downloaded)."""
+
+import gzip
+import struct
+
+import numpy as np
+import pytest
+
+from sksubset.experiments import datasets
+from sksubset.experiments.datasets import load_dataset, load_fashion_mnist, load_npz, read_idx
+
+
+def write_idx(path, array):
+    """Write ``array`` (uint8) as an IDX file, gzipped when ``path`` ends in ``.gz``."""
+    array = np.asarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(struct.pack(">I", d) for d in array.shape)
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "wb") as f:
+        f.write(header + array.tobytes())
+
+
+def test_read_idx_roundtrip(tmp_path):
+    images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    write_idx(tmp_path / "img.gz", images)
+    write_idx(tmp_path / "lab", [7, 1])
+    np.testing.assert_array_equal(read_idx(str(tmp_path / "img.gz")), images)
+    np.testing.assert_array_equal(read_idx(str(tmp_path / "lab")), [7, 1])
+
+
+def test_read_idx_rejects_bad_files(tmp_path):
+    (tmp_path / "junk").write_bytes(b"\x01\x02\x08\x01rest")
+    with pytest.raises(ValueError, match="not an IDX"):
+        read_idx(str(tmp_path / "junk"))
+    (tmp_path / "short").write_bytes(bytes([0, 0, 8, 1]) + struct.pack(">I", 5) + b"ab")
+    with pytest.raises(ValueError, match="announces"):
+        read_idx(str(tmp_path / "short"))
+
+
+def test_fashion_mnist_from_tiny_files(tmp_path):
+    rng = np.random.default_rng(0)
+    for name, n in (("train", 6), ("t10k", 4)):
+        write_idx(tmp_path / f"{name}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
+        write_idx(tmp_path / f"{name}-labels-idx1-ubyte.gz", np.arange(n) % 10)
+    X_train, y_train, X_test, y_test = load_fashion_mnist(str(tmp_path))
+    assert X_train.shape == (6, 1, 28, 28) and X_test.shape == (4, 1, 28, 28)
+    assert X_train.dtype == np.float32 and 0 <= X_train.min() and X_train.max() <= 1
+    assert y_train.dtype == np.int64
+    np.testing.assert_array_equal(y_test, [0, 1, 2, 3])
+
+
+def test_fashion_mnist_missing_names_debian_package(tmp_path):
+    with pytest.raises(FileNotFoundError, match="apt-get install dataset-fashion-mnist") as exc:
+        load_fashion_mnist(str(tmp_path / "nowhere"))
+    assert "train-images-idx3-ubyte.gz" in str(exc.value)
+    assert datasets.FASHION_MNIST_DIR == "/usr/share/datasets/fashion-mnist"
+
+
+def test_npz_missing_keys_listed(tmp_path):
+    path = tmp_path / "data.npz"
+    np.savez(path, X_train=np.zeros((3, 2)), y_train=np.zeros(3))
+    with pytest.raises(KeyError) as exc:
+        load_npz(str(path))
+    assert "X_test" in str(exc.value) and "y_test" in str(exc.value)
+    assert "X_train," not in str(exc.value).split("lacks")[1].split(";")[0]
+    with pytest.raises(FileNotFoundError, match="npz"):
+        load_npz(str(tmp_path / "absent.npz"))
+
+
+def test_npz_loads(tmp_path):
+    path = tmp_path / "data.npz"
+    np.savez(path, X_train=np.ones((4, 3)), y_train=np.array([0, 1, 0, 1]),
+             X_test=np.ones((2, 3)), y_test=np.array([1, 0]))
+    X_train, y_train, X_test, y_test = load_dataset("npz", str(path))
+    assert X_train.dtype == np.float32 and X_test.shape == (2, 3)
+    np.testing.assert_array_equal(y_test, [1, 0])
+
+
+def test_digits_split():
+    X_train, y_train, X_test, y_test = load_dataset("digits")
+    assert X_train.shape == (1257, 64) and X_test.shape == (540, 64)
+    assert X_train.dtype == np.float32 and X_train.min() == 0 and X_train.max() == 1
+    counts = np.bincount(y_test) / len(y_test)
+    assert np.allclose(counts, np.bincount(y_train) / len(y_train), atol=0.01)  # stratified
+    np.testing.assert_array_equal(load_dataset("digits")[3], y_test)  # seeded
+
+
+def test_unknown_dataset():
+    with pytest.raises(ValueError, match="digits"):
+        load_dataset("cifar")

@@ -1,0 +1,461 @@
+"""Tests of :mod:`sksubset.selectors.gradmatch` and the budget helpers of ``_base``."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from sksubset import GradMatchSelector, gradmatch
+from sksubset.omp import orthogonal_matching_pursuit
+from sksubset.selectors._base import resolve_budget, split_budget
+
+
+# ---------------------------------------------------------------------------
+# data
+# ---------------------------------------------------------------------------
+def make_G(n=300, d=24, shift=1.0, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, d)) + shift
+
+
+def make_labels(sizes, seed=0, labels=None):
+    labels = list(range(len(sizes))) if labels is None else labels
+    y = np.concatenate([np.full(s, lab) for s, lab in zip(sizes, labels)])
+    np.random.default_rng(seed).shuffle(y)
+    return y
+
+
+def rel_error(G, idx, w, target):
+    G = np.asarray(G, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    return np.linalg.norm(np.asarray(w) @ G[idx] - target) / np.linalg.norm(target)
+
+
+def per_class_reference(G, y, k, targets=None, per_gradient=False, lam=0.5):
+    """One independent OMP per class (classes in sorted order)."""
+    classes = np.unique(y)
+    rows = [np.flatnonzero(y == c) for c in classes]
+    ks = split_budget(k, [len(r) for r in rows])
+    C, d = len(classes), G.shape[1]
+    W = d // C
+    idx, w = [], []
+    for c, (r, kc) in enumerate(zip(rows, ks)):
+        cols = slice(c * W, (c + 1) * W) if per_gradient else slice(None)
+        A = G[r][:, cols]
+        b = A.sum(0) if targets is None else targets[c, cols]
+        i, wc = orthogonal_matching_pursuit(A, b, int(kc), lam=lam)
+        idx.append(r[i])
+        w.append(wc)
+    return np.concatenate(idx), np.concatenate(w)
+
+
+# ---------------------------------------------------------------------------
+# budget helpers
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("k,sizes,expected", [
+    (20, [60, 30, 10], [12, 6, 2]),
+    (5, [7, 5, 3], [2, 2, 1]),          # largest remainder goes to the middle class
+    (11, [1, 1, 10], [1, 1, 9]),
+    (10, [2, 3], [2, 3]),               # k larger than the total: everything
+    (3, [0, 5], [0, 3]),                # an empty group gets nothing
+    (50, [1, 100], [0, 50]),
+    (1, [4, 4, 4], [1, 0, 0]),          # ties: stable order
+])
+def test_split_budget_cases(k, sizes, expected):
+    parts = split_budget(k, sizes)
+    np.testing.assert_array_equal(parts, expected)
+
+
+def test_split_budget_properties():
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        sizes = rng.integers(0, 40, size=rng.integers(1, 8))
+        if sizes.sum() == 0:
+            continue
+        k = int(rng.integers(1, sizes.sum() + 10))
+        parts = split_budget(k, sizes)
+        total = int(sizes.sum())
+        assert parts.sum() == min(k, total)
+        assert (parts <= sizes).all() and (parts >= 0).all()
+        quota = min(k, total) * sizes / total
+        assert (np.abs(parts - quota) < 1).all()  # proportional (largest remainder)
+
+
+@pytest.mark.parametrize("budget,n,expected", [
+    (0.1, 100, 10), (0.25, 10, 2), (1.0, 37, 37), (0.001, 10, 1), (5, 10, 5), (10, 10, 10),
+    (0.5, 1, 1),
+])
+def test_resolve_budget(budget, n, expected):
+    k = resolve_budget(budget, n)
+    assert k == expected
+    assert isinstance(k, int)
+
+
+def test_resolve_budget_too_large():
+    with pytest.raises(ValueError, match="budget"):
+        resolve_budget(11, 10)
+
+
+# ---------------------------------------------------------------------------
+# per-class budget split inside the selector
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("sizes,budget,expected", [
+    ([180, 90, 30], 30, [18, 9, 3]),
+    ([100, 70, 30], 0.1, [10, 7, 3]),
+    ([7, 5, 3], 5, [2, 2, 1]),
+    ([20, 3, 3], 25, [19, 3, 3]),  # quotas 19.23, 2.88, 2.88
+])
+def test_per_class_budget_split(sizes, budget, expected):
+    y = make_labels(sizes, seed=1)
+    G = make_G(n=len(y), seed=1)
+    sel = GradMatchSelector(budget=budget, per_class=True).fit(G, y)
+    counts = np.bincount(y[sel.indices_], minlength=len(sizes))
+    np.testing.assert_array_equal(counts, expected)
+    assert counts.sum() == resolve_budget(budget, len(y))
+    assert (counts <= np.asarray(sizes)).all()
+    assert len(np.unique(sel.indices_)) == len(sel.indices_)
+    np.testing.assert_array_equal(sel.classes_, np.arange(len(sizes)))
+    # grouped by class, classes in sorted order
+    assert (np.diff(y[sel.indices_]) >= 0).all()
+
+
+def test_per_class_matches_independent_solves():
+    y = make_labels([120, 50, 30], seed=2)
+    G = make_G(n=len(y), seed=2)
+    sel = GradMatchSelector(budget=20, per_class=True).fit(G, y)
+    idx, w = per_class_reference(G, y, 20)
+    np.testing.assert_array_equal(sel.indices_, idx)
+    np.testing.assert_allclose(sel.weights_, w, rtol=1e-5)
+    assert sel.gradient_error_ == pytest.approx(rel_error(G, idx, w, G.sum(0)), rel=1e-6)
+
+
+def test_per_class_with_string_labels():
+    y_int = make_labels([40, 25, 15], seed=3)
+    names = np.array(["cat", "dog", "eel"])
+    G = make_G(n=len(y_int), seed=3)
+    a = GradMatchSelector(budget=16, per_class=True).fit(G, y_int)
+    b = GradMatchSelector(budget=16, per_class=True).fit(G, names[y_int])
+    np.testing.assert_array_equal(a.indices_, b.indices_)
+    np.testing.assert_array_equal(b.classes_, names)
+
+
+# ---------------------------------------------------------------------------
+# per-gradient slices
+# ---------------------------------------------------------------------------
+def test_per_gradient_uses_each_class_block():
+    C, W = 3, 6
+    y = make_labels([60, 45, 35], seed=4)
+    rng = np.random.default_rng(4)
+    G = rng.normal(size=(len(y), C * W)) + 0.5
+    # large noise outside each row's own block: it must not influence the selection
+    G_noisy = G.copy()
+    for c in range(C):
+        rows = np.flatnonzero(y == c)
+        for c2 in range(C):
+            if c2 != c:
+                G_noisy[np.ix_(rows, range(c2 * W, (c2 + 1) * W))] = \
+                    50 * rng.normal(size=(len(rows), W))
+    sel = GradMatchSelector(budget=18, per_class=True, per_gradient=True).fit(G_noisy, y)
+    idx, w = per_class_reference(G, y, 18, per_gradient=True)
+    np.testing.assert_array_equal(sel.indices_, idx)
+    np.testing.assert_allclose(sel.weights_, w, rtol=1e-5)
+    # the reported error is over all columns of the (noisy) matrix
+    assert sel.gradient_error_ == pytest.approx(
+        rel_error(G_noisy, idx, w, G_noisy.sum(0)), rel=1e-6)
+    # and without per_gradient the noise does change the choice
+    full = GradMatchSelector(budget=18, per_class=True).fit(G_noisy, y)
+    assert full.indices_.tolist() != sel.indices_.tolist()
+
+
+# ---------------------------------------------------------------------------
+# targets
+# ---------------------------------------------------------------------------
+def test_target_vector():
+    G = make_G(seed=5)
+    rng = np.random.default_rng(5)
+    t = G[:40].sum(0) * 3 + rng.normal(size=G.shape[1])
+    sel = GradMatchSelector(budget=15).fit(G, target=t)
+    idx, w = orthogonal_matching_pursuit(G, t, 15, lam=0.5)
+    np.testing.assert_array_equal(sel.indices_, idx)
+    np.testing.assert_allclose(sel.weights_, w, rtol=1e-5)
+    assert sel.gradient_error_ == pytest.approx(rel_error(G, idx, w, t), rel=1e-6)
+    # a different target gives a different selection than the default
+    default = GradMatchSelector(budget=15).fit(G)
+    assert default.indices_.tolist() != sel.indices_.tolist()
+    # torch target works as well
+    sel_t = GradMatchSelector(budget=15).fit(G, target=torch.as_tensor(t))
+    np.testing.assert_array_equal(sel_t.indices_, sel.indices_)
+
+
+@pytest.mark.parametrize("per_gradient", [False, True])
+def test_target_per_class(per_gradient):
+    C, W = 3, 5
+    y = make_labels([50, 40, 30], seed=6)
+    rng = np.random.default_rng(6)
+    G = rng.normal(size=(len(y), C * W)) + 0.7
+    T = np.stack([G[y == c].sum(0) + 3 * rng.normal(size=C * W) for c in range(C)])
+    sel = GradMatchSelector(budget=15, per_class=True, per_gradient=per_gradient).fit(
+        G, y, target=T)
+    idx, w = per_class_reference(G, y, 15, targets=T, per_gradient=per_gradient)
+    np.testing.assert_array_equal(sel.indices_, idx)
+    np.testing.assert_allclose(sel.weights_, w, rtol=1e-5)
+    assert sel.gradient_error_ == pytest.approx(rel_error(G, idx, w, T.sum(0)), rel=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# quality, determinism, input types
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("per_class", [False, True])
+def test_gradient_error_far_below_random_subset(per_class):
+    n, k = 500, 25
+    G = make_G(n=n, d=32, seed=7)
+    y = make_labels([250, 150, 100], seed=7)
+    sel = GradMatchSelector(budget=k, per_class=per_class).fit(G, y if per_class else None)
+    target = G.sum(0)
+    assert sel.gradient_error_ == pytest.approx(
+        rel_error(G, sel.indices_, sel.weights_, target), rel=1e-4, abs=1e-6)
+    rng = np.random.default_rng(0)
+    random_errors = [rel_error(G, rng.choice(n, k, replace=False), np.full(k, n / k), target)
+                     for _ in range(50)]
+    # below the luckiest of 50 random subsets, and far below a typical one
+    assert sel.gradient_error_ < min(random_errors)
+    assert sel.gradient_error_ < 0.3 * np.median(random_errors)
+    assert (sel.weights_ >= 0).all()
+    assert 0.5 * n < sel.weights_.sum() < 1.5 * n  # on the scale of the target
+
+
+@pytest.mark.parametrize("criterion", ["gain", "correlation"])
+def test_criterion_is_forwarded(criterion):
+    rng = np.random.default_rng(18)
+    G = rng.normal(size=(200, 16)) * rng.uniform(0.2, 4.0, size=(200, 1)) + 0.5
+    sel = GradMatchSelector(budget=12, criterion=criterion).fit(G)
+    idx, w = orthogonal_matching_pursuit(G, G.sum(0), 12, lam=0.5, criterion=criterion)
+    np.testing.assert_array_equal(sel.indices_, idx)
+    np.testing.assert_allclose(sel.weights_, w, rtol=1e-5)
+    other = "correlation" if criterion == "gain" else "gain"
+    idx_other, _ = orthogonal_matching_pursuit(G, G.sum(0), 12, lam=0.5, criterion=other)
+    assert idx_other.tolist() != idx.tolist()  # the two rules really differ here
+
+
+def test_deterministic():
+    G = make_G(seed=8)
+    y = make_labels([150, 100, 50], seed=8)
+    a = GradMatchSelector(budget=0.1, per_class=True).fit(G, y)
+    b = GradMatchSelector(budget=0.1, per_class=True).fit(G, y)
+    np.testing.assert_array_equal(a.indices_, b.indices_)
+    np.testing.assert_array_equal(a.weights_, b.weights_)
+    assert a.gradient_error_ == b.gradient_error_
+
+
+@pytest.mark.parametrize("per_class", [False, True])
+def test_numpy_and_torch_inputs_agree(per_class):
+    G = make_G(seed=9)
+    y = make_labels([150, 100, 50], seed=9)
+    yy = y if per_class else None
+    a = GradMatchSelector(budget=20, per_class=per_class).fit(G, yy)
+    b = GradMatchSelector(budget=20, per_class=per_class).fit(torch.from_numpy(G), yy)
+    c = GradMatchSelector(budget=20, per_class=per_class).fit(
+        torch.from_numpy(G).float(), None if yy is None else torch.as_tensor(yy).numpy())
+    for other in (b, c):
+        np.testing.assert_array_equal(a.indices_, other.indices_)
+        np.testing.assert_allclose(a.weights_, other.weights_, rtol=1e-5)
+    assert isinstance(b.indices_, np.ndarray) and b.indices_.dtype == np.int64
+    assert isinstance(b.weights_, np.ndarray)
+
+
+def test_dtype_float64_close_to_float32():
+    G = make_G(seed=10)
+    a = GradMatchSelector(budget=20, dtype="float32").fit(G)
+    b = GradMatchSelector(budget=20, dtype="float64").fit(G)
+    np.testing.assert_array_equal(a.indices_, b.indices_)
+    np.testing.assert_allclose(a.weights_, b.weights_, rtol=1e-4)
+
+
+def test_functional_form_matches_selector():
+    G = make_G(seed=11)
+    y = make_labels([150, 100, 50], seed=11)
+    idx, w = gradmatch(G, budget=12, y=y, per_class=True, lam=0.2)
+    sel = GradMatchSelector(budget=12, per_class=True, lam=0.2).fit(G, y)
+    np.testing.assert_array_equal(idx, sel.indices_)
+    np.testing.assert_array_equal(w, sel.weights_)
+
+
+def test_lam_changes_weights():
+    G = make_G(seed=12)
+    lo = GradMatchSelector(budget=10, lam=1e-6).fit(G)
+    hi = GradMatchSelector(budget=10, lam=1e4).fit(G)
+    assert lo.gradient_error_ < hi.gradient_error_
+    assert hi.weights_.sum() < lo.weights_.sum()
+
+
+# ---------------------------------------------------------------------------
+# transform and the estimator API
+# ---------------------------------------------------------------------------
+def test_transform_numpy_and_torch():
+    G = make_G(seed=13)
+    sel = GradMatchSelector(budget=10).fit(G)
+    np.testing.assert_array_equal(sel.transform(G), G[sel.indices_])
+    Gt = torch.from_numpy(G)
+    out = sel.transform(Gt)
+    assert isinstance(out, torch.Tensor)
+    assert torch.equal(out, Gt[torch.as_tensor(sel.indices_)])
+    # any data aligned with the rows, e.g. the raw inputs
+    X = np.arange(G.shape[0] * 2).reshape(-1, 2)
+    np.testing.assert_array_equal(sel.transform(X), X[sel.indices_])
+    np.testing.assert_array_equal(GradMatchSelector(budget=10).fit_transform(G),
+                                  G[sel.indices_])
+    with pytest.raises(ValueError, match="rows"):
+        sel.transform(G[:-1])
+
+
+def test_transform_before_fit():
+    with pytest.raises(NotFittedError):
+        GradMatchSelector().transform(make_G())
+
+
+def test_clone_get_set_params():
+    sel = GradMatchSelector(budget=7, lam=0.3, eps=1e-8, positive=True, per_class=True,
+                            per_gradient=False, criterion="correlation", device="cpu",
+                            dtype="float64", random_state=3)
+    params = sel.get_params()
+    assert params == dict(budget=7, lam=0.3, eps=1e-8, positive=True, per_class=True,
+                          per_gradient=False, criterion="correlation", device="cpu",
+                          dtype="float64", random_state=3)
+    G = make_G(seed=14)
+    y = make_labels([150, 100, 50], seed=14)
+    sel.fit(G, y)
+    c = clone(sel)
+    assert c.get_params() == params
+    assert not hasattr(c, "indices_")
+    c.fit(G, y)
+    np.testing.assert_array_equal(c.indices_, sel.indices_)
+    assert c.set_params(budget=0.5, lam=1.0) is c
+    assert c.budget == 0.5 and c.lam == 1.0
+    c.fit(G, y)
+    assert len(c.indices_) == 150
+    assert sel.budget == 7  # the original is untouched
+
+
+# ---------------------------------------------------------------------------
+# bad input
+# ---------------------------------------------------------------------------
+G_OK = make_G(n=60, d=12, seed=15)
+Y_OK = make_labels([30, 20, 10], seed=15)
+
+
+@pytest.mark.parametrize("G,match", [
+    (np.ones(10), "G"),
+    (np.ones((4, 5, 6)), "G"),
+    (np.ones((0, 5)), "G"),
+])
+def test_bad_shape(G, match):
+    with pytest.raises(ValueError, match=match):
+        GradMatchSelector(budget=1).fit(G)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("as_torch", [False, True])
+def test_non_finite(bad, as_torch):
+    G = G_OK.copy()
+    G[5, 3] = bad
+    G = torch.from_numpy(G) if as_torch else G
+    with pytest.raises(ValueError, match="G contains NaN or infinite"):
+        GradMatchSelector(budget=5).fit(G)
+
+
+def test_non_numeric_G():
+    with pytest.raises(TypeError, match="G must be"):
+        GradMatchSelector(budget=1).fit([["a", "b"], ["c", "d"]])
+
+
+@pytest.mark.parametrize("params,match", [
+    (dict(budget=0), "budget"),
+    (dict(budget=1.5), "budget"),
+    (dict(budget=-0.2), "budget"),
+    (dict(budget=61), "budget"),
+    (dict(lam=-0.1), "lam"),
+    (dict(eps=-1.0), "eps"),
+    (dict(dtype="float16"), "dtype"),
+    (dict(positive="yes"), "positive"),
+    (dict(device="not_a_device"), "device"),
+    (dict(criterion="best"), "criterion"),
+])
+def test_bad_params(params, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        GradMatchSelector(**params).fit(G_OK)
+
+
+def test_y_length_mismatch():
+    with pytest.raises(ValueError, match="y"):
+        GradMatchSelector(budget=5, per_class=True).fit(G_OK, Y_OK[:-1])
+    with pytest.raises(ValueError, match="y"):
+        GradMatchSelector(budget=5).fit(G_OK, Y_OK[:-3])
+
+
+def test_per_class_needs_y():
+    with pytest.raises(ValueError, match="per_class"):
+        GradMatchSelector(budget=5, per_class=True).fit(G_OK)
+
+
+def test_per_gradient_needs_per_class():
+    with pytest.raises(ValueError, match="per_gradient"):
+        GradMatchSelector(budget=5, per_gradient=True).fit(G_OK, Y_OK)
+
+
+def test_per_gradient_needs_divisible_columns():
+    G = make_G(n=60, d=13, seed=16)
+    with pytest.raises(ValueError, match="per_gradient"):
+        GradMatchSelector(budget=5, per_class=True, per_gradient=True).fit(G, Y_OK)
+
+
+@pytest.mark.parametrize("per_class,target", [
+    (False, np.ones(11)),
+    (False, np.ones((2, 12))),
+    (True, np.ones(12)),
+    (True, np.ones((2, 12))),
+    (True, np.ones((3, 11))),
+])
+def test_target_wrong_shape(per_class, target):
+    with pytest.raises(ValueError, match="target"):
+        GradMatchSelector(budget=5, per_class=per_class).fit(
+            G_OK, Y_OK if per_class else None, target=target)
+
+
+def test_target_non_finite():
+    t = np.ones(12)
+    t[2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        GradMatchSelector(budget=5).fit(G_OK, target=t)
+
+
+# ---------------------------------------------------------------------------
+# select(context): the factored path of a training run equals fit on the matrix
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("per_class,per_gradient", [(False, False), (True, False),
+                                                    (True, True)])
+def test_select_matches_fit_on_sample_gradients(per_class, per_gradient):
+    from sksubset.gradients import LastLayer, sample_gradients
+    from sksubset.selectors._base import SelectionContext
+
+    rng = np.random.default_rng(17)
+    n, C, H = 150, 3, 7
+    y = make_labels([70, 50, 30], seed=17)
+    Z = torch.as_tensor(rng.normal(size=(n, C)), dtype=torch.float32)
+    yt = torch.as_tensor(y)
+    E = torch.softmax(Z, 1) - torch.nn.functional.one_hot(yt, C).float()
+    Hb = torch.cat([torch.ones(n, 1), torch.as_tensor(rng.normal(size=(n, H)),
+                                                     dtype=torch.float32).relu()], 1)
+    ll = LastLayer(E, Hb, Z, yt)
+    ctx = SelectionContext(y=y, n_classes=C, budget=15, batch_size=16, per_batch=False,
+                           rng=np.random.RandomState(0), epoch=0, device=torch.device("cpu"),
+                           train_fn=lambda idx: ll if idx is None else ll[torch.as_tensor(idx)])
+    sel = GradMatchSelector(budget=15, per_class=per_class, per_gradient=per_gradient)
+    out = sel.select(ctx)
+    G = sample_gradients(E, Hb).numpy()
+    ref = GradMatchSelector(budget=15, per_class=per_class, per_gradient=per_gradient).fit(
+        G, y if per_class else None)
+    np.testing.assert_array_equal(out.indices, ref.indices_)
+    np.testing.assert_allclose(out.weights, ref.weights_, rtol=1e-4)
+    assert out.info["gradient_error"] == pytest.approx(ref.gradient_error_, rel=1e-3)
+    assert len(out.indices) == 15 and (out.weights >= 0).all()

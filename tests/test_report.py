@@ -1,0 +1,118 @@
+"""Summary table, interpolation, Wilcoxon p-values and plots, on hand-made run records."""
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+
+from sksubset.experiments.report import (COLUMNS, format_table, frontier_accuracy,
+                                         relative_error, summarize, wilcoxon_greater,
+                                         write_report)
+
+
+def rec(strategy, seed, acc, seconds, budget=None, epochs=None, kind=None, gradients=0.0,
+        solver=0.0):
+    kind = kind or (strategy if strategy.startswith("full") else "subset")
+    return {"strategy": strategy, "kind": kind, "budget": budget, "epochs": epochs, "seed": seed,
+            "test_accuracy": acc, "fit_seconds": seconds, "energy_kwh": None,
+            "timing": {"gradients": gradients, "solver": solver, "total": seconds},
+            "n_selections": 2 if kind == "subset" else 0, "mean_gradient_error": None,
+            "full_epoch_equivalents": epochs or 1.0}
+
+
+@pytest.fixture
+def records():
+    out = []
+    for s in range(3):
+        out += [rec("full", s, 0.90, 10.0, epochs=10),
+                rec("full-frontier", s, 0.70, 2.0, epochs=2),
+                rec("full-frontier", s, 0.80, 5.0, epochs=5),
+                rec("random", s, 0.60 + 0.01 * s, 3.0, budget=0.1),
+                rec("random-warm", s, 0.85 - 0.01 * s, 3.0, budget=0.1),
+                rec("gradmatch", s, 0.80, 3.5, budget=0.1, gradients=0.5, solver=0.2),
+                rec("gradmatch", s, 0.95, 1.0, budget=0.3)]  # faster than the whole frontier
+    return out
+
+
+def test_frontier_interpolation():
+    times, accs = [4.0, 1.0, 2.0], [0.9, 0.5, 0.7]
+    assert frontier_accuracy(times, accs, 3.0) == pytest.approx(0.8)
+    assert frontier_accuracy(times, accs, 1.5) == pytest.approx(0.6)
+    assert frontier_accuracy(times, accs, 9.0) == pytest.approx(0.9)  # kept beyond the slowest
+    assert math.isnan(frontier_accuracy(times, accs, 0.5))  # unknown before the fastest
+    assert math.isnan(frontier_accuracy([], [], 1.0))
+
+
+def test_wilcoxon_known_p_values():
+    assert wilcoxon_greater([0.9, 0.8, 0.85], [0.8, 0.7, 0.75]) == pytest.approx(0.125)
+    assert wilcoxon_greater(np.arange(5) + 1.0, np.zeros(5)) == pytest.approx(1 / 32)
+    assert wilcoxon_greater([0.7, 0.6, 0.65], [0.8, 0.7, 0.75]) == pytest.approx(1.0)
+    assert wilcoxon_greater([1.0, 2.0, -3.0], [0.0, 0.0, 0.0]) == pytest.approx(0.625)
+    assert wilcoxon_greater([0.5, 0.5], [0.5, 0.5]) == 1.0
+    assert math.isnan(wilcoxon_greater([], []))
+
+
+def test_relative_error():
+    assert relative_error(0.8, 0.9) == pytest.approx(100.0)
+    assert relative_error(0.95, 0.9) == pytest.approx(-50.0)
+    assert math.isnan(relative_error(0.9, 1.0))
+
+
+def test_summarize(records):
+    rows = {(r["strategy"], r["budget"], r["epochs"]): r for r in summarize(records)}
+    gm = rows[("gradmatch", 0.1, None)]
+    assert gm["n_seeds"] == 3 and gm["accuracy_mean"] == pytest.approx(0.8)
+    assert gm["accuracy_std"] == pytest.approx(0.0)
+    assert gm["speedup"] == pytest.approx(10 / 3.5)
+    assert gm["relative_error_pct"] == pytest.approx(100.0)
+    assert gm["selection_share"] == pytest.approx(0.7 / 3.5)
+    assert gm["p_vs_random"] == pytest.approx(0.125)      # above random on every seed
+    assert gm["p_vs_random_warm"] == pytest.approx(1.0)   # below random-warm on every seed
+    # frontier at 3.5 s: 0.7 + (1.5 / 3) * 0.1 = 0.75, so +5 pp on each seed
+    assert gm["above_frontier"] == "3/3"
+    assert gm["frontier_gain_pp"] == pytest.approx(5.0)
+    assert gm["p_vs_frontier"] == pytest.approx(0.125)
+    fast = rows[("gradmatch", 0.3, None)]
+    assert fast["above_frontier"] is None and math.isnan(fast["frontier_gain_pp"])
+    assert math.isnan(fast["p_vs_random"])  # no random run at that budget
+    rnd = rows[("random", 0.1, None)]
+    assert rnd["accuracy_std"] == pytest.approx(0.01)
+    assert math.isnan(rnd["p_vs_random"]) and rnd["p_vs_random_warm"] == pytest.approx(1.0)
+    full = rows[("full", None, 10)]
+    assert full["speedup"] == pytest.approx(1.0) and full["relative_error_pct"] == 0
+    assert full["above_frontier"] is None
+    assert rows[("full-frontier", None, 2)]["speedup"] == pytest.approx(5.0)
+
+
+def test_frontier_pairs_by_seed():
+    records = [rec("full", 0, 0.9, 10.0, epochs=10), rec("full", 1, 0.5, 10.0, epochs=10),
+               rec("full-frontier", 0, 0.8, 1.0, epochs=1),
+               rec("full-frontier", 1, 0.4, 1.0, epochs=1),
+               rec("gradmatch", 0, 0.85, 1.0, budget=0.1),
+               rec("gradmatch", 1, 0.45, 1.0, budget=0.1)]
+    gm = next(r for r in summarize(records) if r["strategy"] == "gradmatch")
+    # seed 0: 0.85 vs 0.8, seed 1: 0.45 vs 0.4 (the mean frontier would give -15 and +35 pp)
+    assert gm["frontier_gain_pp"] == pytest.approx(5.0)
+    assert gm["above_frontier"] == "2/2"
+
+
+def test_without_full_or_frontier():
+    rows = summarize([rec("gradmatch", 0, 0.8, 1.0, budget=0.1)])
+    assert math.isnan(rows[0]["speedup"]) and math.isnan(rows[0]["relative_error_pct"])
+    assert rows[0]["above_frontier"] is None
+
+
+def test_write_report(records, tmp_path):
+    rows, paths = write_report(records, str(tmp_path))
+    with open(paths["csv"], newline="") as f:
+        table = list(csv.DictReader(f))
+    assert tuple(table[0]) == COLUMNS and len(table) == len(rows) == 7
+    data = json.loads(open(paths["json"]).read())  # strict JSON: NaN written as null
+    assert data[0]["strategy"] == "full"
+    assert any(r["p_vs_random"] is None for r in data)
+    for key in ("speedup_plot", "accuracy_plot"):
+        assert open(paths[key], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    text = format_table(rows)
+    assert "gradmatch" in text and "80.00 ± 0.00" in text and "3/3" in text

@@ -1,0 +1,180 @@
+"""Experiment runner: strategy names, planning, training records, resumability, CLI."""
+
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from sksubset.experiments import ExperimentConfig, plan, run_experiment, runner
+from sksubset.experiments.__main__ import build_parser, config_from_args, main
+from sksubset.experiments.models import LeNet5, make_net, module_kwargs
+from sksubset.experiments.plan import (default_frontier_epochs, earlystop_epochs,
+                                       parse_strategy, plan_runs)
+
+TINY = dict(dataset="digits", epochs=4, batch_size=64, R=2, seeds=1, budgets=(0.3,),
+            frontier_epochs=(1, 3), quiet=True, device="cpu", threads=1)
+
+
+def cosine(E):
+    return [0.01 * (1 + math.cos(math.pi * e / E)) / 2 for e in range(E)]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("exp")
+    argv = ["--epochs", "4", "--batch-size", "64", "--R", "2", "--seeds", "1", "--budgets",
+            "0.3", "--frontier-epochs", "1", "3", "--strategies", "full", "full-frontier",
+            "gradmatch-pb-warm", "--device", "cpu", "--threads", "1", "--quiet",
+            "--out", str(out)]
+    assert main(argv) == 0
+    return out
+
+
+def test_end_to_end_outputs(tiny_run, capsys):
+    for name in ("summary.csv", "summary.json", "speedup_vs_relative_error.png",
+                 "accuracy_vs_time.png"):
+        assert (tiny_run / name).stat().st_size > 0
+    runs = sorted(os.listdir(tiny_run / "runs"))
+    assert len(runs) == 4 and all(r.endswith(".json") for r in runs)
+    rows = json.loads((tiny_run / "summary.json").read_text())
+    assert [(r["strategy"], r["epochs"]) for r in rows] == [
+        ("full", 4), ("full-frontier", 1), ("full-frontier", 3), ("gradmatch-pb-warm", None)]
+    gm = rows[-1]
+    assert gm["budget"] == 0.3 and 0 < gm["accuracy_mean"] <= 1 and gm["speedup"] > 0
+    assert 0 <= gm["selection_share"] < 1
+
+
+def test_run_records(tiny_run):
+    recs = [json.loads(p.read_text()) for p in (tiny_run / "runs").iterdir()]
+    gm = next(r for r in recs if r["strategy"] == "gradmatch-pb-warm")
+    # T=4, kappa=0.5: 1 warm epoch, 1 skipped, 2 subset epochs with one selection (R=2)
+    assert gm["epochs_trained"] == 3 and gm["n_selections"] == 1
+    assert gm["settings"]["kappa"] == 0.5 and gm["energy_kwh"] is None
+    assert gm["full_epoch_equivalents"] == pytest.approx(1 + 2 * gm["subset_size"] / 1257)
+    assert set(gm["timing"]) >= {"warm_start", "gradients", "solver", "subset_training", "total"}
+    assert gm["fit_seconds"] >= gm["timing"]["total"] * 0.5
+    full = next(r for r in recs if r["strategy"] == "full")
+    assert full["learning_rates"] == pytest.approx(cosine(4))
+
+
+def test_frontier_compresses_cosine(tiny_run):
+    recs = [json.loads(p.read_text()) for p in (tiny_run / "runs").iterdir()]
+    for rec in recs:
+        if rec["strategy"] == "full-frontier":
+            E = rec["epochs"]
+            assert rec["epochs_trained"] == E
+            assert rec["learning_rates"] == pytest.approx(cosine(E))
+
+
+def test_resume_trains_nothing(tiny_run, monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(runner, "train_run", fail)
+    strategies = ("full", "full-frontier", "gradmatch-pb-warm")
+    result = run_experiment(ExperimentConfig(**TINY, strategies=strategies, out=str(tiny_run)))
+    assert len(result["records"]) == 4
+    # changed settings are new runs
+    with pytest.raises(AssertionError, match="trained again"):
+        run_experiment(ExperimentConfig(**{**TINY, "lr": 0.02}, strategies=("full",),
+                                        out=str(tiny_run)))
+
+
+def test_parse_strategy():
+    s = parse_strategy("gradmatch")
+    assert (s.selector, s.per_batch, s.per_class, s.warm) == ("gradmatch", False, True, False)
+    assert parse_strategy("gradmatch-pc-warm") == parse_strategy("gradmatch-pc-warm")
+    s = parse_strategy("gradmatch-pb-warm")
+    assert (s.per_batch, s.per_class, s.warm) == (True, False, True)
+    s = parse_strategy("craig-pb-warm")
+    assert (s.selector, s.per_batch, s.warm) == ("craig", True, True)
+    assert parse_strategy("full-frontier").kind == "full-frontier"
+    for bad in ("bogus", "gradmatch-xx", "full-warm", "random-pb-pc"):
+        with pytest.raises(ValueError, match="Unknown strategy"):
+            parse_strategy(bad)
+
+
+def test_plan_skips_missing_selector(monkeypatch):
+    real = plan.get_selector
+
+    def get_selector(name):
+        if name == "crest":
+            raise ModuleNotFoundError("No module named 'sksubset.selectors.crest'")
+        return real(name)
+
+    monkeypatch.setattr(plan, "get_selector", get_selector)
+    cfg = ExperimentConfig(**{**TINY, "seeds": 2}, strategies=("full", "crest", "gradmatch"))
+    with pytest.warns(RuntimeWarning, match="Skipping strategy 'crest'"):
+        specs = plan_runs(cfg.resolved(), 1257)
+    assert [s.strategy.name for s in specs] == ["full"] * 2 + ["gradmatch"] * 2
+    assert len({s.run_id for s in specs}) == 4
+
+
+def test_earlystop_and_frontier_epochs():
+    cfg = ExperimentConfig(epochs=100, budgets=(0.05, 0.1, 0.3), R=20, kappa=0.5).resolved()
+    # GRAD-MATCH-PB-WARM at 0.1 of 1000: 5 warm + 50 * 0.1 = 10 full epochs
+    assert earlystop_epochs(cfg, 0.1, 1000) == 10
+    epochs = default_frontier_epochs(cfg, 1000)
+    assert 4 <= len(epochs) <= 5 and epochs[0] == 5 and epochs[-1] == 60  # 2 * (15 + 15)
+    plan = plan_runs(ExperimentConfig(**{**TINY, "budgets": (0.1, 0.3)},
+                                      strategies=("full-earlystop",)).resolved(), 1257)
+    assert [(s.budget, s.epochs) for s in plan] == [(0.1, 1), (0.3, 2)]
+
+
+def test_cli_parsing(monkeypatch):
+    monkeypatch.delenv("OUT", raising=False)
+    args = build_parser().parse_args([])
+    cfg = config_from_args(args).resolved()
+    assert (cfg.dataset, cfg.model, cfg.epochs, cfg.batch_size, cfg.seeds) == (
+        "digits", "mlp", 60, 32, 3)
+    assert cfg.budgets == (0.05, 0.1, 0.3) and cfg.R == 20 and cfg.kappa == 0.5
+    assert cfg.lr == 0.01 and cfg.out == os.path.join("results", "digits")
+    assert "full" in cfg.strategies and "gradmatch-pb-warm" in cfg.strategies
+    args = build_parser().parse_args(["--dataset", "fashion-mnist", "--valid-size", "0.1",
+                                      "--budgets", "0.2", "--strategies", "full", "random"])
+    cfg = config_from_args(args).resolved()
+    assert cfg.model == "lenet5" and cfg.valid_size == 0.1 and cfg.budgets == (0.2,)
+    assert cfg.strategies == ("full", "random")
+    monkeypatch.setenv("OUT", "/tmp/somewhere")
+    assert ExperimentConfig().resolved().out == "/tmp/somewhere"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--budgets", "1.5"])
+    with pytest.raises(SystemExit):
+        main(["--strategies", "nonsense"])
+
+
+def test_cli_data_errors(tmp_path, capsys):
+    assert main(["--dataset", "fashion-mnist", "--data-dir", str(tmp_path), "--quiet"]) == 2
+    assert "apt-get install dataset-fashion-mnist" in capsys.readouterr().err
+    np.savez(tmp_path / "d.npz", X_train=np.zeros((2, 2)))
+    assert main(["--dataset", "npz", "--data-dir", str(tmp_path / "d.npz"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "y_train" in err and "X_test" in err and "y_test" in err
+
+
+def test_models():
+    kw = module_kwargs("lenet5", np.zeros((2, 1, 28, 28), np.float32), 10)
+    assert kw == {"n_classes": 10, "in_channels": 1, "image_size": 28}
+    net = LeNet5(**kw)
+    assert net.classifier[0].in_features == 400
+    assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    assert net(torch.zeros(2, 784)).shape == (2, 10)
+    assert module_kwargs("lenet5", np.zeros((2, 784)), 10)["image_size"] == 28
+    with pytest.raises(ValueError, match="square"):
+        module_kwargs("lenet5", np.zeros((2, 64 + 1)), 10)
+    net = make_net("mlp", {"n_features": 64, "n_classes": 10}, epochs=7, batch_size=32)
+    params = net.get_params()
+    assert params["optimizer__momentum"] == 0.9 and params["optimizer__weight_decay"] == 5e-4
+    assert params["optimizer__nesterov"] is False and params["train_split"] is None
+    assert params["lr"] == 0.01 and params["criterion"] is torch.nn.CrossEntropyLoss
+    assert dict(params["callbacks"])["lr_scheduler"].kwargs["T_max"] == 7
+
+
+def test_cuda_unavailable_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="no CUDA device"):
+        ExperimentConfig(device="cuda").resolved()
+    assert ExperimentConfig(device="auto").resolved().device == "cpu"
