@@ -2,9 +2,11 @@
 
 from .classifier import SubsetTrainingClassifier
 from .omp import orthogonal_matching_pursuit
-from .selectors import STRATEGIES, GradMatchSelector, gradmatch
+from .selectors import (STRATEGIES, CraigSelector, CrestSelector, GlisterSelector,
+                        GradMatchSelector, RandomSelector, gradmatch)
 
 __version__ = "0.1.0"
 
-__all__ = ["SubsetTrainingClassifier", "GradMatchSelector", "gradmatch",
-           "orthogonal_matching_pursuit", "STRATEGIES"]
+__all__ = ["SubsetTrainingClassifier", "GradMatchSelector", "RandomSelector", "CraigSelector",
+           "GlisterSelector", "CrestSelector", "gradmatch", "orthogonal_matching_pursuit",
+           "STRATEGIES"]

@@ -199,7 +199,7 @@ def last_layer(net, X, y, *, batch_size=None):
     y = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y)
     y = y.to(device=device, dtype=torch.long)
     n = len(y)
-    bs = batch_size or max(int(getattr(net, "batch_size", 0) or 0), 1024)
+    bs = batch_size or (512 if device.type == "cpu" else 8192)
     captured = {}
 
     def hook(mod, inputs, output):

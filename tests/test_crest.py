@@ -12,7 +12,9 @@ from torch import nn
 from sksubset import SubsetTrainingClassifier
 from sksubset.gradients import LastLayer
 from sksubset.selectors import SelectionContext, get_selector
-from sksubset.selectors.crest import CrestSelector, _QuadraticModel, _subset_coreset
+from sksubset.selectors import crest as crest_module
+from sksubset.selectors.crest import (CrestSelector, _medoids, _medoids_batched, _QuadraticModel,
+                                      _subset_coreset)
 
 
 # -- a last layer without a net -------------------------------------------------
@@ -72,6 +74,55 @@ def test_coreset_of_a_subset_finds_blobs_per_class_and_counts_served_points():
     assert len(idx) == 1 and w.sum() == len(F)
 
 
+def _grouped_problems(seed, kind):
+    """Features and (groups, ks) of facility-location problems with sizes 1 .. 90."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 91, size=25)
+    sizes[:3] = [1, 2, 90]
+    N = int(sizes.sum())
+    if kind == "continuous":
+        F = rng.normal(size=(N, 6))
+    elif kind == "duplicates":      # few distinct points, each repeated: many exactly equal gains
+        F = rng.normal(size=(7, 6))[rng.integers(0, 7, size=N)]
+    else:                           # corners of a square and its center: symmetric ties
+        F = np.array([[0, 0], [0, 1], [1, 0], [1, 1], [0.5, 0.5]])[rng.integers(0, 5, size=N)]
+    perm = rng.permutation(N)       # groups are arbitrary (unsorted) rows of F
+    groups = np.split(perm, np.cumsum(sizes)[:-1])
+    ks = [int(rng.integers(1, s + 3)) for s in sizes]   # k > size too
+    return torch.as_tensor(F, dtype=torch.float64), groups, ks
+
+
+@pytest.mark.parametrize("kind", ["continuous", "duplicates", "square"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_batched_medoids_equal_the_lazy_greedy_per_group(kind, seed, monkeypatch):
+    F, groups, ks = _grouped_problems(seed, kind)
+    expected = [_medoids(F[torch.as_tensor(g)], k) for g, k in zip(groups, ks)]
+
+    def check(result):
+        for (c0, w0), (c1, w1), g in zip(expected, result, groups):
+            assert np.array_equal(c0, c1) and np.array_equal(w0, w1)
+            assert w1.sum() == len(g) and (w1 >= 1).all()
+
+    check(_medoids_batched(F, groups, ks))
+    # several batches, and large groups through the per-group lazy greedy
+    monkeypatch.setattr(crest_module, "_BATCH_MAX_ELEMENTS", 3000)
+    monkeypatch.setattr(crest_module, "_BATCH_MAX_ROWS", 40)
+    check(_medoids_batched(F, groups, ks))
+
+
+def test_subset_coresets_of_many_subsets_equal_one_subset_at_a_time():
+    rng = np.random.default_rng(3)
+    lengths, sizes = [50, 47, 60, 5], [8, 3, 10, 2]   # 3 < 4 classes: unserved classes
+    ys = [rng.integers(0, 4, size=m) for m in lengths]
+    F = torch.as_tensor(rng.normal(size=(sum(lengths), 4)))
+    starts = np.cumsum([0] + lengths[:-1])
+    together = crest_module._subset_coresets(F, ys, sizes)
+    for start, m, y_sub, size, (idx, w) in zip(starts, lengths, ys, sizes, together):
+        idx1, w1 = _subset_coreset(F[start:start + m], y_sub, size)
+        assert np.array_equal(idx, idx1) and np.array_equal(w, w1)
+        assert len(idx) == size and w.sum() == m
+
+
 def test_fit_weights_sum_to_random_subset_sizes_and_coresets_inside_them():
     rng = np.random.default_rng(0)
     y = rng.choice(3, size=900, p=[0.6, 0.3, 0.1])
@@ -127,6 +178,7 @@ def test_fit_is_deterministic_given_random_state():
     ({"check_every": 0.5}, "check_every"),
     ({"loss_threshold": -1}, "loss_threshold"),
     ({"n_subsets": 0}, "n_subsets"),
+    ({"check_fraction": 0}, "check_fraction"),
     ({"device": "nonsense"}, "device"),
 ])
 def test_bad_parameters_name_the_parameter(params, match):
@@ -163,9 +215,13 @@ def test_select_returns_weighted_union_of_coresets_from_random_subsets():
     assert info["n_random_subsets"] == 3 and info["random_subset_size"] == 20
     assert len(out.indices) == 30 and len(np.unique(out.indices)) == 30
     assert out.weights.sum() == 3 * 20
-    assert np.isin(out.indices, sel._run_state.random_idx).all()
+    st = sel._run_state
+    assert np.isin(out.indices, st.random_idx).all()
+    # the model is fitted on the check sample: the first random subset (5% of 200 < 20 rows)
+    assert info["n_random_rows"] == 60 and info["n_check_rows"] == 20
+    assert np.array_equal(st.check_idx, st.random_idx[:20])
     assert info["model_loss"] == pytest.approx(
-        float(toy.mean_loss(torch.as_tensor(sel._run_state.random_idx), toy.W)))
+        float(toy.mean_loss(torch.as_tensor(st.check_idx), toy.W)))
     assert 0 <= info["gradient_error"] < 1 and info["n_dropped"] == 0
     assert info["checks"] == []
     # same run generator => same selection
@@ -220,6 +276,25 @@ def test_check_fires_after_large_change_and_not_after_none(curvature):
     assert sel.check(toy.context(epoch=7)) is None            # fresh model at the new point
 
 
+@pytest.mark.parametrize("check_fraction, n_check", [(0.05, 20), (0.1, 20), (0.15, 40),
+                                                   (0.3, 60), (1.0, 60)])
+def test_checks_evaluate_the_check_sample_only(check_fraction, n_check):
+    toy = ToyLayer()
+    calls = []
+    train_fn = toy.train_fn
+    toy.train_fn = lambda idx: calls.append(None if idx is None else len(idx)) or train_fn(idx)
+    sel = CrestSelector(subset_fraction=0.1, check_fraction=check_fraction, drop_learned=False)
+    out = sel.select(toy.context(budget=30, batch_size=10))
+    st = sel._run_state
+    # the coresets still come from all three random subsets of 20 rows
+    assert calls == [60] and out.weights.sum() == 60
+    assert out.info["n_check_rows"] == n_check and len(st.check_idx) == n_check
+    assert np.array_equal(st.check_idx, st.random_idx[:n_check])
+    assert sel.check(toy.context(epoch=1)) is None
+    assert calls == [60, n_check]
+    assert sel._run_state.checks[-1]["loss"] == pytest.approx(out.info["model_loss"])
+
+
 def test_check_every_skips_epochs():
     toy = ToyLayer()
     sel = CrestSelector(subset_fraction=0.1, check_every=2, drop_learned=False)
@@ -244,12 +319,15 @@ def test_learned_examples_are_dropped_from_future_random_subsets():
     toy = _learned_toy()
     sel = CrestSelector(subset_fraction=0.1, drop_after=2, loss_threshold=0.1)
     first = sel.select(toy.context(budget=20, batch_size=10, epoch=0))
-    seen = sel._run_state.random_idx.copy()
-    assert first.info["n_dropped"] == 0
+    drawn = sel._run_state.random_idx.copy()         # observed once, at the selection
+    seen = sel._run_state.check_idx.copy()           # the check sample: observed again
+    assert first.info["n_dropped"] == 0 and len(seen) < len(drawn)
     assert sel.check(toy.context(epoch=1)) is None    # second observation of `seen`
     second = sel.select(toy.context(budget=20, batch_size=10, epoch=1, seed=1))
     learned = seen[toy.y.numpy()[seen] == 0]
     st = sel._run_state
+    once = np.setdiff1d(drawn, seen)
+    assert (toy.y.numpy()[once] == 0).any() and not st.dropped[once].any()
     assert second.info["n_newly_dropped"] == second.info["n_dropped"] == len(learned) > 0
     assert np.array_equal(np.flatnonzero(st.dropped), np.sort(learned))
     assert not np.isin(st.random_idx, learned).any()

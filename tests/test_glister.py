@@ -117,13 +117,21 @@ def test_relinearized_gradient_is_the_true_one(smoothing):
     assert int(torch.argmax(gains)) == picks[4]
 
 
-def test_select_without_validation_uses_the_pool():
+def test_select_without_validation_uses_a_sample_of_the_pool():
     tr = _random_last_layer(seed=1)
-    out = GlisterSelector().select(_context(tr, 10))
-    assert out.info["validation"] == "train"
-    same = GlisterSelector().select(_context(tr, 10, valid=tr))
-    np.testing.assert_array_equal(out.indices, same.indices)
+    kw = dict(optimizer="naive")
+    out = GlisterSelector(n_valid=1.0, **kw).select(_context(tr, 10))
+    assert out.info["validation"] == "train-sample"
+    same = GlisterSelector(**kw).select(_context(tr, 10, valid=tr))
+    np.testing.assert_array_equal(out.indices, same.indices)  # n_valid=1.0: the whole pool
     assert out.indices.dtype == np.int64 and len(np.unique(out.indices)) == 10
+    # a smaller sample is drawn from the run's generator: rows of the pool, seeded
+    ctx = _context(tr, 10, seed=3)
+    part = GlisterSelector(n_valid=0.25, **kw).select(ctx)
+    rng = np.random.RandomState(3)
+    sample = np.sort(rng.choice(len(tr), int(round(0.25 * len(tr))), replace=False))
+    ref = GlisterSelector(**kw).select(_context(tr, 10, valid=tr[torch.as_tensor(sample)]))
+    np.testing.assert_array_equal(part.indices, ref.indices)
 
 
 def test_select_small_step_decreases_validation_loss():
@@ -167,14 +175,16 @@ def _reference_fit(G, k, target, eta):
 def test_fit_matches_reference(seed):
     rng = np.random.default_rng(seed)
     G = rng.normal(size=(60, 5)) + 0.3
-    sel = GlisterSelector(budget=10, eta=0.2, dtype="float64").fit(G)
+    sel = GlisterSelector(budget=10, eta=0.2, optimizer="naive", dtype="float64").fit(G)
     assert sel.indices_.tolist() == _reference_fit(G, 10, G.mean(0), 0.2)
     np.testing.assert_array_equal(sel.weights_, np.ones(10))
     np.testing.assert_allclose(sel.gains_[0], (G @ G.mean(0)).max())
     target = rng.normal(size=5)
-    sel = GlisterSelector(budget=10, eta=0.05, dtype="float64").fit(G, target=target)
+    sel = GlisterSelector(budget=10, eta=0.05, optimizer="naive", dtype="float64").fit(
+        G, target=target)
     assert sel.indices_.tolist() == _reference_fit(G, 10, target, 0.05)
-    static = GlisterSelector(budget=10, update_every=10, dtype="float64").fit(G, target=target)
+    static = GlisterSelector(budget=10, update_every=10, optimizer="naive",
+                             dtype="float64").fit(G, target=target)
     assert static.indices_.tolist() == np.argsort(-(G @ target), kind="stable")[:10].tolist()
 
 
@@ -195,8 +205,8 @@ def test_fit_per_class_and_stochastic():
     assert np.sum(y[sel.indices_] == 3) == 7 and np.sum(y[sel.indices_] == 7) == 3
     np.testing.assert_array_equal(sel.classes_, [3, 7])
     tgt = rng.normal(size=(2, 4))
-    sel = GlisterSelector(budget=10, per_class=True, eta=0.1, dtype="float64").fit(
-        G, y, target=tgt)
+    sel = GlisterSelector(budget=10, per_class=True, eta=0.1, optimizer="naive",
+                          dtype="float64").fit(G, y, target=tgt)
     first = [i for i in sel.indices_ if y[i] == 3]
     assert first == np.flatnonzero(y == 3)[_reference_fit(G[y == 3], 7, tgt[0], 0.1)].tolist()
     kw = dict(budget=10, optimizer="stochastic")
@@ -259,7 +269,7 @@ def test_end_to_end_digits(selector, valid_size):
     for rec in history:
         assert len(rec["indices"]) == clf.subset_size_ == len(np.unique(rec["indices"]))
         np.testing.assert_array_equal(rec["weights"], 1.0)
-        assert rec["validation"] == ("train" if valid_size is None else "holdout")
+        assert rec["validation"] == ("train-sample" if valid_size is None else "holdout")
     again = SubsetTrainingClassifier(net, **kw).fit(X, y)
     for a, b in zip(history, again.selection_history_):
         np.testing.assert_array_equal(a["indices"], b["indices"])

@@ -97,22 +97,6 @@ def test_parse_strategy():
             parse_strategy(bad)
 
 
-def test_plan_skips_missing_selector(monkeypatch):
-    real = plan.get_selector
-
-    def get_selector(name):
-        if name == "crest":
-            raise ModuleNotFoundError("No module named 'sksubset.selectors.crest'")
-        return real(name)
-
-    monkeypatch.setattr(plan, "get_selector", get_selector)
-    cfg = ExperimentConfig(**{**TINY, "seeds": 2}, strategies=("full", "crest", "gradmatch"))
-    with pytest.warns(RuntimeWarning, match="Skipping strategy 'crest'"):
-        specs = plan_runs(cfg.resolved(), 1257)
-    assert [s.strategy.name for s in specs] == ["full"] * 2 + ["gradmatch"] * 2
-    assert len({s.run_id for s in specs}) == 4
-
-
 def test_earlystop_and_frontier_epochs():
     cfg = ExperimentConfig(epochs=100, budgets=(0.05, 0.1, 0.3), R=20, kappa=0.5).resolved()
     # GRAD-MATCH-PB-WARM at 0.1 of 1000: 5 warm + 50 * 0.1 = 10 full epochs

@@ -49,7 +49,8 @@ def build_parser():
                     "Finished runs are kept under OUT/runs and skipped on rerun.",
         epilog="Strategies: full, full-earlystop, full-frontier, or <selector>[-pb|-pc][-warm] "
                "with <selector> in gradmatch, random, craig, glister, crest "
-               "(gradmatch alone is per class and per example; -pb: per batch; -warm: "
+               "(gradmatch alone is per example, per class and per gradient as in the "
+               "paper's code; -pc: per class on the whole gradient; -pb: per batch; -warm: "
                "kappa warm start). Training: SGD lr 0.01, momentum 0.9, weight decay 5e-4, "
                "cosine annealing per epoch. Defaults per dataset: " + defaults + ".")
     p.add_argument("--dataset", choices=DATASETS, default="digits",
@@ -58,8 +59,7 @@ def build_parser():
                    help=f"Fashion-MNIST folder (default {FASHION_MNIST_DIR}) or the .npz file "
                         "(arrays X_train, y_train, X_test, y_test)")
     p.add_argument("--strategies", nargs="+", default=None, metavar="NAME",
-                   help="strategies to run (default: " + " ".join(DEFAULT_STRATEGIES)
-                        + "; those whose selector is missing are skipped)")
+                   help="strategies to run (default: " + " ".join(DEFAULT_STRATEGIES) + ")")
     p.add_argument("--budgets", nargs="+", type=_budget, default=[0.05, 0.1, 0.3],
                    metavar="FRACTION", help="subset sizes as fractions (default: 0.05 0.1 0.3)")
     p.add_argument("--epochs", type=_positive_int, default=None, metavar="T",

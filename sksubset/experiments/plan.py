@@ -14,14 +14,15 @@ A *strategy name* maps to a training configuration (:func:`parse_strategy`):
   :data:`sksubset.selectors.STRATEGIES`: a
   :class:`~sksubset.SubsetTrainingClassifier` with ``kappa=kappa`` for
   ``-warm`` (else 0), ``per_batch=True`` for ``-pb``.  Plain ``gradmatch`` is
-  the paper's per-class, per-example variant (``gradmatch-pc`` is an alias).
+  the paper's per-example variant as its code (CORDS) configures it: per
+  class and per gradient (each class matches the gradient of its own output
+  unit); ``gradmatch-pc`` is per class on the whole last-layer gradient.
 """
 
 import hashlib
 import json
 import math
 import os
-import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
@@ -29,15 +30,15 @@ import numpy as np
 import torch
 
 from ..schedule import make_schedule
-from ..selectors import STRATEGIES, get_selector
+from ..selectors import STRATEGIES
 from ..selectors._base import resolve_budget
 from .models import DEFAULT_MODEL
 
-__all__ = ["ExperimentConfig", "Strategy", "RunSpec", "parse_strategy", "strategy_available",
+__all__ = ["ExperimentConfig", "Strategy", "RunSpec", "parse_strategy",
            "pool_size", "earlystop_epochs", "default_frontier_epochs", "plan_runs",
            "DEFAULT_STRATEGIES", "DATASET_DEFAULTS", "FULL_KINDS"]
 
-#: strategies run when none are named (those whose selector is missing are skipped)
+#: strategies run when none are named
 DEFAULT_STRATEGIES = ("full", "full-frontier", "random", "random-warm", "gradmatch",
                       "gradmatch-warm", "gradmatch-pb", "gradmatch-pb-warm", "craig-pb-warm",
                       "glister-warm", "crest")
@@ -137,6 +138,7 @@ class Strategy:
     selector: Optional[str] = None
     per_batch: bool = False
     per_class: bool = False
+    per_gradient: bool = False
     warm: bool = False
 
 
@@ -161,18 +163,8 @@ def parse_strategy(name):
                          f"{', '.join(STRATEGIES)}.")
     per_batch = flags == ["pb"]
     per_class = selector == "gradmatch" and not per_batch
-    return Strategy(name, "subset", selector, per_batch, per_class, warm)
-
-
-def strategy_available(strategy):
-    """``(True, "")``, or ``(False, why)`` when the strategy's selector module is missing."""
-    if strategy.kind != "subset":
-        return True, ""
-    try:
-        get_selector(strategy.selector)
-    except (ImportError, AttributeError) as exc:
-        return False, f"selector {strategy.selector!r} is not available ({exc})"
-    return True, ""
+    per_gradient = per_class and flags != ["pc"]
+    return Strategy(name, "subset", selector, per_batch, per_class, per_gradient, warm)
 
 
 def pool_size(n, valid_size):
@@ -239,7 +231,7 @@ def _settings(cfg, strategy):
 
 
 def plan_runs(cfg, n_train):
-    """The :class:`RunSpec` list of a resolved config (missing selectors skipped, with a warning).
+    """The :class:`RunSpec` list of a resolved config.
 
     Parameters
     ----------
@@ -255,10 +247,6 @@ def plan_runs(cfg, n_train):
     specs = []
     for name in dict.fromkeys(cfg.strategies):
         strategy = parse_strategy(name)
-        ok, why = strategy_available(strategy)
-        if not ok:
-            warnings.warn(f"Skipping strategy {name!r}: {why}.", RuntimeWarning, stacklevel=2)
-            continue
         settings = _settings(cfg, strategy)
         if strategy.kind == "full":
             variants = [(None, cfg.epochs)]

@@ -96,7 +96,8 @@ def train_run(spec, cfg, data):
         clf = SubsetTrainingClassifier(
             net, selector=strategy.selector, budget=spec.budget, R=cfg.R,
             kappa=cfg.kappa if strategy.warm else 0.0, per_batch=strategy.per_batch,
-            per_class=strategy.per_class, valid_size=cfg.valid_size, random_state=spec.seed,
+            per_class=strategy.per_class, per_gradient=strategy.per_gradient,
+            valid_size=cfg.valid_size, random_state=spec.seed,
             verbose=0)
         seconds, energy = _fit_timed(clf, X_train, y_train, cfg.device)
         accuracy = float(clf.score(X_test, y_test))

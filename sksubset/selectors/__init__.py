@@ -5,17 +5,19 @@ standalone, ``select(context)`` inside a training run).  ``STRATEGIES`` lists
 the names :class:`~sksubset.SubsetTrainingClassifier` accepts for ``selector``.
 """
 
-from importlib import import_module
-
 from ._base import BaseSelector, Selection, SelectionContext
+from .craig import CraigSelector
+from .crest import CrestSelector
+from .glister import GlisterSelector
 from .gradmatch import GradMatchSelector, gradmatch
+from .random import RandomSelector
 
 _REGISTRY = {
-    "gradmatch": ("gradmatch", "GradMatchSelector"),
-    "random": ("random", "RandomSelector"),
-    "craig": ("craig", "CraigSelector"),
-    "glister": ("glister", "GlisterSelector"),
-    "crest": ("crest", "CrestSelector"),
+    "gradmatch": GradMatchSelector,
+    "random": RandomSelector,
+    "craig": CraigSelector,
+    "glister": GlisterSelector,
+    "crest": CrestSelector,
 }
 
 #: names accepted by ``SubsetTrainingClassifier(selector=...)``
@@ -26,9 +28,9 @@ def get_selector(name):
     """The selector class registered under ``name``."""
     if name not in _REGISTRY:
         raise ValueError(f"Unknown selector {name!r}; choose one of {', '.join(STRATEGIES)}.")
-    module, cls = _REGISTRY[name]
-    return getattr(import_module(f".{module}", __name__), cls)
+    return _REGISTRY[name]
 
 
 __all__ = ["BaseSelector", "Selection", "SelectionContext", "GradMatchSelector", "gradmatch",
+           "RandomSelector", "CraigSelector", "GlisterSelector", "CrestSelector",
            "STRATEGIES", "get_selector"]

@@ -13,13 +13,15 @@ contract of :mod:`sksubset.selectors._base`:
    weights sum to its random subset's size.  The union of the coresets (about
    ``budget`` examples, as many coresets as it takes) is the selection.
 2. **Quadratic model and adaptive trigger.**  At selection time a quadratic
-   model of the mean loss on the random subsets is fitted around the current
-   parameters ``theta0``: value, gradient and a second-order term.  Training
-   keeps using the same coresets while the model stays accurate; at the start
-   of each later epoch :meth:`CrestSelector.check` recomputes the loss on the
-   random subsets (one forward pass over those rows only) and compares it with
-   the model's prediction at ``theta - theta0``.  A relative error above
-   ``threshold`` triggers a new selection, and the reason string says so.
+   model of the mean loss on a *check sample* of the random-subset rows (the
+   first random subsets, ``check_fraction`` of the data) is fitted around the
+   current parameters ``theta0``: value, gradient and a second-order term.
+   Training keeps using the same coresets while the model stays accurate; at
+   the start of each later epoch :meth:`CrestSelector.check` recomputes the
+   loss on the check sample (one forward pass over those rows only) and
+   compares it with the model's prediction at ``theta - theta0``.  A relative
+   error above ``threshold`` triggers a new selection, and the reason string
+   says so.
 3. **Excluding learned examples.**  Examples whose loss stayed below
    ``loss_threshold`` for ``drop_after`` consecutive observations are left out
    of future random subsets.
@@ -44,24 +46,37 @@ What differs from the authors' code (``bigml-cs-ucla/crest``), and why:
   consults an adaptive selector (``check_every`` epochs apart).  The
   curvature-driven adaptation of the checking interval and of the number of
   coresets is not reproduced: the number of coresets fills the budget.
-* The model is fitted on the random subsets (the code's
+* The model is fitted on random-subset rows (the code's
   ``approx_with_coreset=False`` variant), so that it is a model of exactly the
   loss the check measures; at ``theta = theta0`` its prediction is the
-  stored loss.
+  stored loss.  Not on all of them: the coresets fill the budget, so the
+  random subsets together hold about ``budget / batch_size`` times 1% of the
+  data (94% of it for a 10% budget in mini-batches of 64), and checking them
+  all would cost nearly a full forward pass every epoch.  The code evaluates
+  its model on small random subsets; here it is fitted on, and checked
+  against, the first random subsets of the selection, ``check_fraction``
+  (5%) of the data and at least one subset: a stratified random sample,
+  fixed until the next selection.
 * Learned examples are tracked at every check and selection (consecutive
-  observations below the threshold) instead of a 5-epoch window looked at
-  every 20 epochs, and once dropped they stay out of the random subsets.  A
-  class never loses so many that fewer than its share of the budget remain, so
-  at least ``budget`` examples always stay eligible.
+  observations below the threshold; the rows evaluated: all random-subset
+  rows at a selection, the check sample at a check) instead of a 5-epoch
+  window looked at every 20 epochs, and once dropped they stay out of the
+  random subsets.  A class never loses so many that fewer than its share of
+  the budget remain, so at least ``budget`` examples always stay eligible.
 * Random subsets of one selection are disjoint (consecutive runs of one
   stratified random order of the eligible examples), so the coresets never
   overlap and their union always holds exactly ``budget`` examples; a subset
   shrinks below ``subset_fraction`` of the data only when the eligible pool
   cannot hold them all (never below its coreset's size).
-* Facility location is CRAIG's greedy implementation
-  (:func:`sksubset.selectors.craig.facility_location_greedy`, lazy greedy,
-  similarities ``D - d_ij`` with Euclidean distances ``d``); the authors' code
-  uses submodlib's facility location on the same features.
+* Facility location is CRAIG's greedy
+  (:func:`sksubset.selectors.craig.facility_location_greedy`: similarities
+  ``D - d_ij`` with Euclidean distances ``d``, ties to the smallest index);
+  the authors' code uses submodlib's facility location on the same features.
+  The hundreds of small (random subset, class) problems of one selection are
+  solved together: groups of equal size are stacked and one greedy step is
+  taken for all of them at a time, which returns exactly the medoids and
+  weights of one lazy-greedy call per group, without its per-step Python
+  overhead.
 """
 
 import math
@@ -77,7 +92,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..omp import _resolve_device
 from ._base import BUDGET_CONSTRAINTS, BaseSelector, Selection, resolve_budget, split_budget
-from .craig import _Ground, facility_location_greedy
+from .craig import _chunk, _Ground, facility_location_greedy
 from .gradmatch import _check_matrix
 
 __all__ = ["CrestSelector"]
@@ -87,6 +102,12 @@ _DEFAULT_BATCH = 128
 
 
 # -- mini-batch coresets --------------------------------------------------------
+#: groups with more rows than this go through CRAIG's lazy greedy (no m x m matrix)
+_BATCH_MAX_ROWS = 2048
+#: largest ``groups x m x m`` distance tensor of one batch (float64: 128 MiB)
+_BATCH_MAX_ELEMENTS = 1 << 24
+
+
 def _medoids(F, k):
     """Greedy facility location on the rows of ``F`` (CRAIG's implementation, lazy greedy).
 
@@ -95,6 +116,84 @@ def _medoids(F, k):
     """
     chosen, weights, *_ = facility_location_greedy(_Ground([F], "euclidean"), k)
     return chosen, weights
+
+
+def _medoids_batched(F, groups, ks):
+    """Greedy facility location on many groups of rows of ``F`` at once.
+
+    Each group ``g`` (row indices into ``F``) gets ``min(ks[g], len(g))``
+    medoids, exactly those of ``_medoids(F[g], ks[g])``: its distances and
+    bound ``D`` come from the same :class:`~sksubset.selectors.craig._Ground`
+    calls, the gains ``sum_i max(0, cur_i - d_ij)`` are those of every
+    candidate (the naive greedy, which returns the lazy greedy's selection),
+    ties go to the smallest index and the weights count the points served
+    (ties to the earlier pick).  Groups of equal size are stacked, in batches
+    of at most ``_BATCH_MAX_ELEMENTS`` distances, and one greedy step is taken
+    for all of them at a time; no padding, so every gain is the same sum of
+    the same terms as per group.  Groups larger than ``_BATCH_MAX_ROWS`` use
+    :func:`_medoids` (no ``m x m`` matrix).
+
+    Returns a list of ``(medoids, weights)``, one per group, local to the group.
+    """
+    out = [None] * len(groups)
+    by_size = {}
+    for i, g in enumerate(groups):
+        if len(g) > _BATCH_MAX_ROWS:
+            out[i] = _medoids(F[torch.as_tensor(g, device=F.device)], ks[i])
+        else:
+            by_size.setdefault(len(g), []).append(i)
+    for m, members in by_size.items():
+        step = max(1, _BATCH_MAX_ELEMENTS // (m * m))
+        for start in range(0, len(members), step):
+            batch = members[start:start + step]
+            res = _medoids_stacked(F, [groups[i] for i in batch], [ks[i] for i in batch])
+            for i, r in zip(batch, res):
+                out[i] = r
+    return out
+
+
+def _medoids_stacked(F, groups, ks):
+    """One batch of :func:`_medoids_batched`: ``S`` groups of ``m`` rows each."""
+    dev = F.device
+    S, m = len(groups), len(groups[0])
+    cs = _chunk("auto", dev)                     # the column blocks of facility_location_greedy
+    blocks = [(b, min(b + cs, m)) for b in range(0, m, cs)]
+    cols = [torch.arange(b, e, device=dev) for b, e in blocks]
+    d = torch.empty((S, m, m), dtype=F.dtype, device=dev)
+    Ds = []
+    for s, g in enumerate(groups):
+        ground = _Ground([F[torch.as_tensor(g, device=dev)]], "euclidean")
+        Ds.append(ground.bound())
+        for (b, e), c in zip(blocks, cols):
+            d[s, :, b:e] = ground.dist(c)
+    cur = torch.as_tensor(Ds, dtype=F.dtype, device=dev)[:, None].repeat(1, m)
+    assign = torch.full((S, m), -1, dtype=torch.long, device=dev)
+    removed = torch.zeros((S, m), dtype=torch.bool, device=dev)
+    kk = np.minimum(np.asarray(ks, dtype=np.int64), m)
+    chosen = torch.zeros((S, int(kk.max())), dtype=torch.long, device=dev)
+    for step in range(int(kk.max())):
+        live = torch.as_tensor(np.flatnonzero(kk > step), device=dev)   # groups still choosing
+        L = len(live)
+        if L == S:                              # no copies while every group is choosing
+            d_l, cur_l, a_l, r_l = d, cur, assign, removed
+        else:
+            d_l, cur_l, a_l, r_l = d[live], cur[live], assign[live], removed[live]
+        gains = (cur_l[:, :, None] - d_l).clamp_min(0.0).sum(1)          # (L, m)
+        gains.masked_fill_(r_l, -math.inf)
+        c = gains.argmax(1)                     # the first maximum: smallest index
+        rows = torch.arange(L, device=dev)
+        chosen[live, step] = c
+        removed[live, c] = True
+        dc = d_l[rows, :, c]                    # (L, m): distances to the new medoid
+        closer = (dc < cur_l) | (a_l < 0)
+        closer[rows, c] = True
+        assign[live] = torch.where(closer, c[:, None], a_l)
+        cur[live] = torch.minimum(cur_l, dc)
+    served = torch.zeros((S, m), dtype=torch.float64, device=dev)
+    served.scatter_add_(1, assign, torch.ones((S, m), dtype=torch.float64, device=dev))
+    weights = served.gather(1, chosen).cpu().numpy()
+    chosen = chosen.cpu().numpy()
+    return [(chosen[s, :kk[s]], weights[s, :kk[s]]) for s in range(S)]
 
 
 def _allocate(size, counts):
@@ -109,32 +208,49 @@ def _allocate(size, counts):
     return parts
 
 
+def _subset_coresets(F, ys, sizes):
+    """One mini-batch coreset per random subset (per class when labels are given).
+
+    ``F`` stacks the features of the random subsets, ``ys`` gives each
+    subset's labels (``None`` entries: one group per subset) and ``sizes``
+    their coreset sizes.  All the (subset, class) facility-location problems
+    are solved together (:func:`_medoids_batched`).  Returns, per subset,
+    local row indices and weights (points served); a subset's weights sum to
+    its number of rows.
+    """
+    groups, ks, plans, start = [], [], [], 0
+    for y_sub, size in zip(ys, sizes):
+        m = len(y_sub)
+        grp = [np.flatnonzero(y_sub == c) for c in np.unique(y_sub)]
+        parts = _allocate(size, [len(g) for g in grp])
+        served = [g for g, p in zip(grp, parts) if p > 0]
+        unserved = [g for g, p in zip(grp, parts) if p == 0]
+        plans.append((start, len(groups), len(served), unserved))
+        groups += [start + g for g in served]
+        ks += [int(p) for p in parts if p > 0]
+        start += m
+    solved = _medoids_batched(F, groups, ks)
+    out = []
+    for start, first, count, unserved in plans:
+        idx = np.concatenate([groups[first + j][solved[first + j][0]] - start
+                              for j in range(count)])
+        w = np.concatenate([solved[first + j][1] for j in range(count)])
+        if unserved:  # fewer coreset slots than classes: the nearest medoid of any class serves
+            rest = torch.as_tensor(start + np.concatenate(unserved), device=F.device)
+            near = torch.cdist(F[rest], F[torch.as_tensor(start + idx, device=F.device)]).argmin(1)
+            w += np.bincount(near.cpu().numpy(), minlength=len(idx))
+        out.append((idx, w))
+    return out
+
+
 def _subset_coreset(F, y_sub, size):
     """One mini-batch coreset of a random subset (per class when ``y_sub`` is given).
 
     Returns local row indices and weights (points served); the weights sum to
     ``len(F)``.
     """
-    m = len(F)
-    if y_sub is None:
-        groups = [np.arange(m)]
-    else:
-        groups = [np.flatnonzero(y_sub == c) for c in np.unique(y_sub)]
-    parts = _allocate(size, [len(g) for g in groups])
-    idx, w, unserved = [], [], []
-    for g, p in zip(groups, parts):
-        if p == 0:
-            unserved.append(g)
-            continue
-        medoids, served = _medoids(F[torch.as_tensor(g, device=F.device)], p)
-        idx.append(g[medoids])
-        w.append(served)
-    idx, w = np.concatenate(idx), np.concatenate(w)
-    if unserved:  # fewer coreset slots than classes: the nearest medoid of any class serves
-        rest = torch.as_tensor(np.concatenate(unserved), device=F.device)
-        near = torch.cdist(F[rest], F[torch.as_tensor(idx, device=F.device)]).argmin(1)
-        w += np.bincount(near.cpu().numpy(), minlength=len(idx))
-    return idx, w
+    y_sub = np.zeros(len(F), dtype=np.int64) if y_sub is None else np.asarray(y_sub)
+    return _subset_coresets(F, [y_sub], [size])[0]
 
 
 def _draw_random_subsets(pool, y, sizes, rng):
@@ -175,6 +291,18 @@ def _plan(k, batch_size, n_subsets, subset_fraction, n, n_pool):
     target = math.ceil(subset_fraction * n)
     m = [min(max(target, c), s) for c, s in zip(sizes, shares)]
     return sizes, m
+
+
+def _check_rows(sizes, check_fraction, n):
+    """Rows of the check sample: the first random subsets, ``check_fraction * n`` rows at least.
+
+    The random subsets are consecutive runs of one stratified random order, so
+    their first few together are a stratified random sample too.  At least one
+    subset, at most all of them.
+    """
+    ends = np.cumsum(sizes)
+    j = int(np.searchsorted(ends, math.ceil(check_fraction * n)))
+    return int(ends[min(j, len(ends) - 1)])
 
 
 def _features(Z, y):
@@ -241,6 +369,7 @@ class _RunState:
         self.last_seen = np.full(n, -1, dtype=np.int64)  # epoch of the last observation
         self.model = None
         self.random_idx = None
+        self.check_idx = None                              # rows the model is fitted on
         self.selected_epoch = -1
         self.checks = []
 
@@ -278,7 +407,7 @@ class CrestSelector(BaseSelector):
         Size of a mini-batch coreset.  ``None``: the net's batch size in a
         training run, 128 (skorch's default) in :meth:`fit`.
     threshold : float > 0, default=0.1
-        Reselect when ``|loss - predicted| / |loss|`` on the random subsets
+        Reselect when ``|loss - predicted| / |loss|`` on the check sample
         exceeds this (the authors' ``--check_thresh_factor 0.1``).
     curvature : {"diagonal", "full"}, default="diagonal"
         Second-order term of the quadratic model: the diagonal of the
@@ -301,6 +430,16 @@ class CrestSelector(BaseSelector):
     check_every : int >= 1, default=1
         Epochs between checks of the quadratic model (1: every epoch, the
         finest the classifier allows; the code checks every few steps).
+    check_fraction : float in (0, 1], default=0.05
+        Size of the check sample, as a fraction of the ground set: the
+        quadratic model is fitted on, and every check evaluates the loss of,
+        the first random subsets of a selection, as many as it takes to hold
+        ``check_fraction * n_samples`` rows (at least one subset, at most all
+        of them; 1 evaluates all random subsets).  The coresets still come from
+        all random subsets.  The authors' code evaluates its model on small
+        random subsets (``--random_subset_size 0.01`` of the data each); a few
+        percent of the data is in that spirit and keeps a check at a few
+        percent of a forward pass over the data.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where facility location runs; ``"auto"``: where the last-layer
         quantities (or ``G``) live.
@@ -329,9 +468,10 @@ class CrestSelector(BaseSelector):
     In a training run each :class:`~sksubset.selectors.Selection` carries in
     its ``info`` (copied into ``selection_history_``): ``n_random_subsets``,
     ``random_subset_size`` (the largest), ``n_random_rows`` (their total, also
-    the sum of the weights), ``n_active`` (eligible examples), ``n_dropped``
-    (learned examples excluded so far), ``n_newly_dropped``, ``model_loss``
-    (mean loss on the random subsets, the model's value), ``gradient_norm``,
+    the sum of the weights), ``n_check_rows`` (rows of the check sample),
+    ``n_active`` (eligible examples), ``n_dropped`` (learned examples excluded
+    so far), ``n_newly_dropped``, ``model_loss`` (mean loss on the check
+    sample, the model's value), ``gradient_norm`` (of the model),
     ``gradient_error`` (relative error of the weighted coresets' last-layer
     gradient against the random subsets') and ``checks``: the checks made on
     the previous selection's model, one dict (``epoch``, ``loss``,
@@ -367,13 +507,15 @@ class CrestSelector(BaseSelector):
         "loss_threshold": [Interval(Real, 0, None, closed="left")],
         "drop_after": [Interval(Integral, 1, None, closed="left")],
         "check_every": [Interval(Integral, 1, None, closed="left")],
+        "check_fraction": [Interval(Real, 0, 1, closed="right")],
         "device": [str, torch.device],
         "random_state": ["random_state"],
     }
 
     def __init__(self, budget=0.1, subset_fraction=0.01, n_subsets=None, batch_size=None,
                  threshold=0.1, curvature="diagonal", drop_learned=True, loss_threshold=0.1,
-                 drop_after=5, check_every=1, device="auto", random_state=None):
+                 drop_after=5, check_every=1, check_fraction=0.05, device="auto",
+                 random_state=None):
         self.budget = budget
         self.subset_fraction = subset_fraction
         self.n_subsets = n_subsets
@@ -384,6 +526,7 @@ class CrestSelector(BaseSelector):
         self.loss_threshold = loss_threshold
         self.drop_after = drop_after
         self.check_every = check_every
+        self.check_fraction = check_fraction
         self.device = device
         self.random_state = random_state
 
@@ -400,10 +543,9 @@ class CrestSelector(BaseSelector):
         Returns the selected rows, their weights and their positions in ``F``.
         """
         F = F.to(device)
+        ys = [np.zeros(len(sub), dtype=np.int64) if y is None else y[sub] for sub in subsets]
         pos, w, start = [], [], 0
-        for sub, size in zip(subsets, sizes):
-            local, ws = _subset_coreset(F[start:start + len(sub)],
-                                        None if y is None else y[sub], size)
+        for sub, (local, ws) in zip(subsets, _subset_coresets(F, ys, sizes)):
             pos.append(start + local)
             w.append(ws)
             start += len(sub)
@@ -499,9 +641,11 @@ class CrestSelector(BaseSelector):
 
         Draws stratified random subsets of the eligible examples, extracts a
         mini-batch coreset from each by facility location on ``softmax - onehot``,
-        fits the quadratic model on the random subsets and remembers the
-        current last-layer parameters.  Costs one forward pass over the
-        random subsets' rows only.
+        fits the quadratic model on the check sample (the first random
+        subsets, ``check_fraction`` of the data) and remembers the current
+        last-layer parameters.  Costs one forward pass over the random
+        subsets' rows only; with ``drop_learned`` each of them counts as an
+        observation of its loss.
         """
         self._validate_params()
         st = self._state(context)
@@ -513,8 +657,10 @@ class CrestSelector(BaseSelector):
         subsets = _draw_random_subsets(pool, y, m, context.rng)
         rows = np.concatenate(subsets)
         ll = context.train(rows)
-        model = _QuadraticModel.fit(ll, context.last_layer_params(), self.curvature)
-        self._finite(model.loss0, f"epoch {context.epoch} (selection)")
+        losses = ll.losses().detach().to(torch.float64)  # all rows: the coresets need them all
+        self._finite(float(losses.mean()), f"epoch {context.epoch} (selection)")
+        n_check = _check_rows(m, self.check_fraction, n)
+        model = _QuadraticModel.fit(ll[:n_check], context.last_layer_params(), self.curvature)
         _, F = _features(ll.Z, ll.y)
         indices, weights, pos = self._coresets(F, y, subsets, sizes, self._device(ll.Z))
 
@@ -527,11 +673,12 @@ class CrestSelector(BaseSelector):
         grad_err = float((approx - full).norm() / full.norm().clamp_min(1e-300))
 
         if self.drop_learned:
-            self._observe(st, rows, ll.losses().detach().cpu().numpy(), context.epoch)
+            self._observe(st, rows, losses.cpu().numpy(), context.epoch)
         checks, st.checks = st.checks, []
         st.model, st.random_idx, st.selected_epoch = model, rows, context.epoch
+        st.check_idx = rows[:n_check]
         info = {"n_random_subsets": len(subsets), "random_subset_size": int(max(m)),
-                "n_random_rows": int(len(rows)),
+                "n_random_rows": int(len(rows)), "n_check_rows": int(n_check),
                 "n_active": int(len(pool)), "n_dropped": int(st.dropped.sum()),
                 "n_newly_dropped": int(newly), "model_loss": model.loss0,
                 "gradient_norm": float(model.grad.norm()), "gradient_error": grad_err,
@@ -541,12 +688,13 @@ class CrestSelector(BaseSelector):
     def check(self, context):
         """Whether to reselect before this epoch (the adaptive trigger).
 
-        Recomputes the mean loss on the stored random subsets, compares it with
-        the quadratic model's prediction at the current last-layer
-        parameters, and returns a reason string such as ``"quadratic model
-        error 0.14 > 0.1 (loss 0.41, predicted 0.35)"`` when the relative error
-        exceeds ``threshold``, else ``None``.  Also records each examined
-        example's loss for ``drop_learned``.
+        Recomputes the mean loss on the check sample (one forward pass over
+        its rows), compares it with the quadratic model's prediction at the
+        current last-layer parameters, and returns a reason string such as
+        ``"quadratic model error 0.14 > 0.1 (loss 0.41, predicted 0.35)"``
+        when the relative error exceeds ``threshold``, else ``None``.  Also
+        records each examined example's loss for ``drop_learned`` (only the
+        check sample's rows are observed at a check).
         """
         st = getattr(self, "_run_state", None)
         if st is None or st.model is None or st.n != context.n_samples:
@@ -554,7 +702,7 @@ class CrestSelector(BaseSelector):
         since = context.epoch - st.selected_epoch
         if since % self.check_every:
             return None
-        ll = context.train(st.random_idx)
+        ll = context.train(st.check_idx)
         losses = ll.losses().to(torch.float64)
         actual = float(losses.mean())
         self._finite(actual, f"epoch {context.epoch} (check)")
@@ -563,7 +711,7 @@ class CrestSelector(BaseSelector):
         st.checks.append({"epoch": int(context.epoch), "loss": actual,
                           "predicted": predicted, "error": error})
         if self.drop_learned:
-            self._observe(st, st.random_idx, losses.cpu().numpy(), context.epoch)
+            self._observe(st, st.check_idx, losses.cpu().numpy(), context.epoch)
         if error > self.threshold:
             return (f"quadratic model error {error:.3g} > {self.threshold:g} "
                     f"(loss {actual:.4g}, predicted {predicted:.4g}, "

@@ -40,9 +40,11 @@ CORDS.  ``update_every >= k`` is the static top-k.
 Validation data
 ---------------
 The held-out data of the run (``SubsetTrainingClassifier(valid_size=...)``)
-when there is some; otherwise the training pool itself serves as the
-validation set (the paper's variant without a validation set), so that
-``L_V`` is the training loss.
+when there is some; otherwise a random ``n_valid`` share of the training pool,
+drawn anew each round, stands in for it (CORDS holds out 10% of the training
+data as GLISTER's validation set), so that ``L_V`` estimates the training
+loss.  Each re-linearization costs ``O(n_val C H)``, which is why the stand-in
+is a sample rather than the whole pool.
 
 Candidates
 ----------
@@ -102,6 +104,28 @@ def _check_target(target, shape, device, dtype):
     return t
 
 
+def _sample_remaining(left, n_left, s, rng):
+    """``min(s, n_left)`` distinct indices where ``left`` is True, uniformly, sorted.
+
+    Rejection sampling costs ``O(s)`` per draw while most rows remain (the
+    budget is a fraction of them); when few remain, they are listed.
+    """
+    if s >= n_left or n_left < 4 * s:
+        rem = np.flatnonzero(left)
+        return np.sort(rng.choice(rem, size=min(s, n_left), replace=False))
+    chosen = np.empty(0, dtype=np.int64)
+    while len(chosen) < s:
+        draw = rng.randint(0, len(left), size=2 * s)
+        chosen = np.unique(np.concatenate([chosen, draw[left[draw]]]))
+    return np.sort(rng.permutation(chosen)[:s])
+
+
+def _softmax(Z):
+    """Row softmax (faster than ``torch.softmax`` for few columns on the CPU)."""
+    e = (Z - Z.amax(1, keepdim=True)).exp()
+    return e / e.sum(1, keepdim=True)
+
+
 def _greedy(n, k, score, update, *, update_every, optimizer, epsilon, rng, device):
     """The GLISTER greedy loop, independent of how gains are computed.
 
@@ -112,15 +136,14 @@ def _greedy(n, k, score, update, *, update_every, optimizer, epsilon, rng, devic
     """
     k = min(int(k), n)
     remaining = torch.ones(n, dtype=torch.bool, device=device)
+    left = np.ones(n, dtype=bool)  # host copy of ``remaining``
     picks, gains = [], []
     n_picked = 0
     if optimizer == "stochastic":
         s = math.ceil(n / max(k, 1) * math.log(1.0 / epsilon))
     while n_picked < k:
         if optimizer == "stochastic":
-            rem = np.flatnonzero(remaining.cpu().numpy())
-            cand = np.sort(rng.choice(rem, size=min(s, len(rem)), replace=False))
-            cand = torch.as_tensor(cand, device=device)
+            cand = torch.as_tensor(_sample_remaining(left, n - n_picked, s, rng), device=device)
         else:
             cand = torch.nonzero(remaining).squeeze(1)
         g = score(cand)
@@ -132,6 +155,7 @@ def _greedy(n, k, score, update, *, update_every, optimizer, epsilon, rng, devic
             order = torch.sort(g, descending=True, stable=True).indices[:m]
         new = cand[order]
         remaining[new] = False
+        left[new.cpu().numpy()] = False
         picks.append(new)
         gains.append(g[order])
         n_picked += len(new)
@@ -149,16 +173,17 @@ def _relinearizing_greedy(E, Hb, Ev, Hbv, Zv, k, *, eta, update_every, optimizer
     picks (local indices) and their gains.
     """
     nv = len(Ev)
-    P0 = torch.softmax(Zv, dim=1)
+    P0 = _softmax(Zv)
     state = {"Z": Zv.clone(), "M": Ev.T @ Hbv / nv}
 
     def score(cols):
         return ((Hb[cols] @ state["M"].T) * E[cols]).sum(1)
 
     def update(new):
-        step = -eta * (E[new].T @ Hb[new])  # change of the (C, H+1) last layer
-        state["Z"] = state["Z"] + Hbv @ step.T
-        Ev_new = Ev + torch.softmax(state["Z"], dim=1) - P0
+        # the last layer moves by -eta * E[new]^T Hb[new]; apply it to the logits
+        # as a low-rank product, (Hbv Hb[new]^T) E[new]
+        state["Z"] = state["Z"] - eta * (Hbv @ Hb[new].T) @ E[new]
+        Ev_new = Ev + _softmax(state["Z"]) - P0
         state["M"] = Ev_new.T @ Hbv / nv
 
     picks, gains = _greedy(len(E), k, score, update, update_every=update_every,
@@ -188,15 +213,20 @@ class GlisterSelector(BaseSelector):
         ``eta=0.03`` each class gets 17 to 20 of the 180 picks.)
     update_every : int >= 1, default=1
         Re-linearize after this many picks (1: the exact greedy).
-    optimizer : {"naive", "stochastic"}, default="naive"
+    optimizer : {"naive", "stochastic"}, default="stochastic"
         Score every remaining candidate at each step, or
-        ``ceil((n / k) log(1 / epsilon))`` random ones (stochastic greedy).
+        ``ceil((n / k) log(1 / epsilon))`` random ones (stochastic greedy, the
+        default of CORDS's GLISTER configurations).
     epsilon : float in (0, 1), default=0.01
         Stochastic greedy's accuracy (CORDS: 0.01).
     per_class : bool, default=False
         One problem per class, the budget split in proportion to class sizes,
         each class matching its own validation examples (the training pool's
         own class examples when the validation data lack that class).
+    n_valid : float in (0, 1] or int >= 1, default=0.1
+        In a training run without held-out data: the share (or number) of the
+        training pool drawn at random each round to stand in for the
+        validation set.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where to compute; ``"auto"`` is where the input lives.
     dtype : {"float32", "float64"}, default="float32"
@@ -245,19 +275,22 @@ class GlisterSelector(BaseSelector):
         "optimizer": [StrOptions(set(_OPTIMIZERS))],
         "epsilon": [Interval(Real, 0, 1, closed="neither")],
         "per_class": ["boolean"],
+        "n_valid": BUDGET_CONSTRAINTS,
         "device": [str, torch.device],
         "dtype": [StrOptions(set(_DTYPES))],
         "random_state": ["random_state"],
     }
 
-    def __init__(self, budget=0.1, eta=0.03, update_every=1, optimizer="naive", epsilon=0.01,
-                 per_class=False, device="auto", dtype="float32", random_state=None):
+    def __init__(self, budget=0.1, eta=0.03, update_every=1, optimizer="stochastic",
+                 epsilon=0.01, per_class=False, n_valid=0.1, device="auto", dtype="float32",
+                 random_state=None):
         self.budget = budget
         self.eta = eta
         self.update_every = update_every
         self.optimizer = optimizer
         self.epsilon = epsilon
         self.per_class = per_class
+        self.n_valid = n_valid
         self.device = device
         self.dtype = dtype
         self.random_state = random_state
@@ -341,17 +374,20 @@ class GlisterSelector(BaseSelector):
     def select(self, context):
         """One GLISTER round of a training run (see the module docstring).
 
-        Uses ``context.valid()`` as the validation set, or the training pool
-        when there is none; ignores ``context.per_batch``.  ``info`` records
-        which (``validation``: ``"holdout"`` or ``"train"``) and the mean
+        Uses ``context.valid()`` as the validation set, or a random
+        ``n_valid`` sample of the training pool when there is none; ignores
+        ``context.per_batch``.  ``info`` records which (``validation``:
+        ``"holdout"`` or ``"train-sample"``) and the mean
         validation cross-entropy before and after the one-step update on the
         chosen subset (``valid_loss``, ``valid_loss_after_step``).
         """
         ll = context.train()
         valid = context.valid()
-        source = "holdout" if valid is not None else "train"
+        source = "holdout" if valid is not None else "train-sample"
         if valid is None:
-            valid = ll
+            m = resolve_budget(self.n_valid, len(ll))
+            sample = np.sort(context.rng.choice(len(ll), m, replace=False))
+            valid = ll[torch.as_tensor(sample, device=ll.E.device)]
         dev = self._device(ll.E)
         dtype = _DTYPES[self.dtype]
 
