@@ -162,3 +162,17 @@ def test_cuda_unavailable_is_a_clear_error(monkeypatch):
     with pytest.raises(ValueError, match="no CUDA device"):
         ExperimentConfig(device="cuda").resolved()
     assert ExperimentConfig(device="auto").resolved().device == "cpu"
+
+
+def test_report_only_summarizes_runs_of_several_invocations(tmp_path, monkeypatch):
+    out = str(tmp_path)
+    base = dict(TINY, seeds=1, out=out, quiet=True)
+    run_experiment(ExperimentConfig(**{**base, "budgets": (0.1,)}, strategies=("random",)))
+    run_experiment(ExperimentConfig(**{**base, "budgets": (0.3,)}, strategies=("random-warm",)))
+    monkeypatch.setattr(runner, "train_run", lambda *a, **k: pytest.fail("trained a run"))
+    res = run_experiment(ExperimentConfig(**base, report_only=True))
+    assert {(r["strategy"], r["budget"]) for r in res["rows"]} == {("random", 0.1),
+                                                                    ("random-warm", 0.3)}
+    with pytest.raises(ValueError, match="No finished run"):
+        run_experiment(ExperimentConfig(**dict(base, out=str(tmp_path / "empty")),
+                                        report_only=True))

@@ -20,7 +20,7 @@ import torch
 
 from .plan import DEFAULT_STRATEGIES, ExperimentConfig, plan_runs
 from .report import format_table, write_report
-from .runner import execute, load_data
+from .runner import execute, load_data, load_records
 
 __all__ = ["ExperimentConfig", "run_experiment", "DEFAULT_STRATEGIES"]
 
@@ -44,6 +44,11 @@ def run_experiment(config=None, **kwargs):
     elif kwargs:
         config = ExperimentConfig(**{**config.__dict__, **kwargs})
     cfg = config.resolved()
+    if cfg.report_only:
+        records = load_records(os.path.join(cfg.out, "runs"))
+        if not records:
+            raise ValueError(f"No finished run under {os.path.join(cfg.out, 'runs')}.")
+        return _report(cfg, records)
     data = load_data(cfg)
     specs = plan_runs(cfg, len(data[1]))
     if not specs:
@@ -55,6 +60,10 @@ def run_experiment(config=None, **kwargs):
         records = execute(cfg, specs, data, os.path.join(cfg.out, "runs"))
     finally:
         torch.set_num_threads(threads)
+    return _report(cfg, records)
+
+
+def _report(cfg, records):
     rows, paths = write_report(records, cfg.out)
     table = format_table(rows)
     print(table, file=sys.stdout, flush=True)

@@ -89,6 +89,8 @@ def build_parser():
                         "fastest on one, else torch's own)")
     p.add_argument("--out", default=None,
                    help="output folder (default: $OUT if set, else ./results/<dataset>)")
+    p.add_argument("--report-only", action="store_true",
+                   help="train nothing: summarize every finished run under OUT/runs")
     p.add_argument("--quiet", action="store_true",
                    help="plain log lines instead of a progress bar")
     return p
@@ -103,7 +105,7 @@ def config_from_args(args):
         seeds=args.seeds, device=args.device, model=args.model, batch_size=args.batch_size,
         lr=args.lr, out=args.out, quiet=args.quiet, valid_size=args.valid_size,
         frontier_epochs=tuple(args.frontier_epochs) if args.frontier_epochs else None,
-        threads=args.threads)
+        threads=args.threads, report_only=args.report_only)
 
 
 def main(argv=None):

@@ -88,6 +88,9 @@ class ExperimentConfig:
     threads : int, optional
         ``torch.set_num_threads`` for the experiment (default per dataset: 1 for
         digits, else torch's own).
+    report_only : bool, default=False
+        Train nothing: summarize every finished run found under ``out/runs``
+        (e.g. runs made by several invocations with different budgets).
     """
 
     dataset: str = "digits"
@@ -107,6 +110,7 @@ class ExperimentConfig:
     valid_size: Optional[float] = None
     frontier_epochs: Optional[tuple] = None
     threads: Optional[int] = None
+    report_only: bool = False
 
     def resolved(self):
         """A copy with every default filled in."""

@@ -24,7 +24,7 @@ from .models import LR_EVENT, make_net, module_kwargs
 from .plan import (DATASET_DEFAULTS, DEFAULT_STRATEGIES, ExperimentConfig, RunSpec, Strategy,
                    parse_strategy, plan_runs, pool_size)
 
-__all__ = ["train_run", "warm_up", "execute", "load_data", "ExperimentConfig", "RunSpec",
+__all__ = ["train_run", "warm_up", "execute", "load_data", "load_records", "ExperimentConfig", "RunSpec",
            "Strategy", "parse_strategy", "plan_runs", "DEFAULT_STRATEGIES", "DATASET_DEFAULTS"]
 
 class _EnergyMeter:
@@ -201,6 +201,18 @@ def execute(cfg, specs, data, runs_dir):
     finally:
         if bar is not None:
             bar.close()
+    return records
+
+
+def load_records(runs_dir):
+    """Every finished run's record under ``runs_dir``, in file-name order."""
+    if not os.path.isdir(runs_dir):
+        return []
+    records = []
+    for name in sorted(os.listdir(runs_dir)):
+        if name.endswith(".json"):
+            with open(os.path.join(runs_dir, name), encoding="utf-8") as f:
+                records.append(json.load(f))
     return records
 
 
