@@ -206,7 +206,7 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         """
         t_start = time.perf_counter()
         if not isinstance(self.net, NeuralNetClassifier):
-            raise TypeError("net must be a skorch.NeuralNetClassifier (unfitted); got "
+            raise TypeError("net must be a skorch.NeuralNetClassifier; got "
                             f"{type(self.net).__name__}.")
         weighted_criterion(self.net.criterion)  # fail early on an unsupported loss
         X, y = validate_data(self, X, y, allow_nd=True, dtype=np.float32)
@@ -231,17 +231,20 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         k = resolve_budget(self.budget, len(pool))
         self.subset_size_ = k
         self.schedule_ = make_schedule(net.max_epochs, k, len(pool), self.R, self.kappa)
-        dataset = SubsetDataset(torch.from_numpy(X[pool]), torch.from_numpy(y[pool]))
         valid_ds = None if valid is None else SkorchDataset(X[valid], y[valid])
+        if len(pool) < len(X):
+            X, y = X[pool], y[pool]
+        dataset = SubsetDataset(torch.from_numpy(X), torch.from_numpy(y))
+        callback = SubsetSchedule()
         net.set_params(
             criterion=weighted_criterion(net.criterion),
             classes=list(range(len(self.classes_))),
             train_split=None if valid_ds is None else predefined_split(valid_ds),
-            callbacks=list(net.callbacks or []) + [(_CALLBACK, SubsetSchedule())],
+            callbacks=list(net.callbacks or []) + [(_CALLBACK, callback)],
         )
         net.initialize()
         run = _Run(self, net, dataset, pool, valid_ds, rng, k)
-        net.callbacks_[[name for name, _ in net.callbacks_].index(_CALLBACK)][1].run = run
+        callback.run = run
         run.watch.totals["setup"] = time.perf_counter() - t_start
         run.watch.start()
         try:
@@ -337,41 +340,47 @@ class _Run:
             valid_fn=None if valid is None else (
                 lambda: self._last_layer(torch.as_tensor(valid.X), torch.as_tensor(valid.y))))
 
-    def _select(self, reason):
+    def _timed(self, step):
+        """Run a selection step; charge its forward passes to ``gradients``, the rest to
+        ``solver``.  Returns the step's result, its seconds and its forward-pass seconds."""
+        self.watch.lap(self._train_phase())
         self.grad_seconds = 0.0
-        t = time.perf_counter()
-        sel = self.selector.select(self._context())
-        sync(self.device)
-        seconds = time.perf_counter() - t
-        self.watch.totals["gradients"] = self.watch.totals.get("gradients", 0.0) + self.grad_seconds
-        self.watch.lap("solver")
+        out = step(self._context())
+        seconds = self.watch.lap("solver")
         self.watch.totals["solver"] -= self.grad_seconds
+        self.watch.totals["gradients"] = self.watch.totals.get("gradients", 0.0) + self.grad_seconds
+        return out, seconds, self.grad_seconds
+
+    def _select(self, reason):
+        if self.bar is not None:
+            self.bar.set_postfix_str("select")
+        sel, seconds, grad_seconds = self._timed(self.selector.select)
         self.dataset.set_subset(sel.indices, sel.weights)
         record = {"epoch": self.epoch, "indices": self.pool[sel.indices],
                   "weights": np.asarray(sel.weights, dtype=np.float64),
                   "gradient_error": sel.info.get("gradient_error"), "seconds": seconds,
-                  "gradient_seconds": self.grad_seconds,
-                  "solver_seconds": seconds - self.grad_seconds, "reason": reason}
+                  "gradient_seconds": grad_seconds, "solver_seconds": seconds - grad_seconds,
+                  "reason": reason}
         record.update({key: v for key, v in sel.info.items() if key not in record})
         self.history.append(record)
+
+    def _reason(self):
+        """Why to select before this subset epoch, or None."""
+        if not self.history:
+            return "first"
+        if getattr(self.selector, "adaptive", False):
+            return self._timed(self.selector.check)[0]
+        if (self.epoch - self.schedule.warm_epochs) % self.schedule.R == 0:
+            return "schedule"
+        return None
 
     def begin_epoch(self, net):
         phase = self.schedule.phase(self.epoch)
         if phase == "subset":
-            if self.phase == "warm" or self.phase is None:
+            if self.phase != "subset":
                 skip_lr_epochs(net, self.schedule.skipped_epochs)
-            since = self.epoch - self.schedule.warm_epochs
-            reason = None
-            if not self.history:
-                reason = "first"
-            elif getattr(self.selector, "adaptive", False):
-                reason = self.selector.check(self._context())
-            elif since % self.schedule.R == 0:
-                reason = "schedule"
+            reason = self._reason()
             if reason is not None:
-                if self.bar is not None:
-                    self.bar.set_postfix_str("select")
-                self.watch.lap(self._train_phase())
                 self._select(reason)
         self.phase = phase
         net.history.record("phase", phase)

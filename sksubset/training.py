@@ -176,9 +176,10 @@ class Stopwatch:
         self._t = time.perf_counter()
 
     def lap(self, name):
-        """Charge the time since the last lap (or start) to ``name``."""
+        """Charge the time since the last lap (or start) to ``name``; return it."""
         sync(self.device)
         now = time.perf_counter()
-        self.totals[name] = self.totals.get(name, 0.0) + (now - self._t)
+        elapsed = now - self._t
+        self.totals[name] = self.totals.get(name, 0.0) + elapsed
         self._t = now
-        return now
+        return elapsed
