@@ -368,7 +368,7 @@ class _Run:
         """Why to select before this subset epoch, or None."""
         if not self.history:
             return "first"
-        if getattr(self.selector, "adaptive", False):
+        if self.selector.adaptive:
             return self._timed(self.selector.check)[0]
         if (self.epoch - self.schedule.warm_epochs) % self.schedule.R == 0:
             return "schedule"

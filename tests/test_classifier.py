@@ -140,8 +140,6 @@ def test_lr_schedule_runs_over_the_epoch_budget(small):
 class FixedSelector(BaseSelector):
     """Returns the same rows and weights every round (a test double)."""
 
-    needs_gradients = False
-
     def __init__(self, indices=(0, 1, 2), weights=(1.0, 2.0, 5.0)):
         self.indices = indices
         self.weights = weights

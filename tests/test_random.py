@@ -41,7 +41,7 @@ def test_clone_and_params():
 
 def test_registry_and_flags():
     assert get_selector("random") is RandomSelector
-    assert RandomSelector.needs_gradients is False
+    assert RandomSelector.adaptive is False
 
 
 def test_fit_uniform_subset_without_replacement():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from sksubset.experiments import ExperimentConfig, plan, run_experiment, runner
+from sksubset.experiments import ExperimentConfig, run_experiment, runner
 from sksubset.experiments.__main__ import build_parser, config_from_args, main
 from sksubset.experiments.models import LeNet5, make_net, module_kwargs
 from sksubset.experiments.plan import (default_frontier_epochs, earlystop_epochs,

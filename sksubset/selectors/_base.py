@@ -27,12 +27,57 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ..gradients import LastLayer
+from ..omp import _resolve_device
 
 __all__ = ["BaseSelector", "Selection", "SelectionContext", "resolve_budget",
-           "split_budget", "expand_batches", "n_batches_for"]
+           "split_budget", "expand_batches", "n_batches_for", "check_matrix", "check_labels",
+           "group_rows", "DTYPES"]
 
 BUDGET_CONSTRAINTS = [Interval(Real, 0, 1, closed="right"), Interval(Integral, 1, None, closed="left")]
+
+#: values of the selectors' ``dtype`` parameter
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def check_matrix(G, device, dtype):
+    """``G`` as a finite 2-D float tensor on ``device`` (clear errors otherwise)."""
+    if isinstance(G, torch.Tensor):
+        Gt = G.detach()
+    else:
+        try:
+            Gt = torch.from_numpy(np.ascontiguousarray(np.asarray(G, dtype=np.float64)))
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"G must be a numeric array or torch.Tensor, got {type(G).__name__}") from exc
+    if Gt.ndim != 2:
+        raise ValueError(f"G must be 2-D (n_samples, n_features); got shape {tuple(Gt.shape)}.")
+    if Gt.shape[0] < 1 or Gt.shape[1] < 1:
+        raise ValueError(f"G must have at least one row and one column; got shape {tuple(Gt.shape)}.")
+    if not Gt.is_floating_point():
+        Gt = Gt.to(torch.float64)
+    Gt = Gt.to(device=device, dtype=dtype)
+    if not bool(torch.isfinite(Gt).all()):
+        raise ValueError("G contains NaN or infinite values; gradients must be finite.")
+    return Gt
+
+
+def check_labels(y, n, required):
+    """``y`` as an array of shape ``(n,)`` (or None when not given and not ``required``)."""
+    if y is None:
+        if required:
+            raise ValueError("per_class=True requires y (the class of each row of G).")
+        return None
+    y = np.asarray(y)
+    if y.shape != (n,):
+        raise ValueError(f"y must have shape ({n},) to match G; got {y.shape}.")
+    return y
+
+
+def group_rows(y):
+    """Classes of ``y`` and the rows of each."""
+    classes, inverse = np.unique(y, return_inverse=True)
+    return classes, [np.flatnonzero(inverse == c) for c in range(len(classes))]
+
+
 
 
 def resolve_budget(budget, n):
@@ -158,10 +203,16 @@ class Selection:
 class BaseSelector(BaseEstimator):
     """Base class of the selectors (see the module docstring)."""
 
-    #: whether the selector needs last-layer gradients (a forward pass)
-    needs_gradients = True
     #: whether the selector decides itself when to reselect
     adaptive = False
+
+    def _device(self, *arrays):
+        """The torch device of ``self.device`` (``"auto"``: where ``arrays`` live)."""
+        try:
+            return _resolve_device(self.device, *arrays)
+        except RuntimeError as exc:
+            raise ValueError(f"device={self.device!r} is not a valid torch device; use "
+                             "'auto', 'cpu', 'cuda' or 'cuda:N'.") from exc
 
     def transform(self, X):
         """Return the selected rows of ``X`` (``X[indices_]``).

@@ -69,10 +69,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..gradients import batch_gradients, gradient_sum, random_batches
-from ..omp import _resolve_device
-from ._base import (BUDGET_CONSTRAINTS, BaseSelector, Selection, expand_batches,
-                    n_batches_for, resolve_budget, split_budget)
-from .gradmatch import _DTYPES, _check_matrix, _group_rows
+from ._base import (BUDGET_CONSTRAINTS, DTYPES, BaseSelector, Selection, check_labels,
+                    check_matrix, expand_batches, group_rows, n_batches_for, resolve_budget,
+                    split_budget)
 
 __all__ = ["CraigSelector", "facility_location_greedy", "pairwise_distances"]
 
@@ -328,7 +327,7 @@ class CraigSelector(BaseSelector):
         "epsilon": [Interval(Real, 0, 1, closed="neither")],
         "chunk_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "device": [str, torch.device],
-        "dtype": [StrOptions(set(_DTYPES))],
+        "dtype": [StrOptions(set(DTYPES))],
         "random_state": ["random_state"],
     }
 
@@ -344,13 +343,6 @@ class CraigSelector(BaseSelector):
         self.device = device
         self.dtype = dtype
         self.random_state = random_state
-
-    def _device(self, *arrays):
-        try:
-            return _resolve_device(self.device, *arrays)
-        except RuntimeError as exc:
-            raise ValueError(f"device={self.device!r} is not a valid torch device; use "
-                             "'auto', 'cpu', 'cuda' or 'cuda:N'.") from exc
 
     def _solve_groups(self, groups, ks, rng):
         """Solve one problem per ``(rows, factors)`` group; global results."""
@@ -388,15 +380,12 @@ class CraigSelector(BaseSelector):
         self
         """
         device = self._device(G)
-        Gt = _check_matrix(G, device, _DTYPES[self.dtype])
+        Gt = check_matrix(G, device, DTYPES[self.dtype])
         n, d = Gt.shape
         k = resolve_budget(self.budget, n)
-        if y is not None:
-            y = np.asarray(y)
-            if y.shape != (n,):
-                raise ValueError(f"y must have shape ({n},) to match G; got {y.shape}.")
+        y = check_labels(y, n, required=False)
         if self.per_class and y is not None:
-            classes, rows = _group_rows(y)
+            classes, rows = group_rows(y)
             self.classes_ = classes
         else:
             rows = [np.arange(n)]
@@ -428,7 +417,7 @@ class CraigSelector(BaseSelector):
         """
         ll = context.train()
         dev = self._device(ll.E)
-        dtype = _DTYPES[self.dtype]
+        dtype = DTYPES[self.dtype]
         E, Hb = ll.E.to(device=dev, dtype=dtype), ll.Hb.to(device=dev, dtype=dtype)
         n, k = len(ll), min(context.budget, len(ll))
         full = gradient_sum(E.double(), Hb.double())

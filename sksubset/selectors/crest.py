@@ -90,10 +90,9 @@ from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..omp import _resolve_device
-from ._base import BUDGET_CONSTRAINTS, BaseSelector, Selection, resolve_budget, split_budget
+from ._base import (BUDGET_CONSTRAINTS, BaseSelector, Selection, check_matrix, resolve_budget,
+                    split_budget)
 from .craig import _chunk, _Ground, facility_location_greedy
-from .gradmatch import _check_matrix
 
 __all__ = ["CrestSelector"]
 
@@ -530,13 +529,6 @@ class CrestSelector(BaseSelector):
         self.device = device
         self.random_state = random_state
 
-    def _device(self, *arrays):
-        try:
-            return _resolve_device(self.device, *arrays)
-        except RuntimeError as exc:
-            raise ValueError(f"device={self.device!r} is not a valid torch device; use "
-                             "'auto', 'cpu', 'cuda' or 'cuda:N'.") from exc
-
     def _coresets(self, F, y, subsets, sizes, device):
         """Coresets of each random subset; ``F`` holds the features of their concatenation.
 
@@ -571,7 +563,7 @@ class CrestSelector(BaseSelector):
         self
         """
         device = self._device(G)
-        Gt = _check_matrix(G, device, torch.float64)
+        Gt = check_matrix(G, device, torch.float64)
         n, d = Gt.shape
         if y is not None:
             y = np.asarray(y)

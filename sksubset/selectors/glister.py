@@ -77,9 +77,8 @@ from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..omp import _resolve_device
-from ._base import BUDGET_CONSTRAINTS, BaseSelector, Selection, resolve_budget, split_budget
-from .gradmatch import _DTYPES, _check_matrix, _group_rows
+from ._base import (BUDGET_CONSTRAINTS, DTYPES, BaseSelector, Selection, check_labels,
+                    check_matrix, group_rows, resolve_budget, split_budget)
 
 __all__ = ["GlisterSelector"]
 
@@ -277,7 +276,7 @@ class GlisterSelector(BaseSelector):
         "per_class": ["boolean"],
         "n_valid": BUDGET_CONSTRAINTS,
         "device": [str, torch.device],
-        "dtype": [StrOptions(set(_DTYPES))],
+        "dtype": [StrOptions(set(DTYPES))],
         "random_state": ["random_state"],
     }
 
@@ -294,13 +293,6 @@ class GlisterSelector(BaseSelector):
         self.device = device
         self.dtype = dtype
         self.random_state = random_state
-
-    def _device(self, *arrays):
-        try:
-            return _resolve_device(self.device, *arrays)
-        except RuntimeError as exc:
-            raise ValueError(f"device={self.device!r} is not a valid torch device; use "
-                             "'auto', 'cpu', 'cuda' or 'cuda:N'.") from exc
 
     def _greedy_kwargs(self, rng):
         return dict(update_every=self.update_every, optimizer=self.optimizer,
@@ -327,21 +319,12 @@ class GlisterSelector(BaseSelector):
         self
         """
         device = self._device(G)
-        dtype = _DTYPES[self.dtype]
-        Gt = _check_matrix(G, device, dtype)
+        dtype = DTYPES[self.dtype]
+        Gt = check_matrix(G, device, dtype)
         n, d = Gt.shape
         k = resolve_budget(self.budget, n)
-        if self.per_class:
-            if y is None:
-                raise ValueError("per_class=True requires y (the class of each row of G).")
-            y = np.asarray(y)
-            if y.shape != (n,):
-                raise ValueError(f"y must have shape ({n},) to match G; got {y.shape}.")
-            classes, rows = _group_rows(y)
-        else:
-            if y is not None and len(y) != n:
-                raise ValueError(f"y has {len(y)} entries but G has {n} rows.")
-            classes, rows = None, [np.arange(n)]
+        y = check_labels(y, n, self.per_class)
+        classes, rows = group_rows(y) if self.per_class else (None, [np.arange(n)])
         if target is not None:
             t = _check_target(target, (len(rows), d) if self.per_class else (d,), device, dtype)
         rng = check_random_state(self.random_state)
@@ -389,7 +372,7 @@ class GlisterSelector(BaseSelector):
             sample = np.sort(context.rng.choice(len(ll), m, replace=False))
             valid = ll[torch.as_tensor(sample, device=ll.E.device)]
         dev = self._device(ll.E)
-        dtype = _DTYPES[self.dtype]
+        dtype = DTYPES[self.dtype]
 
         def cast(x):
             return x.to(device=dev, dtype=dtype)

@@ -20,7 +20,7 @@ solved by regularized non-negative orthogonal matching pursuit
 The per-class problems are solved together in one batched greedy loop.
 """
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import torch
@@ -28,14 +28,12 @@ from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..gradients import batch_gradients, class_gradients, random_batches, sample_gradients
-from ..omp import DenseAtoms, OuterProductAtoms, _resolve_device, omp_batched
-from ._base import (BUDGET_CONSTRAINTS, BaseSelector, Selection, expand_batches,
-                    n_batches_for, resolve_budget, split_budget)
+from ..omp import DenseAtoms, OuterProductAtoms, omp_batched
+from ._base import (BUDGET_CONSTRAINTS, DTYPES, BaseSelector, Selection, check_labels,
+                    check_matrix, expand_batches, group_rows, n_batches_for, resolve_budget,
+                    split_budget)
 
 __all__ = ["GradMatchSelector", "gradmatch"]
-
-_DTYPES = {"float32": torch.float32, "float64": torch.float64}
-
 
 def _pad(blocks):
     """Stack row blocks ``(n_i, ...)`` into ``(B, n_max, ...)`` plus a validity mask."""
@@ -75,31 +73,6 @@ def _relative_error(G_sel, weights, target):
     return float(resid.norm() / target.norm().clamp_min(1e-300))
 
 
-def _check_matrix(G, device, dtype):
-    if isinstance(G, torch.Tensor):
-        Gt = G.detach()
-    else:
-        try:
-            Gt = torch.from_numpy(np.ascontiguousarray(np.asarray(G, dtype=np.float64)))
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"G must be a numeric array or torch.Tensor, got {type(G).__name__}") from exc
-    if Gt.ndim != 2:
-        raise ValueError(f"G must be 2-D (n_samples, n_features); got shape {tuple(Gt.shape)}.")
-    if Gt.shape[0] < 1 or Gt.shape[1] < 1:
-        raise ValueError(f"G must have at least one row and one column; got shape {tuple(Gt.shape)}.")
-    if not Gt.is_floating_point():
-        Gt = Gt.to(torch.float64)
-    Gt = Gt.to(device=device, dtype=dtype)
-    if not bool(torch.isfinite(Gt).all()):
-        raise ValueError("G contains NaN or infinite values; gradients must be finite.")
-    return Gt
-
-
-def _group_rows(y):
-    classes, inverse = np.unique(y, return_inverse=True)
-    return classes, [np.flatnonzero(inverse == c) for c in range(len(classes))]
-
-
 def _fit_gradmatch(G, k, y, target, opts, per_class, per_gradient):
     """Standalone GRAD-MATCH on a gradient matrix (tensor already validated)."""
     n, d = G.shape
@@ -108,7 +81,7 @@ def _fit_gradmatch(G, k, y, target, opts, per_class, per_gradient):
         idx, w, rounds = _solve_dense([G], [b], [k], opts)
         idx, w = idx[0], w[0]
         return idx, w, _relative_error(G[idx], w, b), rounds
-    classes, rows = _group_rows(y)
+    classes, rows = group_rows(y)
     C = len(classes)
     if per_gradient and d % C:
         raise ValueError(f"per_gradient=True needs G's columns in {C} equal blocks (one per "
@@ -238,7 +211,7 @@ class GradMatchSelector(BaseSelector):
         "per_gradient": ["boolean"],
         "criterion": [StrOptions({"gain", "correlation"})],
         "device": [str, torch.device],
-        "dtype": [StrOptions(set(_DTYPES))],
+        "dtype": [StrOptions(set(DTYPES))],
         "random_state": ["random_state"],
     }
 
@@ -265,13 +238,6 @@ class GradMatchSelector(BaseSelector):
             raise ValueError("per_gradient=True requires per_class=True (the per-gradient "
                              "approximation restricts each class's problem to its own block).")
 
-    def _device(self, *arrays):
-        try:
-            return _resolve_device(self.device, *arrays)
-        except RuntimeError as exc:
-            raise ValueError(f"device={self.device!r} is not a valid torch device; use "
-                             "'auto', 'cpu', 'cuda' or 'cuda:N'.") from exc
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, G, y=None, *, target=None):
         """Select rows of ``G``.
@@ -294,19 +260,12 @@ class GradMatchSelector(BaseSelector):
         """
         self._check_options()
         device = self._device(G)
-        Gt = _check_matrix(G, device, _DTYPES[self.dtype])
+        Gt = check_matrix(G, device, DTYPES[self.dtype])
         n, d = Gt.shape
         k = resolve_budget(self.budget, n)
-        if self.per_class:
-            if y is None:
-                raise ValueError("per_class=True requires y (the class of each row of G).")
-            y = np.asarray(y)
-            if y.shape != (n,):
-                raise ValueError(f"y must have shape ({n},) to match G; got {y.shape}.")
-        elif y is not None and len(y) != n:
-            raise ValueError(f"y has {len(y)} entries but G has {n} rows.")
+        y = check_labels(y, n, self.per_class)
         if target is not None:
-            target = _check_matrix(torch.as_tensor(target).reshape(1, -1)
+            target = check_matrix(torch.as_tensor(target).reshape(1, -1)
                                    if np.ndim(target) == 1 else target, device, torch.float64)
             want = (len(np.unique(y)), d) if self.per_class else (1, d)
             if tuple(target.shape) != want:

@@ -69,8 +69,6 @@ class RandomSelector(BaseSelector):
     (3, 2)
     """
 
-    needs_gradients = False
-
     _parameter_constraints = {
         "budget": BUDGET_CONSTRAINTS,
         "random_state": ["random_state"],
