@@ -54,8 +54,8 @@ def render(page):
     names = names or list(getattr(module, "__all__", []))
     lines = [f"# {page}", "", f"Module `{module_name}`. Generated from the docstrings by "
              "`python docs/build_api.py`; do not edit by hand.", ""]
-    if module.__doc__ and names == list(getattr(module, "__all__", [])) or page == "omp":
-        lines += ["```text", inspect.cleandoc(module.__doc__ or ""), "```", ""]
+    if module.__doc__:
+        lines += ["```text", inspect.cleandoc(module.__doc__), "```", ""]
     for name in names:
         lines += _block(name, getattr(module, name), 2)
     return "\n".join(lines).rstrip() + "\n"
