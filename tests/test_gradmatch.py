@@ -320,8 +320,8 @@ def test_clone_get_set_params():
                             dtype="float64", random_state=3)
     params = sel.get_params()
     assert params == dict(budget=7, lam=0.3, eps=1e-8, positive=True, per_class=True,
-                          per_gradient=False, criterion="correlation", device="cpu",
-                          dtype="float64", random_state=3)
+                          per_gradient=False, pool_fraction=1.0, criterion="correlation",
+                          device="cpu", dtype="float64", random_state=3)
     G = make_G(seed=14)
     y = make_labels([150, 100, 50], seed=14)
     sel.fit(G, y)
@@ -459,3 +459,39 @@ def test_select_matches_fit_on_sample_gradients(per_class, per_gradient):
     np.testing.assert_allclose(out.weights, ref.weights_, rtol=1e-4)
     assert out.info["gradient_error"] == pytest.approx(ref.gradient_error_, rel=1e-3)
     assert len(out.indices) == 15 and (out.weights >= 0).all()
+
+
+@pytest.mark.parametrize("per_batch", [False, True])
+def test_select_from_a_random_pool(per_batch):
+    """pool_fraction: only the pool's rows are examined; the target is their sum scaled up."""
+    from sksubset.gradients import LastLayer, sample_gradients
+    from sksubset.selectors._base import SelectionContext
+
+    rng = np.random.default_rng(21)
+    n, C, H = 200, 3, 5
+    y = make_labels([100, 60, 40], seed=21)
+    Z = torch.as_tensor(rng.normal(size=(n, C)), dtype=torch.float32)
+    yt = torch.as_tensor(y)
+    E = torch.softmax(Z, 1) - torch.nn.functional.one_hot(yt, C).float()
+    Hb = torch.cat([torch.ones(n, 1), torch.as_tensor(rng.normal(size=(n, H)),
+                                                     dtype=torch.float32).relu()], 1)
+    ll = LastLayer(E, Hb, Z, yt)
+    seen = []
+
+    def train_fn(idx):
+        seen.append(None if idx is None else np.asarray(idx))
+        return ll if idx is None else ll[torch.as_tensor(idx)]
+
+    ctx = SelectionContext(y=y, n_classes=C, budget=12, batch_size=4, per_batch=per_batch,
+                           rng=np.random.RandomState(5), epoch=0, device=torch.device("cpu"),
+                           train_fn=train_fn)
+    out = GradMatchSelector(pool_fraction=0.25).select(ctx)
+    pool = np.sort(np.random.RandomState(5).choice(n, 50, replace=False))
+    np.testing.assert_array_equal(seen[0], pool)  # one forward pass, over the pool only
+    assert out.info["pool_size"] == 50
+    assert set(out.indices) <= set(pool) and len(np.unique(out.indices)) == len(out.indices)
+    if not per_batch:  # the same as matching the scaled pool gradient on the pool's rows
+        G = sample_gradients(E, Hb).numpy()[pool]
+        ref = GradMatchSelector(budget=12).fit(G, target=G.sum(0) * n / 50)
+        np.testing.assert_array_equal(out.indices, pool[ref.indices_])
+        np.testing.assert_allclose(out.weights, ref.weights_, rtol=1e-4)

@@ -176,3 +176,21 @@ def test_report_only_summarizes_runs_of_several_invocations(tmp_path, monkeypatc
     with pytest.raises(ValueError, match="No finished run"):
         run_experiment(ExperimentConfig(**dict(base, out=str(tmp_path / "empty")),
                                         report_only=True))
+
+
+def test_tagged_variant_with_selector_params_shares_the_table(tmp_path):
+    out = str(tmp_path)
+    base = dict(TINY, seeds=1, out=out, quiet=True, budgets=(0.3,))
+    run_experiment(ExperimentConfig(**base, strategies=("gradmatch-pb-warm",)))
+    args = ["--out", out, "--dataset", "digits", "--epochs", "4", "--batch-size", "64",
+            "--R", "2", "--seeds", "1", "--budgets", "0.3", "--threads", "1",
+            "--quiet", "--strategies", "gradmatch-pb-warm", "--tag", "pool",
+            "--selector-param", "pool_fraction=0.5"]
+    assert main(args) == 0
+    records = runner.load_records(os.path.join(out, "runs"))
+    names = sorted(r["strategy"] for r in records)
+    assert names == ["gradmatch-pb-warm", "gradmatch-pb-warm+pool"]
+    tagged = next(r for r in records if r["strategy"].endswith("+pool"))
+    assert tagged["settings"]["selector_params"] == {"pool_fraction": 0.5}
+    rows = run_experiment(ExperimentConfig(**base, report_only=True))["rows"]
+    assert {r["strategy"] for r in rows} == set(names)

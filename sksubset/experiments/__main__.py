@@ -1,6 +1,7 @@
 """Command line of the experiment runner: python -m sksubset.experiments, sksubset-bench."""
 
 import argparse
+import ast
 import sys
 import warnings
 
@@ -28,6 +29,16 @@ def _positive_int(text):
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected an int >= 1; got {text}")
     return value
+
+
+def _key_value(text):
+    key, sep, value = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE; got {text!r}")
+    try:
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key, value  # a bare word: a string
 
 
 def _budget(text):
@@ -89,6 +100,14 @@ def build_parser():
                         "fastest on one, else torch's own)")
     p.add_argument("--out", default=None,
                    help="output folder (default: $OUT if set, else ./results/<dataset>)")
+    p.add_argument("--tag", default=None,
+                   help="label of a variant, appended to the subset strategies' names "
+                        "(e.g. gradmatch-pb-warm+R10) so that variants share OUT with the "
+                        "baselines")
+    p.add_argument("--selector-param", action="append", default=[], metavar="KEY=VALUE",
+                   type=_key_value,
+                   help="parameter of the subset strategies' selector, e.g. pool_fraction=0.3 "
+                        "(repeatable; VALUE is a Python literal)")
     p.add_argument("--report-only", action="store_true",
                    help="train nothing: summarize every finished run under OUT/runs")
     p.add_argument("--quiet", action="store_true",
@@ -105,7 +124,8 @@ def config_from_args(args):
         seeds=args.seeds, device=args.device, model=args.model, batch_size=args.batch_size,
         lr=args.lr, out=args.out, quiet=args.quiet, valid_size=args.valid_size,
         frontier_epochs=tuple(args.frontier_epochs) if args.frontier_epochs else None,
-        threads=args.threads, report_only=args.report_only)
+        threads=args.threads, report_only=args.report_only, tag=args.tag,
+        selector_params=dict(args.selector_param) or None)
 
 
 def main(argv=None):

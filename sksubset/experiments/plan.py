@@ -91,6 +91,14 @@ class ExperimentConfig:
     report_only : bool, default=False
         Train nothing: summarize every finished run found under ``out/runs``
         (e.g. runs made by several invocations with different budgets).
+    tag : str, optional
+        Label of a variant: appended to the subset strategies' names
+        (``gradmatch-pb-warm+tag``), so that variants (other ``R``,
+        ``valid_size``, selector parameters) share one output folder and one
+        table with the baselines.
+    selector_params : dict, optional
+        Parameters of the subset strategies' selector (e.g.
+        ``{"pool_fraction": 0.3}``), passed to its class.
     """
 
     dataset: str = "digits"
@@ -111,6 +119,8 @@ class ExperimentConfig:
     frontier_epochs: Optional[tuple] = None
     threads: Optional[int] = None
     report_only: bool = False
+    tag: Optional[str] = None
+    selector_params: Optional[dict] = None
 
     def resolved(self):
         """A copy with every default filled in."""
@@ -212,9 +222,15 @@ class RunSpec:
     settings: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
+    def name(self):
+        """The strategy's name, with the variant's tag when there is one."""
+        tag = self.settings.get("tag")
+        return self.strategy.name + (f"+{tag}" if tag else "")
+
+    @property
     def run_id(self):
         """File name (without ``.json``) of the run's record."""
-        parts = [self.strategy.name]
+        parts = [self.name]
         if self.budget is not None:
             parts.append(f"b{self.budget:g}")
         if self.epochs is not None:
@@ -229,6 +245,10 @@ def _settings(cfg, strategy):
          "device": cfg.device}
     if strategy.kind == "subset":
         s.update(R=cfg.R, kappa=cfg.kappa if strategy.warm else 0.0, valid_size=cfg.valid_size)
+        if cfg.tag:
+            s["tag"] = cfg.tag
+        if cfg.selector_params:
+            s["selector_params"] = dict(cfg.selector_params)
     if strategy.kind == "full-earlystop":
         s.update(R=cfg.R, kappa=cfg.kappa, valid_size=cfg.valid_size)
     return s

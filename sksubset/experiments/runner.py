@@ -18,6 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..classifier import SubsetTrainingClassifier
+from ..selectors import get_selector
 from ..training import sync
 from .datasets import load_dataset
 from .models import LR_EVENT, make_net, module_kwargs
@@ -62,6 +63,16 @@ def _fit_timed(estimator, X, y, device):
     return time.perf_counter() - t0, meter.kwh()
 
 
+def _selector(strategy, params):
+    """The classifier's ``selector``: the strategy's name, or an instance with ``params``."""
+    if not params:
+        return strategy.selector
+    if strategy.selector == "gradmatch":
+        params = {"per_class": strategy.per_class, "per_gradient": strategy.per_gradient,
+                  **params}
+    return get_selector(strategy.selector)(**params)
+
+
 def train_run(spec, cfg, data):
     """Train one run and return its record (a JSON-ready dict).
 
@@ -88,13 +99,13 @@ def train_run(spec, cfg, data):
     strategy = spec.strategy
     n_classes = len(np.unique(y_train))
     module_kw = module_kwargs(cfg.model, X_train, n_classes)
-    record = {"run_id": spec.run_id, "strategy": strategy.name, "kind": strategy.kind,
+    record = {"run_id": spec.run_id, "strategy": spec.name, "kind": strategy.kind,
               "budget": spec.budget, "epochs": spec.epochs, "seed": spec.seed,
               "settings": spec.settings}
     if strategy.kind == "subset":
         net = make_net(cfg.model, module_kw, cfg.epochs, cfg.batch_size, cfg.lr, cfg.device)
         clf = SubsetTrainingClassifier(
-            net, selector=strategy.selector, budget=spec.budget, R=cfg.R,
+            net, selector=_selector(strategy, cfg.selector_params), budget=spec.budget, R=cfg.R,
             kappa=cfg.kappa if strategy.warm else 0.0, per_batch=strategy.per_batch,
             per_class=strategy.per_class, per_gradient=strategy.per_gradient,
             valid_size=cfg.valid_size, random_state=spec.seed,

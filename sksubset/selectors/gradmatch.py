@@ -152,6 +152,12 @@ class GradMatchSelector(BaseSelector):
         blocks, block ``c`` holding the gradient of the parameters of output
         unit ``c`` (classes in sorted order), as
         :func:`sksubset.gradients.sample_gradients` lays them out.
+    pool_fraction : float in (0, 1], default=1.0
+        In a training run: examine only a random pool of this share of the
+        training data each round (at least the budget), as CREST draws random
+        subsets; the forward pass and the solver then cost this share, and
+        the pool's gradient, scaled to the whole, stands in for the training
+        gradient.  Unused by :meth:`fit`, which selects from the rows it gets.
     criterion : {"gain", "correlation"}, default="gain"
         How the solver picks the next row: the largest decrease of the
         regularized error (orthogonal least squares; lowest errors on every
@@ -209,6 +215,7 @@ class GradMatchSelector(BaseSelector):
         "positive": ["boolean"],
         "per_class": ["boolean"],
         "per_gradient": ["boolean"],
+        "pool_fraction": [Interval(Real, 0, 1, closed="right")],
         "criterion": [StrOptions({"gain", "correlation"})],
         "device": [str, torch.device],
         "dtype": [StrOptions(set(DTYPES))],
@@ -216,14 +223,15 @@ class GradMatchSelector(BaseSelector):
     }
 
     def __init__(self, budget=0.1, lam=0.5, eps=1e-10, positive=True, per_class=False,
-                 per_gradient=False, criterion="gain", device="auto", dtype="float32",
-                 random_state=None):
+                 per_gradient=False, pool_fraction=1.0, criterion="gain", device="auto",
+                 dtype="float32", random_state=None):
         self.budget = budget
         self.lam = lam
         self.eps = eps
         self.positive = positive
         self.per_class = per_class
         self.per_gradient = per_gradient
+        self.pool_fraction = pool_fraction
         self.criterion = criterion
         self.device = device
         self.dtype = dtype
@@ -292,36 +300,53 @@ class GradMatchSelector(BaseSelector):
         out validation data, the validation gradient rescaled to the size of
         the ground set (per class, with ``per_class``).  Per-example gradients
         are never formed: the solver works on their factors
-        (:class:`~sksubset.omp.OuterProductAtoms`).
+        (:class:`~sksubset.omp.OuterProductAtoms`).  With ``pool_fraction <
+        1`` only a random pool of the ground set is examined (one forward pass
+        over the pool), and the pool's gradient, scaled to the ground set,
+        stands in for the training gradient.
         """
         self._check_options()
-        ll = context.train()
+        n_all, k = context.n_samples, context.budget
+        m = max(k, int(round(self.pool_fraction * n_all)))
+        pool = np.sort(context.rng.choice(n_all, m, replace=False)) if m < n_all else None
+        ll = context.train(pool)
+        y = context.y if pool is None else context.y[pool]
+        scale = n_all / len(ll)  # pool sums -> ground-set estimates
         valid = context.valid()
-        n, k = len(ll), context.budget
+        info = {} if pool is None else {"pool_size": len(ll)}
         if context.per_batch:
-            batches = random_batches(n, context.batch_size, context.rng)
+            batches = random_batches(len(ll), context.batch_size, context.rng)
             Gb = batch_gradients(ll.E, ll.Hb, batches)
-            b = Gb.sum(0) if valid is None else valid.gradient_sum * (len(batches) / len(valid))
+            b = (Gb.sum(0) * scale if valid is None
+                 else valid.gradient_sum * (len(batches) * scale / len(valid)))
             idx, w, rounds = _solve_dense([Gb], [b], [n_batches_for(k, context.batch_size)],
                                           self._opts)
             err = _relative_error(Gb[idx[0]], w[0], b)
-            indices, weights = expand_batches(batches, idx[0], w[0])
-            return Selection(indices, weights, {"gradient_error": err, "omp_rounds": rounds,
-                                                "n_batches": len(idx[0])})
-        y = context.y
-        groups = ([np.flatnonzero(y == c) for c in range(context.n_classes)] if self.per_class
-                  else [np.arange(n)])
+            local, weights = expand_batches(batches, idx[0], w[0])
+            info.update(gradient_error=err, omp_rounds=rounds, n_batches=len(idx[0]))
+        else:
+            local, weights, info_solve = self._select_examples(ll, y, valid, k, scale,
+                                                               context.n_classes)
+            info.update(info_solve)
+        indices = local if pool is None else pool[local]
+        return Selection(indices.astype(np.int64), weights, info)
+
+    def _select_examples(self, ll, y, valid, k, scale, n_classes):
+        """Per-example GRAD-MATCH (global or per class) on the factors of ``ll``."""
+        groups = ([np.flatnonzero(y == c) for c in range(n_classes)] if self.per_class
+                  else [np.arange(len(ll))])
         groups = [g for g in groups if len(g)]
         yv = None if valid is None else valid.y.cpu().numpy()
         subs, targets, full_targets = [], [], []
         for g in groups:
             sub = ll[torch.as_tensor(g, device=ll.E.device)]
-            src, scale = sub, 1.0
+            src, src_scale = sub, scale
             if valid is not None:
                 vr = np.flatnonzero(yv == y[g[0]]) if self.per_class else np.arange(len(yv))
                 if len(vr):
-                    src, scale = valid[torch.as_tensor(vr, device=ll.E.device)], len(g) / len(vr)
-            full_targets.append(src.gradient_sum * scale)
+                    src = valid[torch.as_tensor(vr, device=ll.E.device)]
+                    src_scale = len(g) * scale / len(vr)
+            full_targets.append(src.gradient_sum * src_scale)
             subs.append(sub)
             H1 = sub.Hb.shape[1]
             c = int(y[g[0]])
@@ -335,8 +360,8 @@ class GradMatchSelector(BaseSelector):
             E, valid_rows = _pad([sub.E for sub in subs])
             atoms = OuterProductAtoms(E, _pad([sub.Hb for sub in subs])[0])
         idx_l, w_l, rounds = _solve(atoms, valid_rows, targets, ks, self._opts)
-        indices = np.concatenate([g[i] for g, i in zip(groups, idx_l)]).astype(np.int64)
+        local = np.concatenate([g[i] for g, i in zip(groups, idx_l)]).astype(np.int64)
         weights = np.concatenate(w_l)
-        sel = ll[torch.as_tensor(indices, device=ll.E.device)]
+        sel = ll[torch.as_tensor(local, device=ll.E.device)]
         err = _relative_error(sample_gradients(sel.E, sel.Hb), weights, sum(full_targets))
-        return Selection(indices, weights, {"gradient_error": err, "omp_rounds": rounds})
+        return local, weights, {"gradient_error": err, "omp_rounds": rounds}
