@@ -13,10 +13,11 @@ from skorch import NeuralNetClassifier
 
 from sksubset import SubsetTrainingClassifier
 from sksubset.gradients import LastLayer, sample_gradients
+from sksubset.selectors import craig as craig_module
 from sksubset.selectors import get_selector
 from sksubset.selectors._base import SelectionContext, n_batches_for, split_budget
-from sksubset.selectors.craig import (CraigSelector, _Ground, facility_location_greedy,
-                                      pairwise_distances)
+from sksubset.selectors.craig import (CraigSelector, _Ground, facility_location_batched,
+                                      facility_location_greedy, pairwise_distances)
 
 METRICS = ["euclidean", "sqeuclidean", "cosine"]
 
@@ -184,6 +185,53 @@ def test_clusters_give_medoids_and_sizes():
         sel = CraigSelector(budget=4, metric=metric).fit(G)
         assert sorted(cluster[sel.indices_].tolist()) == [0, 1, 2, 3]
         np.testing.assert_array_equal(sel.weights_, np.array(sizes)[cluster[sel.indices_]])
+
+
+def _grouped_problems(seed, kind):
+    """Features and (groups, ks) of facility-location problems with sizes 1 .. 90."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 91, size=25)
+    sizes[:3] = [1, 2, 90]
+    N = int(sizes.sum())
+    if kind == "continuous":
+        F = rng.normal(size=(N, 6))
+    elif kind == "duplicates":      # few distinct points, each repeated: many exactly equal gains
+        F = rng.normal(size=(7, 6))[rng.integers(0, 7, size=N)]
+    else:                           # corners of a square and its center: symmetric ties
+        F = np.array([[0, 0], [0, 1], [1, 0], [1, 1], [0.5, 0.5]])[rng.integers(0, 5, size=N)]
+    perm = rng.permutation(N)       # groups are arbitrary (unsorted) rows of F
+    groups = np.split(perm, np.cumsum(sizes)[:-1])
+    ks = [int(rng.integers(1, s + 3)) for s in sizes]   # k > size too
+    return torch.as_tensor(F, dtype=torch.float64), groups, ks
+
+
+@pytest.mark.parametrize("kind", ["continuous", "duplicates", "square"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_batched_equals_the_lazy_greedy_per_group(kind, seed, monkeypatch):
+    F, groups, ks = _grouped_problems(seed, kind)
+    expected = [facility_location_greedy(_Ground([F[torch.as_tensor(g)]], "euclidean"), k)[:2]
+                for g, k in zip(groups, ks)]
+
+    def check(result):
+        for (c0, w0), (c1, w1), g in zip(expected, result, groups):
+            assert np.array_equal(c0, c1) and np.array_equal(w0, w1)
+            assert w1.sum() == len(g) and (w1 >= 1).all()
+
+    check(facility_location_batched(F, groups, ks))
+    # several batches, and large groups through the per-group lazy greedy
+    monkeypatch.setattr(craig_module, "_STACK_MAX_ELEMENTS", 3000)
+    monkeypatch.setattr(craig_module, "_STACK_MAX_ROWS", 40)
+    check(facility_location_batched(F, groups, ks))
+
+
+@pytest.mark.parametrize("metric", ["sqeuclidean", "cosine"])
+def test_batched_equals_the_lazy_greedy_per_group_other_metrics_and_chunks(metric):
+    F, groups, ks = _grouped_problems(4, "continuous")
+    expected = [facility_location_greedy(_Ground([F[torch.as_tensor(g)]], metric), k,
+                                         chunk_size=7)[:2] for g, k in zip(groups, ks)]
+    result = facility_location_batched(F, groups, ks, metric=metric, chunk_size=7)
+    for (c0, w0), (c1, w1) in zip(expected, result):
+        assert np.array_equal(c0, c1) and np.array_equal(w0, w1)
 
 
 def test_per_class_stays_within_classes():

@@ -13,8 +13,7 @@ from sksubset import SubsetTrainingClassifier
 from sksubset.gradients import LastLayer
 from sksubset.selectors import SelectionContext, get_selector
 from sksubset.selectors import crest as crest_module
-from sksubset.selectors.crest import (CrestSelector, _medoids, _medoids_batched, _QuadraticModel,
-                                      _subset_coreset)
+from sksubset.selectors.crest import CrestSelector, _QuadraticModel, _subset_coreset
 
 
 # -- a last layer without a net -------------------------------------------------
@@ -72,42 +71,6 @@ def test_coreset_of_a_subset_finds_blobs_per_class_and_counts_served_points():
     # fewer slots than classes: unserved classes go to the nearest medoid, weights still sum up
     idx, w = _subset_coreset(F, y, 1)
     assert len(idx) == 1 and w.sum() == len(F)
-
-
-def _grouped_problems(seed, kind):
-    """Features and (groups, ks) of facility-location problems with sizes 1 .. 90."""
-    rng = np.random.default_rng(seed)
-    sizes = rng.integers(1, 91, size=25)
-    sizes[:3] = [1, 2, 90]
-    N = int(sizes.sum())
-    if kind == "continuous":
-        F = rng.normal(size=(N, 6))
-    elif kind == "duplicates":      # few distinct points, each repeated: many exactly equal gains
-        F = rng.normal(size=(7, 6))[rng.integers(0, 7, size=N)]
-    else:                           # corners of a square and its center: symmetric ties
-        F = np.array([[0, 0], [0, 1], [1, 0], [1, 1], [0.5, 0.5]])[rng.integers(0, 5, size=N)]
-    perm = rng.permutation(N)       # groups are arbitrary (unsorted) rows of F
-    groups = np.split(perm, np.cumsum(sizes)[:-1])
-    ks = [int(rng.integers(1, s + 3)) for s in sizes]   # k > size too
-    return torch.as_tensor(F, dtype=torch.float64), groups, ks
-
-
-@pytest.mark.parametrize("kind", ["continuous", "duplicates", "square"])
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_batched_medoids_equal_the_lazy_greedy_per_group(kind, seed, monkeypatch):
-    F, groups, ks = _grouped_problems(seed, kind)
-    expected = [_medoids(F[torch.as_tensor(g)], k) for g, k in zip(groups, ks)]
-
-    def check(result):
-        for (c0, w0), (c1, w1), g in zip(expected, result, groups):
-            assert np.array_equal(c0, c1) and np.array_equal(w0, w1)
-            assert w1.sum() == len(g) and (w1 >= 1).all()
-
-    check(_medoids_batched(F, groups, ks))
-    # several batches, and large groups through the per-group lazy greedy
-    monkeypatch.setattr(crest_module, "_BATCH_MAX_ELEMENTS", 3000)
-    monkeypatch.setattr(crest_module, "_BATCH_MAX_ROWS", 40)
-    check(_medoids_batched(F, groups, ks))
 
 
 def test_subset_coresets_of_many_subsets_equal_one_subset_at_a_time():

@@ -48,6 +48,12 @@ which costs ``O(C + H)`` per pair instead of ``O(C H)``.  Optimizers:
   at random, for ``O(n log(1/epsilon))`` evaluations in all and a
   ``1 - 1/e - epsilon`` approximation in expectation.
 
+Many small problems (CREST's hundreds of per-subset, per-class coresets) are
+better solved together: :func:`facility_location_batched` stacks groups of
+equal size and takes one greedy step for all of them at a time, returning
+exactly the selections and weights of :func:`facility_location_greedy` per
+group, without its per-step Python overhead.
+
 Variants of a training run
 --------------------------
 * ``per_class=True`` (default, as in CORDS): one problem per class, the budget
@@ -73,10 +79,16 @@ from ._base import (BUDGET_CONSTRAINTS, DTYPES, BaseSelector, Selection, check_l
                     check_matrix, expand_batches, group_rows, n_batches_for, resolve_budget,
                     split_budget)
 
-__all__ = ["CraigSelector", "facility_location_greedy", "pairwise_distances"]
+__all__ = ["CraigSelector", "facility_location_batched", "facility_location_greedy",
+           "pairwise_distances"]
 
 _METRICS = ("euclidean", "sqeuclidean", "cosine")
 _OPTIMIZERS = ("lazy", "naive", "stochastic")
+#: facility_location_batched: groups with more rows go through the lazy greedy (no m x m matrix)
+_STACK_MAX_ROWS = 2048
+#: facility_location_batched: largest ``groups x m x m`` distance tensor stacked at once
+#: (float64: 128 MiB)
+_STACK_MAX_ELEMENTS = 1 << 24
 
 
 class _Ground:
@@ -240,6 +252,115 @@ def facility_location_greedy(ground, k, *, optimizer="lazy", epsilon=0.1, chunk_
     weights = np.bincount(pos[assign], minlength=len(chosen)).astype(np.float64)
     objective = float((D - cur.double()).sum())
     return chosen, weights, assign, objective, n_eval, D
+
+
+def facility_location_batched(F, groups, ks, *, metric="euclidean", chunk_size="auto"):
+    """Greedy facility location on many small groups of rows of ``F`` at once.
+
+    Solves, for every group ``g`` (row indices into ``F``), the problem that
+    ``facility_location_greedy(_Ground([F[g]], metric), ks[g],
+    chunk_size=chunk_size)`` solves, and returns exactly its ``chosen`` and
+    ``weights``: the same ``min(ks[g], len(g))`` picks in the same greedy
+    order, the same tie-breaking (smallest index among equal gains; a point
+    equally close to two picks is served by the earlier one) and the same
+    weights.  It exists for the many small problems of one CREST selection
+    (one per random subset and class), which a Python loop over
+    :func:`facility_location_greedy` would spend mostly in per-step overhead.
+
+    Groups of equal size ``m`` are stacked, in batches of at most
+    ``_STACK_MAX_ELEMENTS`` distances, into an ``(S, m, m)`` tensor whose
+    columns come from the same :class:`_Ground` calls (same column blocks of
+    ``chunk_size``, same bound ``D``) as the per-group solver; each greedy
+    step evaluates every candidate's gain ``sum_i max(0, cur_i - d_ij)`` (the
+    naive greedy, whose selection the lazy greedy returns) for all groups at
+    once.  No padding: every gain is the same sum of the same terms as per
+    group.  Groups larger than ``_STACK_MAX_ROWS`` rows are handed to
+    :func:`facility_location_greedy` (lazy, no ``m x m`` matrix).
+
+    Parameters
+    ----------
+    F : torch.Tensor of shape (n_rows, n_features)
+        Features of all the groups' rows.
+    groups : list of array-like of int
+        Row indices into ``F``, one non-empty array per problem; groups may
+        share rows and need not be sorted.
+    ks : list of int
+        Number of medoids per group (capped at the group's size).
+    metric : {"euclidean", "sqeuclidean", "cosine"}, default="euclidean"
+        Distance of the similarity ``D - d`` (module docstring).
+    chunk_size : int >= 1 or "auto", default="auto"
+        Column blocks of the distance computations, as in
+        :func:`facility_location_greedy` (so the distances are bit-identical).
+
+    Returns
+    -------
+    list of (chosen, weights)
+        One pair per group: ``chosen`` (ndarray of int64, local indices into
+        the group, greedy order) and ``weights`` (float64, the number of the
+        group's points each pick serves, >= 1, summing to ``len(g)``), as
+        returned by :func:`facility_location_greedy`.
+    """
+    out = [None] * len(groups)
+    by_size = {}
+    for i, g in enumerate(groups):
+        if len(g) > _STACK_MAX_ROWS:
+            ground = _Ground([F[torch.as_tensor(g, device=F.device)]], metric)
+            out[i] = facility_location_greedy(ground, ks[i], chunk_size=chunk_size)[:2]
+        else:
+            by_size.setdefault(len(g), []).append(i)
+    for m, members in by_size.items():
+        step = max(1, _STACK_MAX_ELEMENTS // (m * m))
+        for start in range(0, len(members), step):
+            batch = members[start:start + step]
+            res = _facility_location_stacked(F, [groups[i] for i in batch],
+                                             [ks[i] for i in batch], metric, chunk_size)
+            for i, r in zip(batch, res):
+                out[i] = r
+    return out
+
+
+def _facility_location_stacked(F, groups, ks, metric, chunk_size):
+    """One batch of :func:`facility_location_batched`: ``S`` groups of ``m`` rows each."""
+    dev = F.device
+    S, m = len(groups), len(groups[0])
+    cs = _chunk(chunk_size, dev)                 # the column blocks of facility_location_greedy
+    blocks = [(b, min(b + cs, m)) for b in range(0, m, cs)]
+    cols = [torch.arange(b, e, device=dev) for b, e in blocks]
+    d = torch.empty((S, m, m), dtype=F.dtype, device=dev)
+    Ds = []
+    for s, g in enumerate(groups):
+        ground = _Ground([F[torch.as_tensor(g, device=dev)]], metric)
+        Ds.append(ground.bound())
+        for (b, e), c in zip(blocks, cols):
+            d[s, :, b:e] = ground.dist(c)
+    cur = torch.as_tensor(Ds, dtype=F.dtype, device=dev)[:, None].repeat(1, m)
+    assign = torch.full((S, m), -1, dtype=torch.long, device=dev)
+    removed = torch.zeros((S, m), dtype=torch.bool, device=dev)
+    kk = np.minimum(np.asarray(ks, dtype=np.int64), m)
+    chosen = torch.zeros((S, int(kk.max())), dtype=torch.long, device=dev)
+    for step in range(int(kk.max())):
+        live = torch.as_tensor(np.flatnonzero(kk > step), device=dev)   # groups still choosing
+        L = len(live)
+        if L == S:                              # no copies while every group is choosing
+            d_l, cur_l, a_l, r_l = d, cur, assign, removed
+        else:
+            d_l, cur_l, a_l, r_l = d[live], cur[live], assign[live], removed[live]
+        gains = (cur_l[:, :, None] - d_l).clamp_min(0.0).sum(1)          # (L, m)
+        gains.masked_fill_(r_l, -math.inf)
+        c = gains.argmax(1)                     # the first maximum: smallest index
+        rows = torch.arange(L, device=dev)
+        chosen[live, step] = c
+        removed[live, c] = True
+        dc = d_l[rows, :, c]                    # (L, m): distances to the new medoid
+        closer = (dc < cur_l) | (a_l < 0)
+        closer[rows, c] = True
+        assign[live] = torch.where(closer, c[:, None], a_l)
+        cur[live] = torch.minimum(cur_l, dc)
+    served = torch.zeros((S, m), dtype=torch.float64, device=dev)
+    served.scatter_add_(1, assign, torch.ones((S, m), dtype=torch.float64, device=dev))
+    weights = served.gather(1, chosen).cpu().numpy()
+    chosen = chosen.cpu().numpy()
+    return [(chosen[s, :kk[s]], weights[s, :kk[s]]) for s in range(S)]
 
 
 def pairwise_distances(G, metric="euclidean", *, factors=None):

@@ -73,10 +73,10 @@ What differs from the authors' code (``bigml-cs-ucla/crest``), and why:
   ``D - d_ij`` with Euclidean distances ``d``, ties to the smallest index);
   the authors' code uses submodlib's facility location on the same features.
   The hundreds of small (random subset, class) problems of one selection are
-  solved together: groups of equal size are stacked and one greedy step is
-  taken for all of them at a time, which returns exactly the medoids and
-  weights of one lazy-greedy call per group, without its per-step Python
-  overhead.
+  solved together by :func:`sksubset.selectors.craig.facility_location_batched`
+  (groups of equal size stacked, one greedy step for all of them at a time),
+  which returns exactly the medoids and weights of one lazy-greedy call per
+  group, without its per-step Python overhead.
 """
 
 import math
@@ -92,7 +92,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import (BUDGET_CONSTRAINTS, BaseSelector, Selection, check_matrix, resolve_budget,
                     split_budget)
-from .craig import _chunk, _Ground, facility_location_greedy
+from .craig import facility_location_batched
 
 __all__ = ["CrestSelector"]
 
@@ -101,100 +101,6 @@ _DEFAULT_BATCH = 128
 
 
 # -- mini-batch coresets --------------------------------------------------------
-#: groups with more rows than this go through CRAIG's lazy greedy (no m x m matrix)
-_BATCH_MAX_ROWS = 2048
-#: largest ``groups x m x m`` distance tensor of one batch (float64: 128 MiB)
-_BATCH_MAX_ELEMENTS = 1 << 24
-
-
-def _medoids(F, k):
-    """Greedy facility location on the rows of ``F`` (CRAIG's implementation, lazy greedy).
-
-    Returns local indices of the ``k`` medoids (greedy order) and the number of
-    rows each serves (itself included, so >= 1; they sum to ``len(F)``).
-    """
-    chosen, weights, *_ = facility_location_greedy(_Ground([F], "euclidean"), k)
-    return chosen, weights
-
-
-def _medoids_batched(F, groups, ks):
-    """Greedy facility location on many groups of rows of ``F`` at once.
-
-    Each group ``g`` (row indices into ``F``) gets ``min(ks[g], len(g))``
-    medoids, exactly those of ``_medoids(F[g], ks[g])``: its distances and
-    bound ``D`` come from the same :class:`~sksubset.selectors.craig._Ground`
-    calls, the gains ``sum_i max(0, cur_i - d_ij)`` are those of every
-    candidate (the naive greedy, which returns the lazy greedy's selection),
-    ties go to the smallest index and the weights count the points served
-    (ties to the earlier pick).  Groups of equal size are stacked, in batches
-    of at most ``_BATCH_MAX_ELEMENTS`` distances, and one greedy step is taken
-    for all of them at a time; no padding, so every gain is the same sum of
-    the same terms as per group.  Groups larger than ``_BATCH_MAX_ROWS`` use
-    :func:`_medoids` (no ``m x m`` matrix).
-
-    Returns a list of ``(medoids, weights)``, one per group, local to the group.
-    """
-    out = [None] * len(groups)
-    by_size = {}
-    for i, g in enumerate(groups):
-        if len(g) > _BATCH_MAX_ROWS:
-            out[i] = _medoids(F[torch.as_tensor(g, device=F.device)], ks[i])
-        else:
-            by_size.setdefault(len(g), []).append(i)
-    for m, members in by_size.items():
-        step = max(1, _BATCH_MAX_ELEMENTS // (m * m))
-        for start in range(0, len(members), step):
-            batch = members[start:start + step]
-            res = _medoids_stacked(F, [groups[i] for i in batch], [ks[i] for i in batch])
-            for i, r in zip(batch, res):
-                out[i] = r
-    return out
-
-
-def _medoids_stacked(F, groups, ks):
-    """One batch of :func:`_medoids_batched`: ``S`` groups of ``m`` rows each."""
-    dev = F.device
-    S, m = len(groups), len(groups[0])
-    cs = _chunk("auto", dev)                     # the column blocks of facility_location_greedy
-    blocks = [(b, min(b + cs, m)) for b in range(0, m, cs)]
-    cols = [torch.arange(b, e, device=dev) for b, e in blocks]
-    d = torch.empty((S, m, m), dtype=F.dtype, device=dev)
-    Ds = []
-    for s, g in enumerate(groups):
-        ground = _Ground([F[torch.as_tensor(g, device=dev)]], "euclidean")
-        Ds.append(ground.bound())
-        for (b, e), c in zip(blocks, cols):
-            d[s, :, b:e] = ground.dist(c)
-    cur = torch.as_tensor(Ds, dtype=F.dtype, device=dev)[:, None].repeat(1, m)
-    assign = torch.full((S, m), -1, dtype=torch.long, device=dev)
-    removed = torch.zeros((S, m), dtype=torch.bool, device=dev)
-    kk = np.minimum(np.asarray(ks, dtype=np.int64), m)
-    chosen = torch.zeros((S, int(kk.max())), dtype=torch.long, device=dev)
-    for step in range(int(kk.max())):
-        live = torch.as_tensor(np.flatnonzero(kk > step), device=dev)   # groups still choosing
-        L = len(live)
-        if L == S:                              # no copies while every group is choosing
-            d_l, cur_l, a_l, r_l = d, cur, assign, removed
-        else:
-            d_l, cur_l, a_l, r_l = d[live], cur[live], assign[live], removed[live]
-        gains = (cur_l[:, :, None] - d_l).clamp_min(0.0).sum(1)          # (L, m)
-        gains.masked_fill_(r_l, -math.inf)
-        c = gains.argmax(1)                     # the first maximum: smallest index
-        rows = torch.arange(L, device=dev)
-        chosen[live, step] = c
-        removed[live, c] = True
-        dc = d_l[rows, :, c]                    # (L, m): distances to the new medoid
-        closer = (dc < cur_l) | (a_l < 0)
-        closer[rows, c] = True
-        assign[live] = torch.where(closer, c[:, None], a_l)
-        cur[live] = torch.minimum(cur_l, dc)
-    served = torch.zeros((S, m), dtype=torch.float64, device=dev)
-    served.scatter_add_(1, assign, torch.ones((S, m), dtype=torch.float64, device=dev))
-    weights = served.gather(1, chosen).cpu().numpy()
-    chosen = chosen.cpu().numpy()
-    return [(chosen[s, :kk[s]], weights[s, :kk[s]]) for s in range(S)]
-
-
 def _allocate(size, counts):
     """Split ``size`` over groups ``counts`` proportionally, one at least for each if possible."""
     counts = np.asarray(counts, dtype=np.int64)
@@ -213,9 +119,10 @@ def _subset_coresets(F, ys, sizes):
     ``F`` stacks the features of the random subsets, ``ys`` gives each
     subset's labels (``None`` entries: one group per subset) and ``sizes``
     their coreset sizes.  All the (subset, class) facility-location problems
-    are solved together (:func:`_medoids_batched`).  Returns, per subset,
-    local row indices and weights (points served); a subset's weights sum to
-    its number of rows.
+    are solved together
+    (:func:`~sksubset.selectors.craig.facility_location_batched`).  Returns,
+    per subset, local row indices and weights (points served); a subset's
+    weights sum to its number of rows.
     """
     groups, ks, plans, start = [], [], [], 0
     for y_sub, size in zip(ys, sizes):
@@ -228,7 +135,7 @@ def _subset_coresets(F, ys, sizes):
         groups += [start + g for g in served]
         ks += [int(p) for p in parts if p > 0]
         start += m
-    solved = _medoids_batched(F, groups, ks)
+    solved = facility_location_batched(F, groups, ks)
     out = []
     for start, first, count, unserved in plans:
         idx = np.concatenate([groups[first + j][solved[first + j][0]] - start
