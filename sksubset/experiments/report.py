@@ -38,6 +38,7 @@ import warnings
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter
 from scipy.stats import wilcoxon
 
 __all__ = ["relative_error", "frontier_accuracy", "wilcoxon_greater", "summarize",
@@ -52,6 +53,14 @@ COLUMNS = ("strategy", "budget", "epochs", "n_seeds", "accuracy_mean", "accuracy
            "subset_training_seconds")
 
 _NAN = float("nan")
+
+
+def _log_axis(ax):
+    """A logarithmic x axis labelled with plain numbers (2, 5, 20, not 2x10^0)."""
+    ax.set_xscale("log")
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(plain)
 
 
 def relative_error(accuracy, accuracy_full):
@@ -265,7 +274,7 @@ def plot_speedup_error(rows, path):
             i = names.index(r["strategy"])
             ax.plot(r["speedup"], r["relative_error_pct"], markers[i % len(markers)],
                     color=colors[r["strategy"]], label=r["strategy"], markersize=7)
-        ax.set_xscale("log")
+        _log_axis(ax)
         ax.set_yscale("symlog", linthresh=1.0)
         ys = [y for line in ax.get_lines() for y in np.ravel(line.get_ydata())]
         if ys:
@@ -313,7 +322,7 @@ def plot_accuracy_time(records, rows, path):
                     xerr=float(np.std(secs, ddof=1)) if len(secs) > 1 else 0.0,
                     fmt=markers.get(r["budget"], "o"), color=colors[r["strategy"]],
                     markersize=6, capsize=2)
-    ax.set_xscale("log")
+    _log_axis(ax)
     ax.set_xlabel("wall-clock seconds of fit (log)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("every run (small), means ± std over seeds (large)")
