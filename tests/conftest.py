@@ -88,3 +88,12 @@ def toy_net_factory():
         return NeuralNetClassifier(**kwargs).initialize()
 
     return make
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Run a module's tests on one torch thread (tiny nets train fastest that way), then restore."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -19,15 +19,12 @@ from sksubset.selectors._base import SelectionContext, n_batches_for, split_budg
 from sksubset.selectors.craig import (CraigSelector, _Ground, facility_location_batched,
                                       facility_location_greedy, pairwise_distances)
 
+from conftest import ToyMLP
+
 METRICS = ["euclidean", "sqeuclidean", "cosine"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _last_layer(n=60, C=4, H=5, seed=0, dtype=torch.float64):
@@ -316,22 +313,12 @@ def test_select_per_batch():
     np.testing.assert_array_equal(out.indices, again.indices)
 
 
-class _MLP(torch.nn.Module):
-    def __init__(self, n_in=64, n_hidden=32, n_out=10):
-        super().__init__()
-        self.seq = torch.nn.Sequential(torch.nn.Linear(n_in, n_hidden), torch.nn.ReLU(),
-                                       torch.nn.Linear(n_hidden, n_out))
-
-    def forward(self, X):
-        return self.seq(X)
-
-
 @pytest.mark.parametrize("selector, per_batch", [("craig", True), ("craig", False),
                                                  (CraigSelector(optimizer="stochastic"), False)])
 def test_end_to_end_digits(selector, per_batch):
     X, y = load_digits(return_X_y=True)
     X = (X / 16).astype(np.float32)
-    net = NeuralNetClassifier(_MLP, module__n_in=64, criterion=torch.nn.CrossEntropyLoss,
+    net = NeuralNetClassifier(ToyMLP, module__n_in=64, module__n_hidden=32, module__n_classes=10, criterion=torch.nn.CrossEntropyLoss,
                               max_epochs=6, lr=0.1, train_split=None, verbose=0)
     clf = SubsetTrainingClassifier(net, selector=selector, budget=0.1, R=2, per_batch=per_batch,
                                    random_state=0, verbose=0).fit(X, y)

@@ -15,6 +15,8 @@ from sksubset.selectors import SelectionContext, get_selector
 from sksubset.selectors import crest as crest_module
 from sksubset.selectors.crest import CrestSelector, _QuadraticModel, _subset_coreset
 
+from conftest import ToyMLP
+
 
 # -- a last layer without a net -------------------------------------------------
 class ToyLayer:
@@ -325,29 +327,10 @@ def test_registry_and_clone():
 
 
 # -- end to end ------------------------------------------------------------------
-class DigitsMLP(nn.Module):
-    def __init__(self, n_in=64, n_hidden=32, n_out=10):
-        super().__init__()
-        self.layers = nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(),
-                                    nn.Linear(n_hidden, n_out))
-
-    def forward(self, X):
-        return self.layers(X)
-
-
-@pytest.fixture
-def one_thread():
-    """Run with one torch thread (the CPUs are shared), restoring the setting after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_subset_training_with_crest_records_reasons(one_thread):
     X, y = load_digits(return_X_y=True)
     X = StandardScaler().fit_transform(X).astype(np.float32)
-    net = NeuralNetClassifier(DigitsMLP, module__n_hidden=32, criterion=nn.CrossEntropyLoss,
+    net = NeuralNetClassifier(ToyMLP, module__n_in=64, module__n_hidden=32, module__n_classes=10, criterion=nn.CrossEntropyLoss,
                               max_epochs=8, lr=0.1, batch_size=16, train_split=None,
                               verbose=0)
     clf = SubsetTrainingClassifier(net, selector="crest", budget=0.1, random_state=0,

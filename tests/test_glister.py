@@ -14,23 +14,10 @@ from sksubset.selectors import get_selector
 from sksubset.selectors._base import SelectionContext, split_budget
 from sksubset.selectors.glister import GlisterSelector, _relinearizing_greedy
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+from conftest import ToyMLP
 
 
-class _MLP(torch.nn.Module):
-    def __init__(self, n_in=64, n_hidden=32, n_out=10):
-        super().__init__()
-        self.seq = torch.nn.Sequential(torch.nn.Linear(n_in, n_hidden), torch.nn.ReLU(),
-                                       torch.nn.Linear(n_hidden, n_out))
-
-    def forward(self, X):
-        return self.seq(X)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _context(train, k, valid=None, seed=0, n_classes=None):
@@ -89,7 +76,7 @@ def test_relinearized_gradient_is_the_true_one(smoothing):
     """The closed-form validation gradient after a step equals a fresh forward pass."""
     torch.manual_seed(0)
     net = NeuralNetClassifier(
-        _MLP, module__n_in=5, module__n_hidden=7, module__n_out=3,
+        ToyMLP, module__n_in=5, module__n_hidden=7, module__n_classes=3,
         criterion=torch.nn.CrossEntropyLoss, criterion__label_smoothing=smoothing,
         train_split=None, verbose=0).initialize()
     Xv = torch.randn(30, 5)
@@ -258,7 +245,7 @@ def test_bad_input():
 def test_end_to_end_digits(selector, valid_size):
     X, y = load_digits(return_X_y=True)
     X = (X / 16).astype(np.float32)
-    net = NeuralNetClassifier(_MLP, module__n_in=64, criterion=torch.nn.CrossEntropyLoss,
+    net = NeuralNetClassifier(ToyMLP, module__n_in=64, module__n_hidden=32, module__n_classes=10, criterion=torch.nn.CrossEntropyLoss,
                               max_epochs=6, lr=0.1, train_split=None, verbose=0)
     kw = dict(selector=selector, budget=0.1, R=2, valid_size=valid_size, random_state=0,
               verbose=0)

@@ -14,13 +14,10 @@ from sksubset.selectors import get_selector
 from sksubset.selectors._base import SelectionContext
 from sksubset.selectors.random import RandomSelector
 
+from conftest import ToyMLP
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _context(n=50, k=7, seed=0):
@@ -128,21 +125,11 @@ def test_select_uses_context_rng_and_no_gradients():
     np.testing.assert_array_equal(s1.indices, s3.indices)
 
 
-class _MLP(torch.nn.Module):
-    def __init__(self, n_in=64, n_hidden=32, n_out=10):
-        super().__init__()
-        self.seq = torch.nn.Sequential(torch.nn.Linear(n_in, n_hidden), torch.nn.ReLU(),
-                                       torch.nn.Linear(n_hidden, n_out))
-
-    def forward(self, X):
-        return self.seq(X)
-
-
 @pytest.mark.parametrize("selector", ["random", RandomSelector(budget=0.9)])
 def test_end_to_end_digits(selector):
     X, y = load_digits(return_X_y=True)
     X = (X / 16).astype(np.float32)
-    net = NeuralNetClassifier(_MLP, module__n_in=64, criterion=torch.nn.CrossEntropyLoss,
+    net = NeuralNetClassifier(ToyMLP, module__n_in=64, module__n_hidden=32, module__n_classes=10, criterion=torch.nn.CrossEntropyLoss,
                               max_epochs=6, lr=0.1, train_split=None, verbose=0)
     clf = SubsetTrainingClassifier(net, selector=selector, budget=0.1, R=2, random_state=0,
                                    verbose=0).fit(X, y)

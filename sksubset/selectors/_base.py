@@ -30,7 +30,8 @@ from sklearn.utils.validation import check_is_fitted
 from ..omp import _resolve_device
 
 __all__ = ["BaseSelector", "Selection", "SelectionContext", "resolve_budget",
-           "split_budget", "expand_batches", "n_batches_for", "check_matrix", "check_labels",
+           "split_budget", "expand_batches", "n_batches_for", "check_matrix", "check_target",
+           "check_labels",
            "group_rows", "DTYPES"]
 
 BUDGET_CONSTRAINTS = [Interval(Real, 0, 1, closed="right"), Interval(Integral, 1, None, closed="left")]
@@ -39,25 +40,40 @@ BUDGET_CONSTRAINTS = [Interval(Real, 0, 1, closed="right"), Interval(Integral, 1
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
-def check_matrix(G, device, dtype):
-    """``G`` as a finite 2-D float tensor on ``device`` (clear errors otherwise)."""
-    if isinstance(G, torch.Tensor):
-        Gt = G.detach()
+def _as_tensor(x, name):
+    if isinstance(x, torch.Tensor):
+        t = x.detach()
     else:
         try:
-            Gt = torch.from_numpy(np.ascontiguousarray(np.asarray(G, dtype=np.float64)))
+            t = torch.from_numpy(np.ascontiguousarray(np.asarray(x, dtype=np.float64)))
         except (TypeError, ValueError) as exc:
-            raise TypeError(f"G must be a numeric array or torch.Tensor, got {type(G).__name__}") from exc
+            raise TypeError(f"{name} must be a numeric array or torch.Tensor, got "
+                            f"{type(x).__name__}") from exc
+    return t if t.is_floating_point() else t.to(torch.float64)
+
+
+def _check_finite(t, name):
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{name} contains NaN or infinite values; it must be finite.")
+    return t
+
+
+def check_matrix(G, device, dtype):
+    """``G`` as a finite 2-D float tensor on ``device`` (clear errors otherwise)."""
+    Gt = _as_tensor(G, "G")
     if Gt.ndim != 2:
         raise ValueError(f"G must be 2-D (n_samples, n_features); got shape {tuple(Gt.shape)}.")
     if Gt.shape[0] < 1 or Gt.shape[1] < 1:
         raise ValueError(f"G must have at least one row and one column; got shape {tuple(Gt.shape)}.")
-    if not Gt.is_floating_point():
-        Gt = Gt.to(torch.float64)
-    Gt = Gt.to(device=device, dtype=dtype)
-    if not bool(torch.isfinite(Gt).all()):
-        raise ValueError("G contains NaN or infinite values; gradients must be finite.")
-    return Gt
+    return _check_finite(Gt.to(device=device, dtype=dtype), "G")
+
+
+def check_target(target, shape, device, dtype):
+    """``target`` of the given ``shape`` as a finite ``(n_problems, d)`` tensor."""
+    t = _as_tensor(target, "target")
+    if tuple(t.shape) != tuple(shape):
+        raise ValueError(f"target must have shape {tuple(shape)}; got {tuple(t.shape)}.")
+    return _check_finite(t.to(device=device, dtype=dtype).reshape(-1, shape[-1]), "target")
 
 
 def check_labels(y, n, required):

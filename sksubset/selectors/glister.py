@@ -78,29 +78,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import (BUDGET_CONSTRAINTS, DTYPES, BaseSelector, Selection, check_labels,
-                    check_matrix, group_rows, resolve_budget, split_budget)
+                    check_matrix, check_target, group_rows, resolve_budget, split_budget)
 
 __all__ = ["GlisterSelector"]
 
 _OPTIMIZERS = ("naive", "stochastic")
-
-
-def _check_target(target, shape, device, dtype):
-    """``target`` as a ``(n_problems, d)`` tensor, or a ValueError naming it."""
-    if isinstance(target, torch.Tensor):
-        t = target.detach()
-    else:
-        try:
-            t = torch.from_numpy(np.ascontiguousarray(np.asarray(target, dtype=np.float64)))
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"target must be a numeric array or torch.Tensor, got "
-                            f"{type(target).__name__}") from exc
-    if tuple(t.shape) != tuple(shape):
-        raise ValueError(f"target must have shape {tuple(shape)}; got {tuple(t.shape)}.")
-    t = t.to(device=device, dtype=dtype).reshape(-1, shape[-1])
-    if not bool(torch.isfinite(t).all()):
-        raise ValueError("target contains NaN or infinite values; it must be finite.")
-    return t
 
 
 def _sample_remaining(left, n_left, s, rng):
@@ -326,7 +308,7 @@ class GlisterSelector(BaseSelector):
         y = check_labels(y, n, self.per_class)
         classes, rows = group_rows(y) if self.per_class else (None, [np.arange(n)])
         if target is not None:
-            t = _check_target(target, (len(rows), d) if self.per_class else (d,), device, dtype)
+            t = check_target(target, (len(rows), d) if self.per_class else (d,), device, dtype)
         rng = check_random_state(self.random_state)
         ks = split_budget(k, [len(r) for r in rows]).tolist()
         idx, gains = [], []

@@ -30,8 +30,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ..gradients import batch_gradients, class_gradients, random_batches, sample_gradients
 from ..omp import DenseAtoms, OuterProductAtoms, omp_batched
 from ._base import (BUDGET_CONSTRAINTS, DTYPES, BaseSelector, Selection, check_labels,
-                    check_matrix, expand_batches, group_rows, n_batches_for, resolve_budget,
-                    split_budget)
+                    check_matrix, check_target, expand_batches, group_rows, n_batches_for,
+                    resolve_budget, split_budget)
 
 __all__ = ["GradMatchSelector", "gradmatch"]
 
@@ -273,12 +273,8 @@ class GradMatchSelector(BaseSelector):
         k = resolve_budget(self.budget, n)
         y = check_labels(y, n, self.per_class)
         if target is not None:
-            target = check_matrix(torch.as_tensor(target).reshape(1, -1)
-                                   if np.ndim(target) == 1 else target, device, torch.float64)
-            want = (len(np.unique(y)), d) if self.per_class else (1, d)
-            if tuple(target.shape) != want:
-                raise ValueError(f"target must have shape {want if self.per_class else (d,)}; "
-                                 f"got {tuple(target.shape)}.")
+            shape = (len(np.unique(y)), d) if self.per_class else (d,)
+            target = check_target(target, shape, device, torch.float64)
             if not self.per_class:
                 target = target[0]
         idx, w, err, rounds = _fit_gradmatch(Gt, k, y, target, self._opts, self.per_class,
