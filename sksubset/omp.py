@@ -375,40 +375,50 @@ class _BatchedOMP:
             self.h[bi, t0:t] = As[t0:t] @ self.b[bi]
             self.gram_n[bi] = t
 
-    def _objective(self, G, h, w):
+    @staticmethod
+    def _objective(G, h, w, bnorm2):
+        """Regularized error ``||b||^2 - 2 h.w + w^T G w`` of each problem."""
         quad = (w * torch.bmm(G, w.unsqueeze(2)).squeeze(2)).sum(1)
-        return self.bnorm2 - 2 * (h * w).sum(1) + quad
+        return bnorm2 - 2 * (h * w).sum(1) + quad
 
     def solve(self):
         self._grow()
         rounds = 0
+        w = torch.zeros(self.B, self.K, device=self.G.device, dtype=torch.float64)
+        todo = list(range(self.B))  # problems whose support changed since their last refit
         while True:
             rounds += 1
             self._update_gram()
             P = max(self.pos_h + [1])
-            G, h = self.G[:, :P, :P], self.h[:, :P]
-            mask = torch.arange(P, device=G.device).unsqueeze(0) < self.pos.unsqueeze(1)
+            mask = torch.arange(P, device=w.device).unsqueeze(0) < self.pos.unsqueeze(1)
             if not self.positive:
-                w = _masked_solve(G, h, mask)[0]
+                w[:, :P] = _masked_solve(self.G[:, :P, :P], self.h[:, :P], mask)[0]
                 break
-            w = nnls_gram(G, h, mask)
-            obj = self._objective(G, h, w)
-            zero = (mask & (w <= 0)).cpu().numpy()
-            done_tol = (obj <= self.eps * self.bnorm2).tolist()
-            free = (~torch.isinf(self.blocked)).sum(1).tolist()
-            redo = [bi for bi in range(self.B)
-                    if zero[bi].any() and not done_tol[bi] and free[bi] > 0]
+            ti = torch.as_tensor(todo, device=w.device)
+            G, h = self.G[ti, :P, :P], self.h[ti, :P]
+            wt = nnls_gram(G, h, mask[ti])
+            w[ti] = 0
+            w[ti, :P] = wt
+            zero = (mask[ti] & (wt <= 0)).cpu().numpy()
+            bn2 = self.bnorm2[ti]
+            done_tol = (self._objective(G, h, wt, bn2) <= self.eps * bn2).tolist()
+            free = (~torch.isinf(self.blocked[ti])).sum(1).tolist()
+            redo = [j for j in range(len(todo))
+                    if zero[j].any() and not done_tol[j] and free[j] > 0]
             if not redo:
                 break
-            for bi in redo:
-                t = self.pos_h[bi]
-                zb = zero[bi, :t]
+            for j in redo:
+                bi, t = todo[j], self.pos_h[todo[j]]
+                zb = zero[j, :t]
                 self._ban(bi, self.idx[bi, :t][torch.as_tensor(zb)].tolist())
                 self._rebuild(bi, np.flatnonzero(~zb).tolist())
                 self.kk[bi] = self.k_target[bi]
                 self.converged[bi] = False
+            todo = [todo[j] for j in redo]
             self._grow()
-        obj = self._objective(G, h, w)
+        P = max(self.pos_h + [1])
+        w = w[:, :P]
+        obj = self._objective(self.G[:, :P, :P], self.h[:, :P], w, self.bnorm2)
         return self._results(w, obj, rounds)
 
     def _results(self, w, obj, rounds):
@@ -482,7 +492,8 @@ def nnls_gram(G, h, mask, max_iter=None):
         last = torch.where(infeas, pos, -1).amax(1)
         swap = torch.where(full.unsqueeze(1), infeas, infeas & (pos == last.unsqueeze(1)))
         F = F ^ swap
-        x, y = _masked_solve(G, h, F)
+        changed = torch.nonzero(swap.any(1)).squeeze(1)  # refactor only what moved
+        x[changed], y[changed] = _masked_solve(G[changed], h[changed], F[changed])
     return torch.where(F, x, 0.0).clamp_min(0)
 
 
