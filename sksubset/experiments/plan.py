@@ -40,8 +40,8 @@ __all__ = ["ExperimentConfig", "Strategy", "RunSpec", "parse_strategy",
 
 #: strategies run when none are named
 DEFAULT_STRATEGIES = ("full", "full-frontier", "random", "random-warm", "gradmatch",
-                      "gradmatch-warm", "gradmatch-pb", "gradmatch-pb-warm", "craig-pb-warm",
-                      "glister-warm", "crest")
+                      "gradmatch-warm", "gradmatch-pc-warm", "gradmatch-pb", "gradmatch-pb-warm",
+                      "craig-pb-warm", "glister-warm", "crest")
 
 #: per-dataset defaults of ``epochs`` (T), ``batch_size`` and torch ``threads``
 #: (one thread is fastest for the small digits MLP, whose batches are too small to share)
