@@ -3,7 +3,9 @@
 One selection round of per-class GRAD-MATCH on Fashion-MNIST-sized data
 (60 000 examples, 10 classes, last layer of LeNet-5: 84 hidden units, so
 ``C (H + 1) = 850`` gradient columns, budget 10%: 600 atoms per class) solved
-four ways, all giving the same selection:
+four ways (the first three solve the same problems; float32 rounding in the
+different products can flip near-ties, so the table gives the share of picks
+each way has in common with the loop):
 
 * ``loop, dense``: one OMP per class, a Python loop over the classes, each on
   its explicit ``(6000, 850)`` gradient matrix;
@@ -107,18 +109,19 @@ def main(argv=None):
             out = solve()
             sync(dev)
             times.append(time.perf_counter() - t)
-        picks = [sorted(r.indices.tolist()) for r in out]
-        if name != "batched, per gradient":
-            reference = reference or picks
-            assert picks == reference, f"{name} selected differently"
+        picks = [set(r.indices.tolist()) for r in out]
+        reference = reference or picks
+        shared = np.mean([len(p & q) / max(len(q), 1) for p, q in zip(picks, reference)])
         results.append({"way": name, "seconds": statistics.median(times),
-                        "error": float(np.mean([r.error for r in out]))})
+                        "error": float(np.mean([r.error for r in out])), "shared": float(shared)})
         print(f"{name:24s} {results[-1]['seconds']:.3f} s", flush=True)
     os.makedirs(args.out, exist_ok=True)
     lines = [f"Per-class GRAD-MATCH, 10 classes x 600 atoms of 6000 ({source}); device "
              f"{dev}, median of {args.repeats}.", "",
-             "| way | seconds | mean regularized error |", "|---|---|---|"]
-    lines += [f"| {r['way']} | {r['seconds']:.3f} | {r['error']:.2e} |" for r in results]
+             "| way | seconds | mean regularized error | picks shared with the loop |",
+             "|---|---|---|---|"]
+    lines += [f"| {r['way']} | {r['seconds']:.3f} | {r['error']:.2e} | {r['shared']:.1%} |"
+              for r in results]
     with open(os.path.join(args.out, "per_class_omp.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     with open(os.path.join(args.out, "per_class_omp.json"), "w") as f:

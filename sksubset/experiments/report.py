@@ -36,6 +36,7 @@ import os
 import warnings
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
@@ -58,9 +59,16 @@ _NAN = float("nan")
 def _log_axis(ax):
     """A logarithmic x axis labelled with plain numbers (2, 5, 20, not 2x10^0)."""
     ax.set_xscale("log")
-    plain = FuncFormatter(lambda v, _: f"{v:g}")
-    ax.xaxis.set_major_formatter(plain)
-    ax.xaxis.set_minor_formatter(plain)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    # minor ticks: label 2x and 5x only, so that neighbours never overlap
+    ax.xaxis.set_minor_formatter(FuncFormatter(
+        lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else ""))
+
+
+def _colors(names):
+    """A distinct colour per strategy: tab20's strong colours, then its light ones."""
+    cmap = colormaps["tab20"]
+    return {n: cmap((2 * i + i // 10) % 20) for i, n in enumerate(names)}
 
 
 def relative_error(accuracy, accuracy_full):
@@ -259,7 +267,7 @@ def plot_speedup_error(rows, path):
     axes = fig.subplots(1, max(1, len(budgets)), squeeze=False)[0]
     curve = _frontier_curve(rows)
     names = sorted({r["strategy"] for r in rows if r["budget"] is not None})
-    colors = {n: f"C{i % 10}" for i, n in enumerate(names)}
+    colors = _colors(names)
     markers = "osD^v<>pPX*h"
     for ax, budget in zip(axes, budgets or [None]):
         if len(curve):
@@ -302,7 +310,7 @@ def plot_accuracy_time(records, rows, path):
     ax = fig.subplots()
     groups = _groups(records)
     names = sorted({r["strategy"] for r in rows if r["strategy"] not in ("full", "full-frontier")})
-    colors = {n: f"C{i % 10}" for i, n in enumerate(names)}
+    colors = _colors(names)
     budgets = sorted({r["budget"] for r in rows if r["budget"] is not None})
     markers = {b: "osD^v<>pPX*h"[i % 12] for i, b in enumerate(budgets)}
     curve = _frontier_curve(rows)
