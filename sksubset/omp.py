@@ -56,9 +56,13 @@ greedy run is the greedy run with a smaller budget.
 With ``positive=True`` the weights are refitted once the support is full by
 non-negative least squares on the ridge-augmented system (block principal
 pivoting on the ``k x k`` Gram matrix, in float64).  Atoms that receive weight
-zero are removed and banned, the basis is rebuilt for the atoms kept, and the
-greedy growth resumes until the support is full again.  The objective never
-increases along these rounds.  The result therefore holds exactly
+zero are removed and banned, and their slots are filled at once by the free
+atoms best correlated with the residual of the non-negative fit; the refit
+and replacement repeat until no weight is zero.  (Regrowing greedily instead
+costs a full greedy step per replaced atom, and on validation targets, which
+are no sums of training gradients, NNLS can zero most of the support round
+after round.)  The objective never increases along these rounds, since the
+kept atoms' weights remain feasible.  The result therefore holds exactly
 ``min(k, n)`` distinct atoms unless the tolerance was reached first.  Only
 when every candidate has been tried (``k`` close to ``n``) are the remaining
 slots filled with banned atoms at weight 0, so that the count stays exact.
@@ -338,32 +342,38 @@ class _BatchedOMP:
             self.proj2[bi] = (P * P).sum(1)
             self.c[bi] = self.A.project(bi, self.r[bi].unsqueeze(0))[:, 0].to(torch.float64)
 
-    def _rebuild(self, bi, keep):
-        """Restart problem ``bi`` from the support positions ``keep``.
+    def _replace(self, bi, zero, w):
+        """Ban problem ``bi``'s zero-weight atoms and fill their slots at once.
 
-        The Gram block of the kept atoms is already known, so the fresh basis
-        costs one Cholesky factorization and one triangular solve.
+        The newcomers are the free atoms best correlated with the residual of
+        the non-negative fit (normalized like the greedy score): the atoms
+        that would lower the non-negative objective fastest.  The support's
+        Gram block is kept, so the next refit only adds the newcomers' rows;
+        the greedy basis is not rebuilt (growth is over once weights are fit).
         """
-        t = len(keep)
-        kp = torch.as_tensor(keep, device=self.A.device, dtype=torch.long)
+        t = self.pos_h[bi]
+        kp = torch.as_tensor(np.flatnonzero(~zero), device=self.A.device, dtype=torch.long)
+        self._ban(bi, self.idx[bi, :t][torch.as_tensor(zero, device=self.A.device)].tolist())
+        tk = len(kp)
         atoms = self.idx[bi, kp]
-        Gk = self.G[bi][kp][:, kp]
-        hk = self.h[bi, kp]
-        self.Q[bi] = 0
-        self.z[bi] = 0
-        if t:
-            L = torch.linalg.cholesky(Gk)
-            As = self.A.rows(bi, atoms)
-            self.Q[bi, :t] = torch.linalg.solve_triangular(L, As, upper=False)
-            self.z[bi, :t] = torch.linalg.solve_triangular(
-                L, hk.unsqueeze(1), upper=False).squeeze(1)
-        self.G[bi, :t, :t] = Gk
-        self.h[bi, :t] = hk
-        self.idx[bi, :t] = atoms
-        self.gram_n[bi] = t
-        self.pos[bi] = t
-        self.pos_h[bi] = t
-        self._refresh(bi)
+        self.G[bi, :tk, :tk] = self.G[bi][kp][:, kp]
+        self.h[bi, :tk] = self.h[bi, kp]
+        self.idx[bi, :tk] = atoms
+        residual = self.b[bi] - w[kp] @ self.A.rows(bi, atoms)
+        score = self.A.project(bi, residual.unsqueeze(0))[:, 0].to(torch.float64)
+        score = score / self.sq[bi].sqrt()
+        if not self.positive:
+            score = score.abs()
+        blocked = self.banned[bi].clone()
+        blocked[atoms] = True
+        need = min(t - tk, int((~blocked).sum()))
+        new = torch.topk(score.masked_fill(blocked, -torch.inf), need).indices
+        blocked[new] = True
+        self.idx[bi, tk:tk + need] = new
+        self.blocked[bi] = torch.where(blocked, -torch.inf, 0.0).to(self.A.dtype)
+        self.gram_n[bi] = tk
+        self.pos_h[bi] = tk + need
+        self.pos[bi] = tk + need
 
     # -- weights ---------------------------------------------------------
     def _update_gram(self):
@@ -413,14 +423,9 @@ class _BatchedOMP:
             if not redo:
                 break
             for j in redo:
-                bi, t = todo[j], self.pos_h[todo[j]]
-                zb = zero[j, :t]
-                self._ban(bi, self.idx[bi, :t][torch.as_tensor(zb)].tolist())
-                self._rebuild(bi, np.flatnonzero(~zb).tolist())
-                self.kk[bi] = self.k_target[bi]
-                self.converged[bi] = False
+                bi = todo[j]
+                self._replace(bi, zero[j, :self.pos_h[bi]], wt[j])
             todo = [todo[j] for j in redo]
-            self._grow()
         P = max(self.pos_h + [1])
         w = w[:, :P]
         obj = self._objective(self.G[:, :P, :P], self.h[:, :P], w, self.bnorm2)
