@@ -199,6 +199,29 @@ def test_negative_refit_replaces_atoms(criterion):
     np.testing.assert_allclose(w, w_ref, atol=1e-8)
 
 
+def test_target_partly_outside_the_cone_replaces_in_rounds():
+    """A target partly outside the atoms' cone: NNLS zeroes atoms in several rounds.
+
+    Every round bans the zeroed atoms and fills their slots with the free atoms
+    best correlated with the residual of the non-negative fit; the result keeps
+    exactly k atoms of positive weight, exactly NNLS-fitted, and beats the
+    NNLS refit of the first greedy support.
+    """
+    rng = np.random.default_rng(1)
+    A = rng.normal(size=(200, 20)) + 0.5
+    b = A[:60].sum(0) - 0.6 * A[60:120].sum(0)  # partly against the atoms' mean direction
+    lam, k = 0.5, 15
+    res = solve(A, b, k, lam=lam)
+    idx, w = res.indices.numpy(), res.weights.numpy()
+    assert res.n_rounds > 2
+    assert len(set(idx.tolist())) == k and (w > 0).all()
+    w_ref, _ = ridge_nnls(A, b, idx, lam)
+    np.testing.assert_allclose(w, w_ref, atol=1e-8)
+    S, _ = reference_greedy(A, b, k, lam, "gain")
+    _, E_first = ridge_nnls(A, b, S, lam)
+    assert objective(A, b, idx, w, lam) < E_first
+
+
 @pytest.mark.parametrize("criterion", ["gain", "correlation"])
 @pytest.mark.parametrize("lam", [0.5, 0.01])
 @pytest.mark.parametrize("seed", range(3))
