@@ -64,8 +64,10 @@ are no sums of training gradients, NNLS can zero most of the support round
 after round.)  The objective never increases along these rounds, since the
 kept atoms' weights remain feasible.  The result therefore holds exactly
 ``min(k, n)`` distinct atoms unless the tolerance was reached first.  Only
-when every candidate has been tried (``k`` close to ``n``) are the remaining
-slots filled with banned atoms at weight 0, so that the count stays exact.
+when every candidate has been tried (``k`` close to ``n``, or a target so far
+outside the atoms' cone that its non-negative fit uses only a few of them) are
+the remaining slots filled with banned atoms at weight 0, so that the count
+stays exact.
 """
 
 from dataclasses import dataclass
