@@ -52,6 +52,9 @@ def test_run_records(tiny_run):
     gm = next(r for r in recs if r["strategy"] == "gradmatch-pb-warm")
     # T=4, kappa=0.5: 1 warm epoch, 1 skipped, 2 subset epochs with one selection (R=2)
     assert gm["epochs_trained"] == 3 and gm["n_selections"] == 1
+    (sel,) = gm["selections"]
+    assert sel["reason"] == "first" and sel["omp_rounds"] >= 1
+    assert sel["solver_seconds"] > 0 and 0 <= sel["gradient_error"] < 1
     assert gm["settings"]["kappa"] == 0.5 and gm["energy_kwh"] is None
     assert gm["full_epoch_equivalents"] == pytest.approx(1 + 2 * gm["subset_size"] / 1257)
     assert set(gm["timing"]) >= {"warm_start", "gradients", "solver", "subset_training", "total"}

@@ -90,7 +90,10 @@ def train_run(spec, cfg, data):
         ``test_accuracy``, ``fit_seconds`` (wall-clock of ``fit``, selection
         included, test evaluation excluded), ``timing`` (the classifier's
         split; the plain nets charge everything to ``training``),
-        ``n_selections``, ``mean_gradient_error``, ``epochs_trained``,
+        ``n_selections``, ``selections`` (per round: ``epoch``, ``reason``,
+        ``gradient_seconds``, ``solver_seconds`` and, where the selector
+        reports them, ``gradient_error`` and ``omp_rounds``, the non-negative
+        refits), ``mean_gradient_error``, ``epochs_trained``,
         ``full_epoch_equivalents``, ``energy_kwh`` (None unless NVML measures
         the GPU), ``learning_rates`` (one per trained epoch) and the run's
         identity and settings.
@@ -119,6 +122,7 @@ def train_run(spec, cfg, data):
         record.update(
             timing={k: float(v) for k, v in clf.timing_.items()},
             n_selections=len(clf.selection_history_),
+            selections=[_round_summary(h) for h in clf.selection_history_],
             mean_gradient_error=float(np.mean(errors)) if errors else None,
             epochs_trained=int(clf.n_iter_), subset_size=int(clf.subset_size_),
             full_epoch_equivalents=float(
@@ -135,11 +139,25 @@ def train_run(spec, cfg, data):
         history = net.history
         record.update(timing={"setup": 0.0, "warm_start": 0.0, "gradients": 0.0, "solver": 0.0,
                               "subset_training": 0.0, "training": seconds, "total": seconds},
-                      n_selections=0, mean_gradient_error=None, epochs_trained=len(history),
+                      n_selections=0, selections=[], mean_gradient_error=None, epochs_trained=len(history),
                       subset_size=len(y_train), full_epoch_equivalents=float(epochs))
     record.update(test_accuracy=accuracy, fit_seconds=float(seconds), energy_kwh=energy,
                   learning_rates=[float(lr) for lr in history[:, LR_EVENT]])
     return record
+
+
+_ROUND_KEYS = ("epoch", "reason", "gradient_seconds", "solver_seconds", "gradient_error",
+               "omp_rounds")
+
+
+def _round_summary(record):
+    """The JSON-sized part of a ``selection_history_`` record (no indices or weights)."""
+    out = {}
+    for key in _ROUND_KEYS:
+        value = record.get(key)
+        if value is not None:
+            out[key] = value if isinstance(value, (str, int, float)) else value.item()
+    return out
 
 
 def _log(msg, bar):
