@@ -222,6 +222,25 @@ def test_target_partly_outside_the_cone_replaces_in_rounds():
     assert objective(A, b, idx, w, lam) < E_first
 
 
+def test_max_rounds_caps_the_refits_and_keeps_the_count():
+    """A target that 15 non-negative atoms reach badly takes many rounds; the cap stops them."""
+    rng = np.random.default_rng(5)
+    A = rng.normal(size=(200, 20)) + 0.5
+    b = A[:60].sum(0) - A[60:120].sum(0)
+    lam, k = 0.5, 15
+    full = solve(A, b, k, lam=lam, max_rounds=1000)
+    capped = solve(A, b, k, lam=lam, max_rounds=5)
+    assert full.n_rounds > 5 and capped.n_rounds == 5
+    idx, w = capped.indices.numpy(), capped.weights.numpy()
+    assert len(set(idx.tolist())) == k and (w >= 0).all() and (w == 0).any()
+    w_ref, E_capped = ridge_nnls(A, b, idx, lam)
+    np.testing.assert_allclose(w, w_ref, atol=1e-8)
+    S, _ = reference_greedy(A, b, k, lam, "gain")
+    _, E_first = ridge_nnls(A, b, S, lam)
+    E_full = objective(A, b, full.indices.numpy(), full.weights.numpy(), lam)
+    assert E_full <= E_capped * (1 + 1e-9) and E_capped <= E_first
+
+
 @pytest.mark.parametrize("criterion", ["gain", "correlation"])
 @pytest.mark.parametrize("lam", [0.5, 0.01])
 @pytest.mark.parametrize("seed", range(3))
