@@ -199,7 +199,7 @@ class _BatchedOMP:
     """State of ``B`` greedy problems that advance together (see module doc)."""
 
     def __init__(self, A, b, ks, valid, lam, eps, positive, criterion, check_every,
-                 max_rounds=32):
+                 max_rounds):
         self.A = A
         B, n, d = A.shape
         dev = A.device
@@ -370,8 +370,6 @@ class _BatchedOMP:
         residual = self.b[bi] - w[kp] @ self.A.rows(bi, atoms)
         score = self.A.project(bi, residual.unsqueeze(0))[:, 0].to(torch.float64)
         score = score / self.sq[bi].sqrt()
-        if not self.positive:
-            score = score.abs()
         blocked = self.banned[bi].clone()
         blocked[atoms] = True
         need = min(t - tk, int((~blocked).sum()))

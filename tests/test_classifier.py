@@ -227,7 +227,7 @@ def test_gradmatch_gradients_match_far_better_than_random(digits):
     k = len(sel.indices_)
     rand = [float((G[rng.choice(len(G), k, replace=False)].sum(0) * len(G) / k - target).norm()
                   / target.norm()) for _ in range(20)]
-    assert sel.gradient_error_ < 0.25 * min(rand)
+    assert sel.gradient_error_ < 0.2 * min(rand)
     assert all(r["gradient_error"] < 0.25 * np.median(rand) for r in clf.selection_history_)
 
 

@@ -139,8 +139,9 @@ def train_run(spec, cfg, data):
         history = net.history
         record.update(timing={"setup": 0.0, "warm_start": 0.0, "gradients": 0.0, "solver": 0.0,
                               "subset_training": 0.0, "training": seconds, "total": seconds},
-                      n_selections=0, selections=[], mean_gradient_error=None, epochs_trained=len(history),
-                      subset_size=len(y_train), full_epoch_equivalents=float(epochs))
+                      n_selections=0, selections=[], mean_gradient_error=None,
+                      epochs_trained=len(history), subset_size=len(y_train),
+                      full_epoch_equivalents=float(epochs))
     record.update(test_accuracy=accuracy, fit_seconds=float(seconds), energy_kwh=energy,
                   learning_rates=[float(lr) for lr in history[:, LR_EVENT]])
     return record
