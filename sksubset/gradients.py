@@ -51,6 +51,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .exceptions import DivergenceError
+
 __all__ = [
     "LastLayer",
     "find_last_linear",
@@ -161,6 +163,21 @@ def _dloss_dlogits(z, out, y, criterion, kind):
     return e
 
 
+def _check_finite(Z, H, out=None):
+    """Raise :class:`~sksubset.exceptions.DivergenceError` naming non-finite rows of the
+    logits ``Z``, the embeddings ``H`` (inputs of the last layer) or the module's output."""
+    parts = [("logits", Z), ("inputs of the last nn.Linear", H)]
+    if out is not None:
+        parts.append(("module outputs", out))
+    for what, t in parts:
+        bad = ~torch.isfinite(t.reshape(len(t), -1)).all(dim=1)
+        if bad.any():
+            raise DivergenceError(
+                f"The net's {what} are NaN or infinite for {int(bad.sum())} of {len(t)} "
+                f"examples (first: row {int(bad.nonzero()[0, 0])}); the net's parameters or "
+                "inputs are not finite, e.g. because training diverged.")
+
+
 def _check_output(out, z, kind):
     if out.shape != z.shape:
         raise ValueError(f"The module's output has shape {tuple(out.shape)} but its last "
@@ -192,6 +209,13 @@ def last_layer(net, X, y, *, batch_size=None):
     LastLayer
         ``E`` (``dL/dz``), ``Hb`` (``[1, h]``, ``h`` the input of the last
         linear layer), the logits ``Z`` and ``y``, all on ``net.device``.
+
+    Raises
+    ------
+    sksubset.exceptions.DivergenceError
+        When logits or the last layer's inputs are NaN or infinite.
+    ValueError
+        When the module's output is not what its criterion expects.
     """
     module, criterion = net.module_, net.criterion_
     kind = _loss_kind(criterion)
@@ -219,6 +243,7 @@ def last_layer(net, X, y, *, batch_size=None):
                 out = net.infer(xb.to(device))
                 h, z = captured["h"].reshape(len(xb), -1), captured["z"]
                 if E is None:
+                    _check_finite(z, h, out)
                     _check_output(out, z, kind)
                     E = torch.empty(n, z.shape[1], device=device, dtype=z.dtype)
                     Z = torch.empty_like(E)
@@ -229,6 +254,7 @@ def last_layer(net, X, y, *, batch_size=None):
     finally:
         handle.remove()
         module.train(was_training)
+    _check_finite(Z, Hb[:, 1:])
     return LastLayer(E, Hb, Z, y)
 
 

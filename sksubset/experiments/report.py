@@ -48,7 +48,8 @@ __all__ = ["relative_error", "frontier_accuracy", "wilcoxon_greater", "summarize
 #: table columns, in order
 COLUMNS = ("strategy", "budget", "epochs", "n_seeds", "accuracy_mean", "accuracy_std",
            "seconds_mean", "speedup", "relative_error_pct", "selection_share", "energy_kwh",
-           "full_epoch_equivalents", "n_selections", "mean_gradient_error", "p_vs_random",
+           "full_epoch_equivalents", "n_selections", "mean_gradient_error", "n_diverged",
+           "p_vs_random",
            "p_vs_random_warm", "above_frontier", "frontier_gain_pp", "p_vs_frontier",
            "warm_start_seconds", "gradients_seconds", "solver_seconds",
            "subset_training_seconds")
@@ -181,6 +182,7 @@ def summarize(records):
                "full_epoch_equivalents": _mean([r["full_epoch_equivalents"] for r in runs]),
                "n_selections": _mean([r["n_selections"] for r in runs]),
                "mean_gradient_error": _mean([r.get("mean_gradient_error") for r in runs]),
+               "n_diverged": sum(bool(r.get("diverged")) for r in runs),
                "p_vs_random": _NAN, "p_vs_random_warm": _NAN, "above_frontier": None,
                "frontier_gain_pp": _NAN, "p_vs_frontier": _NAN}
         for part in ("warm_start", "gradients", "solver", "subset_training"):
@@ -215,7 +217,8 @@ def _fmt(value, spec):
 def format_table(rows):
     """The summary rows as an aligned plain-text table."""
     cols = [("strategy", "strategy", ""), ("budget", "budget", "g"), ("E", "epochs", ""),
-            ("seeds", "n_seeds", ""), ("acc %", None, None), ("sec", "seconds_mean", ".2f"),
+            ("seeds", "n_seeds", ""), ("diverged", "n_diverged", ""), ("acc %", None, None),
+            ("sec", "seconds_mean", ".2f"),
             ("speedup", "speedup", ".2f"), ("rel.err %", "relative_error_pct", ".1f"),
             ("sel.share", "selection_share", ".2f"), ("kWh", "energy_kwh", ".2e"),
             ("p>rand", "p_vs_random", ".3f"), ("p>rand-w", "p_vs_random_warm", ".3f"),
