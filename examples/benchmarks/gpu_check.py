@@ -85,6 +85,14 @@ SETTINGS = {
               "per_class_n": 2000, "repeats": 1, "fm_T": 4, "fm_frontier": (1, 2),
               "fm_train": 1000, "fm_test": 300},
 }
+#: the command for a GPU machine without skorch, from the repository root, with _carry/
+#: filled by prepare_gpu_carry.sh; $OUT: a folder whose files come back (two of them)
+DEVICE_COMMAND = (
+    "set -o pipefail; python3 -m pip install -q --no-index --no-deps --no-compile "
+    "--no-cache-dir --upgrade --target /tmp/site _carry/wheels/*.whl || exit 1; "
+    "export PYTHONPATH=$PWD:/tmp/site PYTHONUNBUFFERED=1; "
+    "python3 examples/benchmarks/gpu_check.py --device cuda --data-dir _carry/fashion-mnist "
+    "--out /tmp/gpu_check --archive $OUT/gpu_check.tar.gz 2>&1 | tee $OUT/console.log")
 GOALS = {"omp_speedup": 20.0, "omp_floor_ratio": 2.0, "omp_large_seconds": 5.0,
          "selection_share": 0.03, "seeds": 2}
 
@@ -400,6 +408,7 @@ def run_fmnist(settings, args, device, out, budget):
     rs2 = ["random-rs2"] if has_strategy("random-rs2") else []
     common = {"budgets": (0.1,), "epochs": settings["fm_T"], "batch_size": 64, "kappa": 0.5,
               "device": device.type, "model": "lenet5", "out": out, "quiet": True,
+              "seeds": args.max_seeds,
               "frontier_epochs": settings["fm_frontier"]}
     if args.small:
         X, y, Xt, yt = load_fashion_mnist(args.data_dir)
@@ -487,6 +496,8 @@ def environment(device):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--print-command", action="store_true",
+                   help="print the command for a GPU machine without skorch and exit")
     p.add_argument("--small", action="store_true", help="small sizes, CPU-friendly smoke run")
     p.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     p.add_argument("--data-dir", help="folder of the Fashion-MNIST IDX .gz files")
@@ -514,6 +525,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.print_command:
+        print(DEVICE_COMMAND)
+        return 0
     budget = Budget(args.budget_s)
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if args.device == "cuda" or (args.device == "auto" and cuda)
