@@ -121,3 +121,9 @@ def test_device_command_fits_and_uses_the_carried_folders():
     assert "--no-index --no-deps" in cmd and "$OUT/" in cmd
     for wheel in ("skorch", "tabulate", "tqdm", "nvidia-ml-py", "cords"):
         assert f" {wheel}==" in script or f'"{wheel}==' in script
+
+
+def test_the_benchmarks_page_gives_the_device_command():
+    page = (BENCH.parents[1] / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    assert gpu_check.DEVICE_COMMAND in page
+    assert "python examples/benchmarks/gpu_check.py --device cuda" in page
