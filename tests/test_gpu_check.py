@@ -45,7 +45,7 @@ def test_device_check_on_the_cpu(tmp_path):
     assert [r["profiled"] for r in res["rounds"]] == [False, True]
     assert all(r["factor_devices"] == ["cpu"] == r["solver_devices"] for r in res["rounds"])
     prof = res["rounds"][1]
-    assert prof["copies"] == {}  # no GPU, no GPU copies
+    assert prof["copies"] == {} and prof["kernels"] == 0  # no GPU, no GPU copies or kernels
     assert prof["factor_bytes"] == 4 * 300 * (10 + 85)  # E and Hb of the whole pool, float32
     assert res["passed"] and set(res["checks"]) == {
         "every round selected on the device", "the trained net's parameters on the device",
