@@ -5,13 +5,10 @@ runner, run in this order (fixed-cost parts first, so that a run cut short
 keeps the most):
 
 ``device``
-    :class:`~sksubset.SubsetTrainingClassifier` around a LeNet-5 skorch net
-    with ``device=--device``, end to end on Fashion-MNIST.  In every selection
-    round the last-layer factors (``E``, ``Hb``, logits) and the OMP's inputs
-    and results are checked to live on that device; one round runs under
-    :mod:`torch.profiler`, whose trace gives the number and the bytes of the
-    device-to-host copies.  Each round's forward pass and solver seconds are
-    set against a full-data epoch.
+    ``device_check.py``: :class:`~sksubset.SubsetTrainingClassifier` around a
+    LeNet-5 skorch net with ``device=--device``, end to end on Fashion-MNIST;
+    in every selection round the factors and the OMP are checked to be on
+    that device, and one round's host copies are counted by the profiler.
 ``omp``
     ``omp_vs_cords.py`` on ``(20000, 850, 2000)`` and, with a short CORDS
     timeout (CORDS is not expected to finish), on ``(50000, 5130, 5000)``.
@@ -39,9 +36,8 @@ status is 1 when a part failed or a device check did not pass.
 """
 
 import argparse
-import contextlib
 import datetime
-import importlib
+import importlib.util
 import json
 import os
 import platform
@@ -55,31 +51,25 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import omp_vs_cords  # noqa: E402  (the benchmarks of this folder)
+import device_check  # noqa: E402  (the benchmarks of this folder)
+import omp_vs_cords  # noqa: E402
 import per_class_omp  # noqa: E402
 
-from sksubset import SubsetTrainingClassifier  # noqa: E402
 from sksubset.experiments import ExperimentConfig  # noqa: E402
 from sksubset.experiments.datasets import load_fashion_mnist  # noqa: E402
-from sksubset.experiments.models import make_net, module_kwargs  # noqa: E402
 from sksubset.experiments.plan import parse_strategy, plan_runs  # noqa: E402
 from sksubset.experiments.report import format_table, write_report  # noqa: E402
 from sksubset.experiments.runner import _EnergyMeter, execute, load_data, load_records  # noqa: E402
-from sksubset.selectors import GradMatchSelector  # noqa: E402
-from sksubset.training import sync  # noqa: E402
-
-# the module (the package's ``gradmatch`` attribute is the function of that name)
-gradmatch_module = importlib.import_module("sksubset.selectors.gradmatch")
 
 PARTS = ("device", "omp", "per-class", "fmnist")
 #: sizes of each part: on a GPU, and with --small
 SETTINGS = {
-    "gpu": {"device_n": 20000, "device_test": 2000, "device_T": 10, "device_R": 2,
+    "gpu": {"device_n": 20000, "device_T": 10, "device_R": 2,
             "omp": [("20000x850x2000", ("synthetic", "real"), "cords_timeout"),
                     ("50000x5130x5000", ("synthetic", "real"), "cords_timeout_large")],
             "per_class_n": 60000, "repeats": 3, "fm_T": 100, "fm_frontier": (5, 8, 12, 18),
             "fm_train": None, "fm_test": None},
-    "small": {"device_n": 600, "device_test": 300, "device_T": 4, "device_R": 1,
+    "small": {"device_n": 600, "device_T": 4, "device_R": 1,
               "omp": [("200x850x20", ("synthetic", "real"), "cords_timeout"),
                       ("300x5130x30", ("synthetic",), "cords_timeout_large")],
               "per_class_n": 2000, "repeats": 1, "fm_T": 4, "fm_frontier": (1, 2),
@@ -139,9 +129,7 @@ def energy_meter(device):
     meter = _EnergyMeter(device)
     if meter.handle is not None:
         return meter, None
-    try:
-        import pynvml  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("pynvml") is None:
         return None, "unavailable: pynvml is not importable"
     return None, "unavailable: NVML gave no energy counter"
 
@@ -159,22 +147,6 @@ def archive(out, path):
     os.replace(tmp, path)
 
 
-def memcpy_summary(events):
-    """Count, bytes and largest copy of the GPU memory copies in a Chrome trace's events,
-    by direction (``DtoH``: device to host, ``HtoD``, ``DtoD``...)."""
-    out = {}
-    for e in events:
-        name = e.get("name", "")
-        if not name.startswith("Memcpy ") or e.get("ph", "X") != "X":
-            continue
-        n_bytes = int((e.get("args") or {}).get("bytes", 0))
-        d = out.setdefault(name.split()[1], {"count": 0, "bytes": 0, "max_bytes": 0})
-        d["count"] += 1
-        d["bytes"] += n_bytes
-        d["max_bytes"] = max(d["max_bytes"], n_bytes)
-    return out
-
-
 def _mean(values):
     values = [v for v in values if v is not None]
     return float(np.mean(values)) if values else None
@@ -188,135 +160,17 @@ def _verdict(ok, text):
     return f"{'reached' if ok else 'NOT reached'}: {text}"
 
 
-# -- part 1: the device check -------------------------------------------------
-def _checked_selector(state):
-    """GRAD-MATCH whose rounds record where the factors live (and profile one round)."""
-
-    class CheckedGradMatch(GradMatchSelector):
-        def select(self, context):
-            rnd = {"round": len(state["rounds"]), "factors": set(), "solver": set(),
-                   "factor_bytes": 0}
-            state["current"] = rnd
-            train_fn = context.train_fn
-
-            def checked(idx):
-                ll = train_fn(idx)
-                rnd["factors"].update(t.device.type for t in (ll.E, ll.Hb, ll.Z))
-                rnd["factor_bytes"] += sum(t.element_size() * t.nelement() for t in (ll.E, ll.Hb))
-                return ll
-
-            context.train_fn = checked
-            if rnd["round"] != state["profile_round"]:
-                sel = super().select(context)
-            else:
-                acts = [torch.profiler.ProfilerActivity.CPU]
-                if context.device.type == "cuda":
-                    acts.append(torch.profiler.ProfilerActivity.CUDA)
-                with torch.profiler.profile(activities=acts) as prof:
-                    sel = super().select(context)
-                    sync(context.device)
-                prof.export_chrome_trace(state["trace_path"])
-                with open(state["trace_path"], encoding="utf-8") as f:
-                    events = json.load(f).get("traceEvents", [])
-                rnd["copies"] = memcpy_summary(events)
-                rnd["kernels"] = sum(e.get("cat") == "kernel" for e in events)
-                ops = {e.key: e.count for e in prof.key_averages()}
-                rnd["scalar_reads"] = ops.get("aten::_local_scalar_dense", 0)
-                rnd["profiled"] = True
-            state["rounds"].append(rnd)
-            return sel
-
-    return CheckedGradMatch
+# -- the parts ----------------------------------------------------------------
+def run_device(settings, args, device, out):
+    argv = ["--device", device.type, "--n-samples", str(settings["device_n"]), "--epochs",
+            str(settings["device_T"]), "--R", str(settings["device_R"]), "--out", out]
+    device_check.main(argv + (["--data-dir", args.data_dir] if args.data_dir else []))
+    with open(os.path.join(out, "device_check.json"), encoding="utf-8") as f:
+        result = json.load(f)
+    with open(os.path.join(out, "device_check.md"), encoding="utf-8") as f:
+        return result, f.read().splitlines()
 
 
-@contextlib.contextmanager
-def _watching_solver(state):
-    """Record the devices of the OMP's inputs and results during ``fit``."""
-    solve = gradmatch_module.omp_batched
-
-    def watched(A, b, *args, **kwargs):
-        results = solve(A, b, *args, **kwargs)
-        state["current"]["solver"].update({A.device.type, b.device.type})
-        state["current"]["solver"].update(t.device.type for r in results
-                                          for t in (r.indices, r.weights))
-        return results
-
-    gradmatch_module.omp_batched = watched
-    try:
-        yield
-    finally:
-        gradmatch_module.omp_batched = solve
-
-
-def device_check(X, y, X_test, y_test, device, T, R, out):
-    """Fit the classifier on ``device`` with the checks of the module docstring."""
-    os.makedirs(out, exist_ok=True)
-    state = {"rounds": [], "profile_round": 1, "trace_path": os.path.join(out, "round_trace.json")}
-    net = make_net("lenet5", module_kwargs("lenet5", X, 10), T, 64, 0.01, str(device))
-    clf = SubsetTrainingClassifier(net, selector=_checked_selector(state)(per_class=True),
-                                   budget=0.1, R=R, kappa=0.5, random_state=0, verbose=0)
-    with _watching_solver(state):
-        clf.fit(X, y)
-    accuracy = float(clf.score(X_test, y_test))
-    param_devices = sorted({p.device.type for p in clf.net_.module_.parameters()})
-    sync(device)
-    t = time.perf_counter()  # two more full-data epochs on the trained net: the second is timed
-    clf.net_.partial_fit(X, y, epochs=2)
-    epoch = float(clf.net_.history[-1, "dur"])
-    rounds = []
-    for rnd, h in zip(state["rounds"], clf.selection_history_):
-        rounds.append({"round": rnd["round"], "epoch": h["epoch"],
-                       "factor_devices": sorted(rnd["factors"]),
-                       "solver_devices": sorted(rnd["solver"]),
-                       "gradient_seconds": h["gradient_seconds"],
-                       "solver_seconds": h["solver_seconds"], "profiled": "profiled" in rnd,
-                       **{k: rnd[k] for k in ("copies", "kernels", "scalar_reads",
-                                              "factor_bytes")
-                          if k in rnd}})
-    checks = {"every round selected on the device": all(
-        r["factor_devices"] == [device.type] == r["solver_devices"] for r in rounds),
-        "the trained net's parameters on the device": param_devices == [device.type],
-        "a round was profiled": any(r["profiled"] for r in rounds)}
-    prof = next((r for r in rounds if r["profiled"]), None)
-    if device.type == "cuda" and prof is not None:
-        checks["the profiler recorded the round's GPU kernels"] = prof["kernels"] > 0
-        dtoh = prof["copies"].get("DtoH", {"count": 0, "bytes": 0, "max_bytes": 0})
-        checks["device-to-host copies of the profiled round < 5% of the factors' bytes"] = (
-            dtoh["bytes"] < 0.05 * prof["factor_bytes"])
-    return {"n_train": len(y), "T": T, "R": R, "accuracy": accuracy,
-            "full_epoch_seconds": epoch, "partial_fit_seconds": time.perf_counter() - t,
-            "timing": dict(clf.timing_), "rounds": rounds, "checks": checks,
-            "passed": all(checks.values())}
-
-
-def device_markdown(res, device):
-    lines = [f"SubsetTrainingClassifier(LeNet-5 net, device={device.type!r}), GRAD-MATCH per "
-             f"class, budget 0.1, T = {res['T']}, R = {res['R']}, {res['n_train']} Fashion-MNIST"
-             f" images; test accuracy {res['accuracy']:.4f}; a full-data epoch "
-             f"{res['full_epoch_seconds']:.3f} s.", "",
-             "| round | epoch | factors on | OMP on | forward pass (s) | solver (s) | "
-             "round / full epoch | device-to-host copies (count, bytes, largest) | "
-             "host reads of scalars |", "|---|---|---|---|---|---|---|---|---|"]
-    for r in res["rounds"]:
-        d = r.get("copies", {}).get("DtoH")
-        copies = ("" if "copies" not in r else "0" if d is None
-                  else f"{d['count']}, {d['bytes']}, {d['max_bytes']}")
-        seconds = r["gradient_seconds"] + r["solver_seconds"]
-        lines.append(f"| {r['round']}{' (profiled)' if r['profiled'] else ''} | {r['epoch']} | "
-                     f"{', '.join(r['factor_devices'])} | {', '.join(r['solver_devices'])} | "
-                     f"{r['gradient_seconds']:.4f} | {r['solver_seconds']:.4f} | "
-                     f"{seconds / res['full_epoch_seconds']:.3f} | {copies} | "
-                     f"{r.get('scalar_reads', '')} |")
-    prof = next((r for r in res["rounds"] if r["profiled"]), None)
-    if prof is not None:
-        lines += ["", f"Factors of the profiled round: {prof['factor_bytes']} bytes; its "
-                  f"{prof['kernels']} GPU kernels and its GPU copies by direction: "
-                  f"{json.dumps(prof['copies'])} (trace: device/round_trace.json)."]
-    lines += [""] + [f"- {'pass' if ok else 'FAIL'}: {name}" for name, ok in res["checks"].items()]
-    return lines
-
-
-# -- parts 2 and 3: the OMP benchmarks ----------------------------------------
 def omp_goals(rows):
     """The issue's goals, for the rows of the GPU sizes present in ``rows``."""
     lines = []
@@ -372,7 +226,6 @@ def run_per_class(settings, args, device, out):
         return result, f.read().splitlines()
 
 
-# -- part 4: Fashion-MNIST with the runner ------------------------------------
 def has_strategy(name):
     try:
         parse_strategy(name)
@@ -558,12 +411,7 @@ def main(argv=None):
             sub = os.path.join(args.out, part)
             try:
                 if part == "device":
-                    X, y, Xt, yt = load_fashion_mnist(args.data_dir)
-                    result = device_check(X[:settings["device_n"]], y[:settings["device_n"]],
-                                          Xt[:settings["device_test"]],
-                                          yt[:settings["device_test"]], device,
-                                          settings["device_T"], settings["device_R"], sub)
-                    lines = device_markdown(result, device)
+                    result, lines = run_device(settings, args, device, sub)
                     failed |= not result["passed"]
                 elif part == "omp":
                     result, lines = run_omp(settings, args, device, sub)

@@ -28,7 +28,9 @@ python -m pip download -q --no-deps --only-binary=:all: -d "$CARRY/wheels" $WHEE
 for f in $FILES; do cp "$DATA/$f" "$CARRY/fashion-mnist/"; done
 git check-ignore -q "$CARRY" || { echo "$CARRY/ is not ignored by git" >&2; exit 1; }
 
-tree=$(git ls-files -z --cached --others --exclude-standard | du -cb --files0-from=- | tail -1 | cut -f1)
+# what travels besides _carry/: tracked and untracked, not ignored files
+tree=$(git ls-files -z --cached --others --exclude-standard | du -cb --files0-from=- |
+       tail -1 | cut -f1)
 carry=$(du -sb "$CARRY" | cut -f1)
 echo "carry: $carry bytes in $CARRY/, working tree: $tree bytes (limit 64 MiB together)"
 [ $((carry + tree)) -le $LIMIT ] || { echo "over ${LIMIT} bytes" >&2; exit 1; }
