@@ -1,4 +1,4 @@
-"""examples/benchmarks/gpu_check.py: its helpers and the command for a GPU machine."""
+"""examples/benchmarks/gpu_check.py: goals, costs, archive and the command for a GPU machine."""
 
 import pathlib
 import re
