@@ -36,11 +36,15 @@ import os
 import warnings
 
 import numpy as np
-from matplotlib import colormaps
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter
 from scipy.stats import wilcoxon
+
+try:  # the plots need matplotlib; without it the table, CSV and JSON are still written
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter
+except ImportError:  # pragma: no cover - depends on the environment
+    Figure = None
 
 __all__ = ["relative_error", "frontier_accuracy", "wilcoxon_greater", "summarize",
            "format_table", "write_report", "COLUMNS"]
@@ -350,6 +354,8 @@ def plot_accuracy_time(records, rows, path):
 def write_report(records, out_dir):
     """Write ``summary.csv``, ``summary.json`` and the two PNG plots into ``out_dir``.
 
+    Without matplotlib the plots are left out, with a ``RuntimeWarning``.
+
     Parameters
     ----------
     records : list of dict
@@ -361,7 +367,8 @@ def write_report(records, out_dir):
     rows : list of dict
         The summary rows.
     paths : dict
-        ``csv``, ``json``, ``speedup_plot`` and ``accuracy_plot`` file paths.
+        ``csv``, ``json``, ``speedup_plot`` and ``accuracy_plot`` file paths (the
+        last two only when the plots were drawn).
     """
     os.makedirs(out_dir, exist_ok=True)
     rows = summarize(records)
@@ -376,6 +383,10 @@ def write_report(records, out_dir):
             writer.writerow({k: "" if _jsonable(r[k]) is None else r[k] for k in COLUMNS})
     with open(paths["json"], "w", encoding="utf-8") as f:
         json.dump([{k: _jsonable(r[k]) for k in COLUMNS} for r in rows], f, indent=1)
-    plot_speedup_error(rows, paths["speedup_plot"])
-    plot_accuracy_time(records, rows, paths["accuracy_plot"])
+    if Figure is None:
+        warnings.warn("matplotlib is not installed: the plots were not drawn.", RuntimeWarning)
+        del paths["speedup_plot"], paths["accuracy_plot"]
+    else:
+        plot_speedup_error(rows, paths["speedup_plot"])
+        plot_accuracy_time(records, rows, paths["accuracy_plot"])
     return rows, paths
