@@ -36,7 +36,8 @@ from ..omp import _resolve_device
 __all__ = ["BaseSelector", "Selection", "SelectionContext", "resolve_budget",
            "split_budget", "expand_batches", "n_batches_for", "check_matrix", "check_target",
            "check_labels",
-           "group_rows", "DTYPES", "check_last_layer", "take_rows"]
+           "group_rows", "DTYPES", "check_last_layer", "check_holdout",
+           "take_rows"]
 
 BUDGET_CONSTRAINTS = [Interval(Real, 0, 1, closed="right"), Interval(Integral, 1, None, closed="left")]
 
@@ -348,6 +349,22 @@ def check_last_layer(G, y, device, dtype):
             raise ValueError("y must be the labels the last-layer gradients were computed "
                              "with (or None to use them).")
     return ll, labels
+
+
+def check_holdout(target, ll, device, dtype):
+    """Held-out last-layer gradients given as ``target``, as a :class:`LastLayer` like ``ll``.
+
+    ``ll`` is what ``fit`` got as ``G`` (None when it got a matrix, which
+    cannot be matched to held-out factors: TypeError).
+    """
+    if ll is None:
+        raise TypeError("target may be a LastLayer (held-out last-layer gradients) only when "
+                        "G is one too; pass a dense target with a dense G.")
+    valid = check_last_layer(target, None, device, dtype)[0]
+    if valid.E.shape[1] != ll.E.shape[1] or valid.Hb.shape[1] != ll.Hb.shape[1]:
+        raise ValueError(f"target has last-layer gradients of shape {valid.shape[1:]} per row "
+                         f"but G has {ll.shape[1:]}; compute both with the same net.")
+    return valid
 
 
 def take_rows(X, indices, n_rows):

@@ -30,9 +30,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ..gradients import (LastLayer, batch_gradients, class_gradients, gradient_sum,
                          random_batches)
 from ..omp import DenseAtoms, OuterProductAtoms, omp_batched
-from ._base import (BUDGET_CONSTRAINTS, DTYPES, BaseSelector, Selection, check_labels,
-                    check_last_layer, check_matrix, check_target, expand_batches, group_rows,
-                    n_batches_for, resolve_budget, split_budget)
+from ._base import (BUDGET_CONSTRAINTS, DTYPES, BaseSelector, Selection, check_holdout,
+                    check_labels, check_last_layer, check_matrix, check_target, expand_batches,
+                    group_rows, n_batches_for, resolve_budget, split_budget)
 
 __all__ = ["GradMatchSelector", "gradmatch"]
 
@@ -340,8 +340,7 @@ class GradMatchSelector(BaseSelector):
             idx, w, err, rounds = self._fit_last_layer(ll, y, target, device)
         else:
             if isinstance(target, LastLayer):
-                raise TypeError("target may be a LastLayer (held-out last-layer gradients) "
-                                "only when G is one too; pass a dense target with a dense G.")
+                check_holdout(target, None, device, torch.float64)
             Gt = check_matrix(G, device, DTYPES[self.dtype])
             n, d = Gt.shape
             k = resolve_budget(self.budget, n)
@@ -368,11 +367,7 @@ class GradMatchSelector(BaseSelector):
         n, d = ll.shape
         groups = group_rows(y)[1] if self.per_class else [np.arange(n)]
         if isinstance(target, LastLayer):
-            valid = check_last_layer(target, None, device, torch.float64)[0]
-            if valid.E.shape[1] != ll.E.shape[1] or valid.Hb.shape[1] != ll.Hb.shape[1]:
-                raise ValueError(f"target has last-layer gradients of shape {valid.shape[1:]} "
-                                 f"per row but G has {ll.shape[1:]}; compute both with the "
-                                 "same net.")
+            valid = check_holdout(target, ll, device, torch.float64)
             full_targets = _group_targets(ll, groups, valid, 1.0, self.per_class)
         elif target is None:
             full_targets = _group_targets(ll, groups, None, 1.0, self.per_class)
