@@ -385,8 +385,12 @@ def test_unsupported_raises(make, match, toy_net_factory, toy_data):
 # ---------------------------------------------------------------------------
 # the public, checked entry point
 # ---------------------------------------------------------------------------
-def test_last_layer_gradients_equal_autograd(net_and_data):
-    net, X, y = net_and_data
+@pytest.mark.parametrize("name", ["ce", "nll_class_weight"])
+def test_last_layer_gradients_equal_autograd(name, toy_net_factory, toy_data):
+    X, y = toy_data(n=23, n_features=N_IN, n_classes=N_CLASSES, seed=1)
+    net = toy_net_factory(seed=2, n_in=N_IN, n_hidden=N_HIDDEN, n_classes=N_CLASSES,
+                          **CONFIGS[name])
+    net.partial_fit(X, y)
     G = last_layer_gradients(net, X, y)
     assert isinstance(G, LastLayer)
     assert G.shape == (23, N_CLASSES * (N_HIDDEN + 1)) and G.device == torch.device(net.device)
