@@ -6,8 +6,9 @@ rates, with RANDOM and RANDOM-WARM (unweighted, so the weighting does not apply)
 reference.  Each learning rate is one experiment of the runner (``python -m
 sksubset.experiments``) in its own folder, one tag per weighting, so every run is an ordinary,
 resumable runner record.  The table gives, per strategy, weighting and learning rate, the mean ±
-sd test accuracy over the seeds, the worst seed, and the runs that *collapsed*: diverged, or
-ended more than 10 points below RANDOM's mean at the same learning rate.
+sd test accuracy (%) over the seeds, the worst seed in parentheses, and after a dagger the number
+of weighted runs that *collapsed*: diverged, or ended more than 10 points below RANDOM's mean at
+the same learning rate.
 
 Run (digits: sklearn's bundled set, the runner's 70/30 split and 64-128-10 MLP; SGD momentum
 0.9, weight decay 5e-4, cosine annealing; batch 32, T = 30, R = 5, 10%)::
@@ -87,8 +88,8 @@ def summarize(records, lr):
         strategy, _, weighting = name.partition("+")
         acc = 100 * np.array([r["test_accuracy"] for r in runs])
         diverged = sum(bool(r.get("diverged")) for r in runs)
-        collapsed = sum(bool(r.get("diverged") or a < random_mean - COLLAPSE_POINTS)
-                        for r, a in zip(runs, acc))
+        collapsed = 0 if not weighting else sum(
+            bool(r.get("diverged") or a < random_mean - COLLAPSE_POINTS) for r, a in zip(runs, acc))
         rows.append({"lr": lr, "strategy": strategy, "weighting": weighting or "-",
                      "seeds": len(runs), "mean": float(acc.mean()),
                      "sd": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
@@ -97,12 +98,20 @@ def summarize(records, lr):
 
 
 def markdown(rows):
-    lines = ["| lr | strategy | weighting | seeds | accuracy % (mean ± sd) | worst seed % | "
-             "collapsed (diverged) |", "|---|---|---|---|---|---|---|"]
+    """One line per (learning rate, strategy); a cell per weighting: mean ± sd (worst seed),
+    with the number of collapsed runs after a dagger."""
+    columns = ("-",) + WEIGHTINGS
+    cells = {}
     for r in rows:
-        lines.append(f"| {r['lr']:g} | {r['strategy']} | {r['weighting']} | {r['seeds']} | "
-                     f"{r['mean']:.1f} ± {r['sd']:.1f} | {r['min']:.1f} | "
-                     f"{r['collapsed']} ({r['diverged']}) |")
+        text = f"{r['mean']:.1f} ± {r['sd']:.1f} ({r['min']:.1f})"
+        if r["collapsed"]:
+            text += f" †{r['collapsed']}"
+        cells.setdefault((r["lr"], r["strategy"]), {})[r["weighting"]] = text
+    lines = ["| lr | strategy | unweighted | " + " | ".join(WEIGHTINGS) + " |",
+             "|---" * (len(columns) + 2) + "|"]
+    for (lr, strategy), by in cells.items():
+        lines.append(f"| {lr:g} | {strategy} | "
+                     + " | ".join(by.get(c, "") for c in columns) + " |")
     return "\n".join(lines)
 
 
