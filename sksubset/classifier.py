@@ -28,7 +28,7 @@ from .distributed import processes_of
 from .gradients import last_layer_params
 from .schedule import make_schedule
 from .selectors import STRATEGIES, BaseSelector, GradMatchSelector, SelectionContext, get_selector
-from .selectors._base import resolve_budget
+from .selectors._base import BUDGET_CONSTRAINTS, resolve_budget
 from .training import (Stopwatch, SubsetDataset, SubsetSchedule, skip_lr_epochs, sync,
                        weighted_criterion)
 
@@ -56,8 +56,10 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         Strategy name (see :data:`sksubset.selectors.STRATEGIES`) or a selector
         object such as ``GradMatchSelector(per_class=True)``.  An instance's
         own ``budget`` is ignored: the classifier's ``budget`` applies.
-    budget : float in (0, 1], default=0.1
-        Fraction of the training examples in each subset.
+    budget : float in (0, 1] or int >= 1, default=0.1
+        Fraction of the training examples in each subset, or their number
+        (an int, e.g. the resource of ``HalvingGridSearchCV(...,
+        resource="budget")``).
     R : int >= 1, default=20
         Reselect every ``R`` subset epochs (adaptive selectors decide
         themselves).
@@ -132,7 +134,7 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
     _parameter_constraints = {
         "net": [HasMethods(["fit", "predict_proba"])],
         "selector": [StrOptions(set(STRATEGIES)), BaseSelector],
-        "budget": [Interval(Real, 0, 1, closed="right")],
+        "budget": BUDGET_CONSTRAINTS,
         "R": [Interval(Integral, 1, None, closed="left")],
         "kappa": [Interval(Real, 0, 1, closed="both")],
         "per_batch": ["boolean"],

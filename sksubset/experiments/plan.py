@@ -99,6 +99,11 @@ class ExperimentConfig:
     selector_params : dict, optional
         Parameters of the subset strategies' selector (e.g.
         ``{"pool_fraction": 0.3}``), passed to its class.
+    scheduler : str, optional
+        Address of a Dask scheduler that trains the runs
+        (:mod:`sksubset.experiments.cluster`); not part of a run's identity.
+    workers : int, optional
+        Train the runs on a local Dask cluster of this many worker processes.
     """
 
     dataset: str = "digits"
@@ -121,6 +126,8 @@ class ExperimentConfig:
     report_only: bool = False
     tag: Optional[str] = None
     selector_params: Optional[dict] = None
+    scheduler: Optional[str] = None
+    workers: Optional[int] = None
 
     def resolved(self):
         """A copy with every default filled in."""
