@@ -38,15 +38,11 @@ by Accelerate (on several CPU processes, Accelerate would wrap it in
 import numpy as np
 import torch
 from skorch import NeuralNetClassifier
+from skorch.hf import AccelerateMixin  # imports accelerate only when a net is built
 
 from .gradients import LastLayer, last_layer
 
 __all__ = ["AcceleratedNetClassifier", "processes_of", "SingleProcess", "AcceleratedProcesses"]
-
-try:  # optional extra: pip install sksubset[accelerate]
-    from skorch.hf import AccelerateMixin
-except ImportError:  # pragma: no cover - skorch always ships skorch.hf
-    AccelerateMixin = None
 
 
 class AcceleratedNetClassifier(AccelerateMixin, NeuralNetClassifier):

@@ -89,13 +89,13 @@ def test_randomized_search_on_dask_scores_as_one_job(client, digits):
 
 def test_halving_search_over_the_budget_on_dask(client, digits):
     """The subset size is the successive-halving resource: early rounds train on small subsets."""
-    grid = {"net__lr": [0.02, 0.05, 0.1, 0.2], "R": [1, 2]}
+    grid = {"net__lr": [0.02, 0.05, 0.1, 0.2]}
     local, remote = _compare(
         lambda n_jobs: HalvingGridSearchCV(_classifier(), grid, resource="budget", factor=2,
-                                           min_resources=20, max_resources=160, cv=2,
+                                           min_resources=40, max_resources=160, cv=2,
                                            random_state=0, n_jobs=n_jobs), *digits)
-    assert list(remote.n_resources_) == [20, 40, 80, 160]
-    assert list(remote.n_candidates_) == [8, 4, 2, 1]
+    assert list(remote.n_resources_) == [40, 80, 160]
+    assert list(remote.n_candidates_) == [4, 2, 1]
     assert remote.best_estimator_.subset_size_ == 160
 
 
