@@ -32,7 +32,9 @@ Use :class:`AcceleratedNetClassifier` as the net class: it is skorch's
 ``AccelerateMixin`` on ``NeuralNetClassifier``, except that a criterion
 without trainable parameters is moved to the device instead of being prepared
 by Accelerate (on several CPU processes, Accelerate would wrap it in
-``DistributedDataParallel``, which refuses modules without parameters).
+``DistributedDataParallel``, which refuses modules without parameters), and
+``verbose=0`` silences the epoch log (the mixin prints it through
+``accelerator.print`` whatever ``verbose`` says).
 """
 
 import numpy as np
@@ -66,6 +68,11 @@ class AcceleratedNetClassifier(AccelerateMixin, NeuralNetClassifier):
         clf = SubsetTrainingClassifier(net, budget=0.1, random_state=0).fit(X, y)
     """
 
+    def _initialize_callbacks(self):
+        if self.callbacks__print_log__sink == "auto" and not self.verbose:
+            self.callbacks__print_log__sink = _silent
+        return super()._initialize_callbacks()
+
     def _initialize_accelerator(self):
         if self._wrapped_with_accelerator:
             return self
@@ -80,6 +87,10 @@ class AcceleratedNetClassifier(AccelerateMixin, NeuralNetClassifier):
             return super()._initialize_accelerator()
         finally:
             self._criteria = criteria
+
+
+def _silent(*args, **kwargs):
+    """A print that prints nothing (the epoch log of a quiet accelerated net)."""
 
 
 def processes_of(net):
