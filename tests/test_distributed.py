@@ -1,9 +1,10 @@
 """Data-parallel subset training across processes (skorch's AccelerateMixin).
 
-Two CPU processes started with ``torchrun`` (gloo) train one classifier; both
-must hold the same selection history, each round must be what one process
-selects on the same gradients, the gathered gradients must be the ones one
-process computes, and the accuracy must stay within noise of one process.
+Two CPU processes (gloo) started with ``accelerate launch`` train one
+classifier; both must hold the same selection history, each round must be
+what one process selects on the same gradients, the gathered gradients must be
+the ones one process computes, and the accuracy must stay within noise of one
+process.  A shorter run checks the same agreement under ``torchrun``.
 """
 
 import os
@@ -45,19 +46,25 @@ def digits():
     return train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
 
 
-@pytest.fixture(scope="module")
-def two_ranks(digits, tmp_path_factory):
-    """The worker's per-rank results of a 2-process torchrun."""
-    if shutil.which("torchrun") is None:
-        pytest.skip("torchrun is not on the PATH")
-    tmp = tmp_path_factory.mktemp("ddp")
+#: two CPU processes: accelerate's launcher (torchrun underneath; ``--cpu`` would start one
+#: process) with ``Accelerator(cpu=True)`` in the worker, or torchrun itself
+LAUNCHERS = {"accelerate": ["accelerate", "launch", "--multi_gpu", "--num_processes", "2",
+                            "--num_machines", "1", "--mixed_precision", "no",
+                            "--dynamo_backend", "no", "--main_process_port", "0"],
+             "torchrun": ["torchrun", "--standalone", "--nproc_per_node", "2"]}
+
+
+def _launch(launcher, params, digits, tmp):
+    """Per-rank results of the worker started by ``launcher`` on 2 CPU processes."""
+    if shutil.which(LAUNCHERS[launcher][0]) is None:
+        pytest.skip(f"{LAUNCHERS[launcher][0]} is not on the PATH")
     X_train, X_test, y_train, y_test = digits
     with open(tmp / "data.pkl", "wb") as f:
-        pickle.dump((PARAMS, X_train, y_train, X_test, y_test), f)
+        pickle.dump((params, X_train, y_train, X_test, y_test), f)
     env = dict(os.environ, OMP_NUM_THREADS="1",
                PYTHONPATH=os.pathsep.join([os.path.dirname(HERE), os.environ.get("PYTHONPATH", "")]))
-    cmd = ["torchrun", "--standalone", "--nproc_per_node", "2",
-           os.path.join(HERE, "distributed_worker.py"), str(tmp / "out"), str(tmp / "data.pkl")]
+    cmd = LAUNCHERS[launcher] + [os.path.join(HERE, "distributed_worker.py"), str(tmp / "out"),
+                                 str(tmp / "data.pkl")]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     results = []
@@ -65,6 +72,11 @@ def two_ranks(digits, tmp_path_factory):
         with open(tmp / f"out.rank{rank}", "rb") as f:
             results.append(pickle.load(f))
     return results
+
+
+@pytest.fixture(scope="module")
+def two_ranks(digits, tmp_path_factory):
+    return _launch("accelerate", PARAMS, digits, tmp_path_factory.mktemp("accelerate"))
 
 
 @pytest.fixture(scope="module")
@@ -88,10 +100,9 @@ def _selection(record):
     return record["epoch"], record["reason"], record["indices"], record["weights"]
 
 
-def test_both_ranks_hold_the_same_selection_history(two_ranks):
-    a, b = two_ranks
+def _assert_same_history(a, b):
     assert (a["rank"], b["rank"], a["world_size"]) == (0, 1, 2)
-    assert len(a["history"]) == len(b["history"]) == 7  # epochs 0, 3, ..., 18
+    assert len(a["history"]) == len(b["history"])
     for ra, rb in zip(a["history"], b["history"]):
         ea, wa_reason, ia, wa = _selection(ra)
         eb, wb_reason, ib, wb = _selection(rb)
@@ -102,6 +113,19 @@ def test_both_ranks_hold_the_same_selection_history(two_ranks):
         assert ra["rank_seconds"] == rb["rank_seconds"] and len(ra["rank_seconds"]) == 2
         # each rank forwarded its half of the 1257 candidates
         assert ra["rank_rows"] == [628, 629]
+
+
+def test_both_ranks_hold_the_same_selection_history(two_ranks):
+    assert len(two_ranks[0]["history"]) == 7  # epochs 0, 3, ..., 18
+    _assert_same_history(*two_ranks)
+
+
+def test_torchrun_ranks_agree(digits, tmp_path):
+    params = dict(PARAMS, net=dict(PARAMS["net"], max_epochs=6),
+                  clf=dict(PARAMS["clf"], R=2, kappa=0.5, random_state=None))
+    a, b = _launch("torchrun", params, digits, tmp_path)
+    assert len(a["history"]) == 2 and a["accuracy"] == b["accuracy"]
+    _assert_same_history(a, b)
 
 
 def test_each_round_is_the_single_process_selection_on_the_same_gradients(two_ranks, one_thread):
@@ -164,3 +188,26 @@ def test_single_process_net_exchanges_nothing(toy_net_factory):
     rng = np.random.RandomState(0)
     assert procs.shared_random_state(rng) is rng
     assert procs.agree("x") == "x"
+
+
+def test_one_accelerated_process_trains_as_the_plain_net(digits, one_thread, capsys):
+    """``accelerate launch --num_processes 1`` (or no launcher): the same run as a plain net."""
+    from sksubset.distributed import AcceleratedNetClassifier, AcceleratedProcesses
+
+    X_train, _, y_train, _ = digits
+    params = dict(PARAMS["net"], max_epochs=4)
+    fits = []
+    for net in (NeuralNetClassifier(**params),
+                AcceleratedNetClassifier(accelerator=accelerate.Accelerator(cpu=True),
+                                         **dict(params, device=None))):
+        clf = SubsetTrainingClassifier(net, **dict(PARAMS["clf"], R=2)).fit(X_train, y_train)
+        fits.append(clf)
+    assert isinstance(processes_of(fits[1].net_), AcceleratedProcesses)
+    plain, accelerated = (f.selection_history_ for f in fits)
+    assert len(plain) == len(accelerated) == 2
+    for a, b in zip(plain, accelerated):
+        np.testing.assert_array_equal(a["indices"], b["indices"])
+        np.testing.assert_array_equal(a["weights"], b["weights"])
+        assert b["rank_rows"] == [len(y_train)] and b["solves_agree"]
+    np.testing.assert_array_equal(fits[0].predict_proba(X_train), fits[1].predict_proba(X_train))
+    assert capsys.readouterr().out == ""  # verbose=0: no epoch log
