@@ -20,10 +20,15 @@ on every process:
    even if a device's arithmetic made a solve differ; ``solves_agree`` in the
    round's record says whether it did.
 
-Each round's record carries the cost of every rank (``rank_seconds``,
-``rank_gradient_seconds``, ``rank_solver_seconds``, ``rank_rows``); its
-``seconds``, ``gradient_seconds`` and ``solver_seconds`` are rank 0's, so that
-all ranks hold the same ``selection_history_``.
+Each round's record carries the cost of every rank: ``rank_seconds``,
+``rank_gradient_seconds``, ``rank_solver_seconds`` and ``rank_rows`` (the
+candidates each rank forwarded for the round, and for an adaptive selector's
+checks since the previous one).  Its ``seconds``, ``gradient_seconds`` and
+``solver_seconds`` are rank 0's, so that all ranks hold the same
+``selection_history_``; ``timing_`` stays each rank's own.
+
+Mixed precision (``Accelerator(mixed_precision=...)``) is not covered: the
+selection forward pass runs through the module as Accelerate prepared it.
 
 :func:`processes_of` picks the right behaviour for a net: a net without an
 ``accelerator`` runs in one process and nothing here communicates.

@@ -24,12 +24,13 @@ system.  Requires the ``dask`` extra: ``pip install sksubset[dask]``.
 import hashlib
 import json
 import os
+from contextlib import contextmanager
 
 from tqdm.auto import tqdm
 
 from .runner import _log, load_data, save_record, train_run, warm_up
 
-__all__ = ["execute_on_dask", "run_on_worker", "cluster_client"]
+__all__ = ["execute_on_dask", "run_on_worker", "connect"]
 
 #: per worker process: data and warm-up, keyed by what they depend on
 _WORKER_CACHE = {}
@@ -44,20 +45,22 @@ def _require_distributed():
     return distributed
 
 
-def cluster_client(cfg):
-    """A ``distributed.Client`` for ``cfg.scheduler`` or a new local cluster of ``cfg.workers``.
+@contextmanager
+def connect(cfg):
+    """A ``distributed.Client`` of ``cfg.scheduler``, or of a new local cluster of ``cfg.workers``.
 
     The local cluster has single-threaded worker processes (one run at a time
-    each) and no dashboard; it is closed with the client.
+    each) and no dashboard; client and cluster are closed on exit.
     """
     distributed = _require_distributed()
     if cfg.scheduler:
-        return distributed.Client(cfg.scheduler)
-    cluster = distributed.LocalCluster(n_workers=cfg.workers, threads_per_worker=1,
-                                       processes=True, dashboard_address=None)
-    client = distributed.Client(cluster)
-    client._sksubset_cluster = cluster  # closed in execute_on_dask
-    return client
+        with distributed.Client(cfg.scheduler) as client:
+            yield client
+        return
+    with distributed.LocalCluster(n_workers=cfg.workers, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            yield client
 
 
 def _worker_state(cfg):
@@ -128,17 +131,11 @@ def execute_on_dask(cfg, specs, runs_dir, client=None):
                 _log(f"{spec.run_id}: done before, skipped", None)
         else:
             todo.append(spec)
-    if todo:
-        own = client is None
-        client = cluster_client(cfg) if own else client
-        try:
+    if todo and client is not None:
+        records.update(_gather(client, cfg, todo, runs_dir))
+    elif todo:
+        with connect(cfg) as client:
             records.update(_gather(client, cfg, todo, runs_dir))
-        finally:
-            if own:
-                cluster = getattr(client, "_sksubset_cluster", None)
-                client.close()
-                if cluster is not None:
-                    cluster.close()
     return [records[s.run_id] for s in specs]
 
 

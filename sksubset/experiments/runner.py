@@ -25,8 +25,9 @@ from .models import LR_EVENT, make_net, module_kwargs
 from .plan import (DATASET_DEFAULTS, DEFAULT_STRATEGIES, ExperimentConfig, RunSpec, Strategy,
                    parse_strategy, plan_runs, pool_size)
 
-__all__ = ["train_run", "warm_up", "execute", "save_record", "load_data", "load_records", "ExperimentConfig", "RunSpec",
-           "Strategy", "parse_strategy", "plan_runs", "DEFAULT_STRATEGIES", "DATASET_DEFAULTS"]
+__all__ = ["train_run", "warm_up", "execute", "save_record", "load_data", "load_records",
+           "ExperimentConfig", "RunSpec", "Strategy", "parse_strategy", "plan_runs",
+           "DEFAULT_STRATEGIES", "DATASET_DEFAULTS"]
 
 class _EnergyMeter:
     """GPU energy through NVML (``pynvml``, optional); ``kwh()`` is None when unmeasurable."""
