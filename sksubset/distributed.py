@@ -45,7 +45,7 @@ by Accelerate (on several CPU processes, Accelerate would wrap it in
 import numpy as np
 import torch
 from skorch import NeuralNetClassifier
-from skorch.hf import AccelerateMixin  # imports accelerate only when a net is built
+from skorch.hf import AccelerateMixin  # does not import accelerate itself
 
 from .gradients import LastLayer, last_layer
 
@@ -110,7 +110,7 @@ def processes_of(net):
     accelerator = getattr(net, "accelerator", None)
     if accelerator is None:
         return SingleProcess(net)
-    return AcceleratedProcesses(net, accelerator)
+    return AcceleratedProcesses(accelerator)
 
 
 class SingleProcess:
@@ -159,11 +159,11 @@ class AcceleratedProcesses:
 
     Parameters
     ----------
-    net : skorch net with ``AccelerateMixin``
     accelerator : accelerate.Accelerator
+        The net's, after the launcher started the processes.
     """
 
-    def __init__(self, net, accelerator):
+    def __init__(self, accelerator):
         self.accelerator = accelerator
         self.rank = accelerator.process_index
         self.world_size = accelerator.num_processes

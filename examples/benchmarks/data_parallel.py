@@ -141,6 +141,7 @@ def main(argv=None):
         "parallel_fit_seconds": [multi[s]["fit_seconds"] for s in multi],
         "rounds": rounds, "rounds_same_subset": [same(single[s]["history"], multi[s]["history"])
                                                  for s in single],
+        "single_round_seconds": [r["seconds"] for s in single for r in single[s]["history"]],
         "round_seconds_per_rank": [r["rank_seconds"] for s in multi
                                    for r in multi[s]["history"]],
         "launch_seconds": launch_seconds}
@@ -148,7 +149,8 @@ def main(argv=None):
     print(f"{args.dataset}, {args.seeds} seeds, budget {args.budget:g}, T={args.epochs}, "
           f"device {args.device}")
     print(f"  1 process, batch {n * args.batch_size}: accuracy {np.mean(acc1):.4f} "
-          f"± {np.std(acc1):.4f}, fit {np.median(summary['single_fit_seconds']):.2f} s (median)")
+          f"± {np.std(acc1):.4f}, fit {np.median(summary['single_fit_seconds']):.2f} s (median), "
+          f"selection round {np.median(summary['single_round_seconds']):.4f} s (median)")
     print(f"  {n} processes, batch {args.batch_size} each: accuracy {np.mean(accn):.4f} "
           f"± {np.std(accn):.4f}, fit {np.median(summary['parallel_fit_seconds']):.2f} s (median)")
     print(f"  rounds with the single-process subset: {sum(summary['rounds_same_subset'])} of "
