@@ -7,6 +7,7 @@ a run twice.
 """
 
 import os
+import sys
 import threading
 
 import numpy as np
@@ -22,16 +23,14 @@ from skorch import NeuralNetClassifier
 from sksubset import SubsetTrainingClassifier
 from sksubset.experiments import ExperimentConfig, run_experiment
 from sksubset.experiments.__main__ import build_parser, config_from_args
-from sksubset.experiments.cluster import execute_on_dask
+from sksubset.experiments.cluster import connect, execute_on_dask
 from sksubset.experiments.models import MLP
 from sksubset.experiments.plan import plan_runs
 
-distributed = pytest.importorskip(
-    "distributed", reason="dask[distributed] is not installed (pip install sksubset[dask])")
-
-
 @pytest.fixture(scope="module")
 def client():
+    distributed = pytest.importorskip(
+        "distributed", reason="dask[distributed] is not installed (pip install sksubset[dask])")
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                        dashboard_address=None)
     with distributed.Client(cluster) as c:
@@ -143,6 +142,13 @@ def test_two_runners_sending_the_same_runs_train_each_once(client, tmp_path):
     # a second training would have its own wall-clock: the records are one training's
     assert [r["fit_seconds"] for r in results[0]] == [r["fit_seconds"] for r in results[1]]
     assert len(os.listdir(tmp_path / "runs")) == len(specs)
+
+
+def test_without_dask_the_runner_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed
+    with pytest.raises(ImportError, match=r"pip install sksubset\[dask\]"):
+        with connect(_config(tmp_path, workers=2).resolved()):
+            pass
 
 
 def test_command_line_sends_runs_to_a_cluster():
