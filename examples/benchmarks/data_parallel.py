@@ -64,8 +64,8 @@ def _fit(clf, data):
     clf.fit(data[0], data[1])
     seconds = time.perf_counter() - t
     return {"accuracy": float(clf.score(data[2], data[3])), "fit_seconds": seconds,
-            "history": [{k: r[k] for k in ("indices", "weights", "seconds")
-                         if k in r} | {k: r[k] for k in r if k.startswith("rank_")}
+            "history": [{k: v for k, v in r.items()
+                         if k in ("indices", "weights", "seconds") or k.startswith("rank_")}
                         for r in clf.selection_history_]}
 
 
