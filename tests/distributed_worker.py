@@ -9,7 +9,6 @@ the examples each rank trained on per epoch.
 import pickle
 import sys
 
-import numpy as np
 import torch
 from accelerate import Accelerator
 from skorch.callbacks import Callback
