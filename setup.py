@@ -18,6 +18,8 @@ setup(
         "tqdm>=4.60",
         "matplotlib>=3.6",
     ],
-    extras_require={"test": ["pytest>=7"]},
+    extras_require={"test": ["pytest>=7"],
+                    "dask": ["dask[distributed]>=2023.1"],
+                    "accelerate": ["accelerate>=0.26"]},
     entry_points={"console_scripts": ["sksubset-bench=sksubset.experiments.__main__:main"]},
 )

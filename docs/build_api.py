@@ -24,6 +24,9 @@ PAGES = {
     "schedule": ("sksubset.schedule", None),
     "selectors": ("sksubset.selectors._base", ["SelectionContext", "Selection", "BaseSelector"]),
     "experiments": ("sksubset.experiments", None),
+    "distributed": ("sksubset.distributed", ["AcceleratedNetClassifier", "processes_of",
+                                             "AcceleratedProcesses"]),
+    "cluster": ("sksubset.experiments.cluster", None),
 }
 
 

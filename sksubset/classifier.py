@@ -27,11 +27,12 @@ from skorch.dataset import Dataset as SkorchDataset
 from skorch.helper import predefined_split
 from tqdm.auto import tqdm
 
+from .distributed import processes_of
 from .exceptions import DivergenceError
-from .gradients import last_layer, last_layer_params
+from .gradients import last_layer_params
 from .schedule import make_schedule
 from .selectors import STRATEGIES, BaseSelector, GradMatchSelector, SelectionContext, get_selector
-from .selectors._base import resolve_budget
+from .selectors._base import BUDGET_CONSTRAINTS, resolve_budget
 from .training import (WEIGHTINGS, Stopwatch, SubsetDataset, SubsetSchedule, skip_lr_epochs,
                        sync, weighted_criterion)
 
@@ -60,8 +61,10 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         Strategy name (see :data:`sksubset.selectors.STRATEGIES`) or a selector
         object such as ``GradMatchSelector(per_class=True)``.  An instance's
         own ``budget`` is ignored: the classifier's ``budget`` applies.
-    budget : float in (0, 1], default=0.1
-        Fraction of the training examples in each subset.
+    budget : float in (0, 1] or int >= 1, default=0.1
+        Fraction of the training examples in each subset, or their number
+        (an int, e.g. the resource of ``HalvingGridSearchCV(...,
+        resource="budget")``).
     R : int >= 1, default=20
         Reselect every ``R`` subset epochs (adaptive selectors decide
         themselves).
@@ -156,7 +159,7 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
     _parameter_constraints = {
         "net": [HasMethods(["fit", "predict_proba"])],
         "selector": [StrOptions(set(STRATEGIES)), BaseSelector],
-        "budget": [Interval(Real, 0, 1, closed="right")],
+        "budget": BUDGET_CONSTRAINTS,
         "R": [Interval(Integral, 1, None, closed="left")],
         "kappa": [Interval(Real, 0, 1, closed="both")],
         "per_batch": ["boolean"],
@@ -248,7 +251,7 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             raise ValueError(f"The target y needs samples of at least 2 classes; got "
                              f"{len(self.classes_)} class.")
         y_enc = encoder.transform(y).astype(np.int64)
-        rng = check_random_state(self.random_state)
+        rng = processes_of(self.net).shared_random_state(check_random_state(self.random_state))
         seed = rng.randint(2**31 - 1)
         devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
         with torch.random.fork_rng(devices=devices, enabled=self.random_state is not None):
@@ -339,19 +342,20 @@ class _Run:
         self.pool, self.valid = pool, valid
         self.rng, self.k = rng, k
         self.selector = est._make_selector()
-        self.device = torch.device(net.device)
+        self.processes = processes_of(net)  # one, or the ranks of a data-parallel run
+        self.device = self.processes.device
         self.watch = Stopwatch(self.device)
         self.history = []
         self.epoch = 0
         self.phase = None
         self.grad_seconds = 0.0
         self.bar = (tqdm(total=self.schedule.n_trained, desc="sksubset", unit="epoch",
-                         leave=False) if est.verbose else None)
+                         leave=False) if est.verbose and self.processes.is_main else None)
 
     def _last_layer(self, X, y):
         t = time.perf_counter()
         try:
-            out = last_layer(self.net, X, y)
+            out = self.processes.last_layer(self.net, X, y)
         except DivergenceError as exc:
             raise self._diverged(f"at its selection, {exc}") from None
         sync(self.device)
@@ -389,7 +393,8 @@ class _Run:
     def _select(self, reason):
         if self.bar is not None:
             self.bar.set_postfix_str("select")
-        sel, seconds, grad_seconds = self._timed(self.selector.select)
+        own, seconds, grad_seconds = self._timed(self.selector.select)
+        sel = self.processes.agree(own)
         self.dataset.set_subset(sel.indices, sel.weights)
         record = {"epoch": self.epoch, "indices": self.pool[sel.indices],
                   "weights": np.asarray(sel.weights, dtype=np.float64),
@@ -397,14 +402,14 @@ class _Run:
                   "gradient_seconds": grad_seconds, "solver_seconds": seconds - grad_seconds,
                   "reason": reason}
         record.update({key: v for key, v in sel.info.items() if key not in record})
-        self.history.append(record)
+        self.history.append(self.processes.record_costs(record, own))
 
     def _reason(self):
         """Why to select before this subset epoch, or None."""
         if not self.history:
             return "first"
         if self.selector.adaptive:
-            return self._timed(self.selector.check)[0]
+            return self.processes.agree(self._timed(self.selector.check)[0])
         if (self.epoch - self.schedule.warm_epochs) % self.schedule.R == 0:
             return "schedule"
         return None

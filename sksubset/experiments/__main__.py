@@ -117,6 +117,14 @@ def build_parser():
     p.add_argument("--lr-schedule", choices=("cosine", "constant"), default="cosine",
                    help="learning-rate schedule of every run (default: cosine annealing over "
                         "the run's epochs)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="train the runs on the Dask cluster of this scheduler (e.g. "
+                            "tcp://10.0.0.5:8786); workers need the data and OUT at the same "
+                            "paths (needs sksubset[dask])")
+    where.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                       help="train the runs on a local Dask cluster of N worker processes "
+                            "(needs sksubset[dask])")
     p.add_argument("--report-only", action="store_true",
                    help="train nothing: summarize every finished run under OUT/runs")
     p.add_argument("--quiet", action="store_true",
@@ -135,7 +143,7 @@ def config_from_args(args):
         frontier_epochs=tuple(args.frontier_epochs) if args.frontier_epochs else None,
         threads=args.threads, report_only=args.report_only, tag=args.tag,
         selector_params=dict(args.selector_param) or None, weighting=args.weighting,
-        lr_schedule=args.lr_schedule)
+        lr_schedule=args.lr_schedule, scheduler=args.scheduler, workers=args.workers)
 
 
 def main(argv=None):
@@ -155,7 +163,7 @@ def main(argv=None):
     warnings.simplefilter("default", RuntimeWarning)
     try:
         run_experiment(config_from_args(args))
-    except (FileNotFoundError, KeyError, ValueError) as exc:
+    except (FileNotFoundError, ImportError, KeyError, ValueError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"sksubset-bench: error: {msg}", file=sys.stderr)
         return 2

@@ -104,6 +104,11 @@ class ExperimentConfig:
         (:class:`~sksubset.SubsetTrainingClassifier`'s ``weighting``).
     lr_schedule : {"cosine", "constant"}, default="cosine"
         Learning-rate schedule of every run (:func:`~sksubset.experiments.models.make_net`).
+    scheduler : str, optional
+        Address of a Dask scheduler that trains the runs
+        (:mod:`sksubset.experiments.cluster`); not part of a run's identity.
+    workers : int, optional
+        Train the runs on a local Dask cluster of this many worker processes.
     """
 
     dataset: str = "digits"
@@ -128,6 +133,8 @@ class ExperimentConfig:
     selector_params: Optional[dict] = None
     weighting: str = "batch"
     lr_schedule: str = "cosine"
+    scheduler: Optional[str] = None
+    workers: Optional[int] = None
 
     def resolved(self):
         """A copy with every default filled in."""

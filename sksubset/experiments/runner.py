@@ -26,8 +26,9 @@ from .models import LR_EVENT, make_net, module_kwargs
 from .plan import (DATASET_DEFAULTS, DEFAULT_STRATEGIES, ExperimentConfig, RunSpec, Strategy,
                    parse_strategy, plan_runs, pool_size)
 
-__all__ = ["train_run", "warm_up", "execute", "load_data", "load_records", "ExperimentConfig", "RunSpec",
-           "Strategy", "parse_strategy", "plan_runs", "DEFAULT_STRATEGIES", "DATASET_DEFAULTS"]
+__all__ = ["train_run", "warm_up", "execute", "save_record", "load_data", "load_records",
+           "ExperimentConfig", "RunSpec", "Strategy", "parse_strategy", "plan_runs",
+           "DEFAULT_STRATEGIES", "DATASET_DEFAULTS"]
 
 class _EnergyMeter:
     """GPU energy through NVML (``pynvml``, optional); ``kwh()`` is None when unmeasurable."""
@@ -214,7 +215,13 @@ def execute(cfg, specs, data, runs_dir):
     Returns
     -------
     list of dict
+
+    With ``cfg.scheduler`` or ``cfg.workers`` set, the runs are trained on a
+    Dask cluster (:func:`sksubset.experiments.cluster.execute_on_dask`).
     """
+    if cfg.scheduler or cfg.workers:
+        from .cluster import execute_on_dask
+        return execute_on_dask(cfg, specs, runs_dir)
     os.makedirs(runs_dir, exist_ok=True)
     records = []
     if not all(os.path.exists(os.path.join(runs_dir, s.run_id + ".json")) for s in specs):
@@ -236,10 +243,7 @@ def execute(cfg, specs, data, runs_dir):
                 if bar is not None:
                     bar.set_postfix_str(label.split("] ", 1)[1])
                 record = train_run(spec, cfg, data)
-                tmp = path + ".tmp"
-                with open(tmp, "w", encoding="utf-8") as f:
-                    json.dump(record, f, indent=1)
-                os.replace(tmp, path)  # never leave a half-written record behind
+                save_record(record, path)
                 records.append(record)
                 _log(f"{label}: diverged ({record['diverged']})" if record.get("diverged") else
                      f"{label}: accuracy {record['test_accuracy']:.4f}, "
@@ -250,6 +254,14 @@ def execute(cfg, specs, data, runs_dir):
         if bar is not None:
             bar.close()
     return records
+
+
+def save_record(record, path):
+    """Write a run's record to ``path`` atomically: never a half-written record."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(record, f, indent=1)
+    os.replace(tmp, path)
 
 
 def load_records(runs_dir):
