@@ -357,7 +357,7 @@ class _Run:
         try:
             out = self.processes.last_layer(self.net, X, y)
         except DivergenceError as exc:
-            raise self._diverged(f"at its selection, {exc}") from None
+            raise self._diverged(f"at its selection, {exc}", selecting=True) from None
         sync(self.device)
         self.grad_seconds += time.perf_counter() - t
         return out
@@ -429,21 +429,21 @@ class _Run:
     def _train_phase(self):
         return "warm_start" if self.phase == "warm" else "subset_training"
 
-    def _where(self):
-        """Epoch (1-based, as in the net's history), phase and selection round."""
+    def _where(self, selecting):
+        """Epoch (1-based, as in the net's history), phase and selection round (the one being
+        selected, or the one being trained)."""
         where = f"epoch {self.epoch + 1} of {self.schedule.n_trained}"
-        if self.phase == "warm" or (self.phase is None
-                                    and self.schedule.phase(self.epoch) == "warm"):
+        if self.schedule.phase(self.epoch) == "warm":
             return where + " (warm start on all the data)"
-        return where + f" (subset training, selection round {max(len(self.history), 1)})"
+        return where + f" (subset training, selection round {len(self.history) + selecting})"
 
-    def _diverged(self, what):
+    def _diverged(self, what, selecting=False):
         hint = f"a smaller learning rate (net lr={self.net.lr:g})"
         scale = float(self.dataset.X.abs().max()) if self.dataset.X.numel() else 0.0
         if scale > 1e6:
             hint += f" or inputs on a smaller scale (the largest |X| is {scale:.3g})"
-        return DivergenceError(f"Training diverged in {self._where()}: {what.rstrip('.')}. "
-                               f"Try {hint}.")
+        return DivergenceError(f"Training diverged in {self._where(selecting)}: "
+                               f"{what.rstrip('.')}. Try {hint}.")
 
     def end_batch(self, net):
         loss = net.history[-1, "batches", -1, "train_loss"]

@@ -2,6 +2,7 @@
 
 import math
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -246,15 +247,21 @@ def test_large_learning_rate_does_not_collapse_under_the_default(kappa):
 
 # -- divergence ------------------------------------------------------------------
 class InfInEval(nn.Module):
-    """Trains normally; at the selection (eval mode) its embeddings are infinite."""
+    """Trains normally; from its ``after + 1``-th evaluation (a selection's forward pass) on,
+    its embeddings are infinite."""
 
-    def __init__(self):
+    def __init__(self, after=0, softmax=False):  # softmax: make_net's module__softmax, unused
         super().__init__()
         self.body, self.head = nn.Linear(64, 16), nn.Linear(16, 10)
+        self.after, self.evaluations = after, 0
 
     def forward(self, X):
         h = torch.relu(self.body(X))
-        return self.head(h if self.training else h * float("inf"))
+        if not self.training:
+            self.evaluations += 1
+            if self.evaluations > self.after:
+                h = h * float("inf")
+        return self.head(h)
 
 
 @pytest.mark.parametrize("selector,kappa,where", [
@@ -273,13 +280,15 @@ def test_diverging_training_loss_stops_fit(small, selector, kappa, where):
         clf.fit(X, y)
 
 
-def test_non_finite_embeddings_at_a_selection_stop_fit(small):
+@pytest.mark.parametrize("after,where", [(0, "epoch 2 of 6 (subset training, selection round 1)"),
+                                         (1, "epoch 4 of 6 (subset training, selection round 2)")])
+def test_non_finite_logits_at_a_selection_stop_fit(small, after, where):
     X, y = small
-    net = make_net(module=InfInEval, max_epochs=10, lr=0.01)
+    # T = 10, kappa = 0.5, 20%: one warm epoch, then selections before trained epochs 2, 4, 6
+    net = make_net(module=InfInEval, module__after=after, max_epochs=10, lr=0.01)
     clf = SubsetTrainingClassifier(net, budget=0.2, R=2, verbose=0)
-    with pytest.raises(DivergenceError, match=r"epoch 6 of 6 \(subset training, selection "
-                                              r"round 1\): at its selection, The net's inputs of "
-                                              r"the last nn.Linear are NaN or infinite"):
+    with pytest.raises(DivergenceError, match=re.escape(where) + r": at its selection, The net's "
+                                              r"logits are NaN or infinite for 400 of 400"):
         clf.fit(X, y)
 
 
