@@ -25,9 +25,10 @@ from skorch.helper import predefined_split
 from tqdm.auto import tqdm
 
 from .gradients import last_layer, last_layer_params
+from .preflight import check_module, check_selector, reseed_module
 from .schedule import make_schedule
 from .selectors import STRATEGIES, BaseSelector, GradMatchSelector, SelectionContext, get_selector
-from .selectors._base import resolve_budget
+from .selectors._base import BUDGET_CONSTRAINTS, resolve_budget
 from .training import (Stopwatch, SubsetDataset, SubsetSchedule, skip_lr_epochs, sync,
                        weighted_criterion)
 
@@ -55,19 +56,22 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         Strategy name (see :data:`sksubset.selectors.STRATEGIES`) or a selector
         object such as ``GradMatchSelector(per_class=True)``.  An instance's
         own ``budget`` is ignored: the classifier's ``budget`` applies.
-    budget : float in (0, 1], default=0.1
-        Fraction of the training examples in each subset.
+    budget : float in (0, 1] or int >= 1, default=0.1
+        Fraction of the training examples in each subset, or their number
+        (as for the selectors: ``1`` is one example, ``1.0`` all of them).
     R : int >= 1, default=20
         Reselect every ``R`` subset epochs (adaptive selectors decide
         themselves).
     kappa : float in [0, 1], default=0.5
         Warm-start fraction of the epoch budget (0: no warm start).
     per_batch : bool, default=False
-        Select mini-batches (of the net's ``batch_size``) instead of examples,
-        for selectors that support it (GRAD-MATCH-PB, CRAIG-PB).
+        Select mini-batches (of the net's ``batch_size``) instead of examples
+        (GRAD-MATCH-PB, CRAIG-PB); refused for the selectors without a
+        per-batch variant.
     per_class : bool, default=True
         With ``selector="gradmatch"`` and ``per_batch=False``: one problem per
-        class, the budget split in proportion to class sizes.  The defaults
+        class, the budget split in proportion to class sizes (every class
+        present gets at least one example once the budget allows one each).  The defaults
         (per-class, per-example GRAD-MATCH) are the variant that came closest
         to full training cut to the same wall-clock, and beat RANDOM-WARM, on
         Fashion-MNIST (``docs/benchmarks.md``, section 4).
@@ -87,7 +91,10 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
     random_state : int, RandomState instance or None, default=None
         Seeds the selections, the hold-out split and (through a forked torch
         generator) the net's initialization and shuffling, so that the same
-        value gives the same run on the same device.
+        value gives the same run on the same device, in any process.  A
+        module given to the net as an instance is re-initialized for that
+        (each layer's ``reset_parameters()``); with ``None`` it starts from
+        the weights it has.
     verbose : int, default=1
         Show a progress bar over epochs when > 0.
 
@@ -131,7 +138,7 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
     _parameter_constraints = {
         "net": [HasMethods(["fit", "predict_proba"])],
         "selector": [StrOptions(set(STRATEGIES)), BaseSelector],
-        "budget": [Interval(Real, 0, 1, closed="right")],
+        "budget": BUDGET_CONSTRAINTS,
         "R": [Interval(Integral, 1, None, closed="left")],
         "kappa": [Interval(Real, 0, 1, closed="both")],
         "per_batch": ["boolean"],
@@ -213,6 +220,7 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             raise TypeError("net must be a skorch.NeuralNetClassifier; got "
                             f"{type(self.net).__name__}.")
         weighted_criterion(self.net.criterion)  # fail early on an unsupported loss
+        check_selector(self.selector, self.per_batch)
         X, y = validate_data(self, X, y, allow_nd=True, dtype=np.float32)
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
@@ -247,6 +255,9 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             callbacks=list(net.callbacks or []) + [(_CALLBACK, callback)],
         )
         net.initialize()
+        if self.random_state is not None:
+            reseed_module(net)
+        check_module(net, X, len(self.classes_))
         run = _Run(self, net, dataset, pool, valid_ds, rng, k)
         callback.run = run
         run.watch.totals["setup"] = time.perf_counter() - t_start

@@ -75,9 +75,11 @@ stays exact.
 """
 
 from dataclasses import dataclass
+from numbers import Integral, Real
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 __all__ = ["OMPResult", "DenseAtoms", "OuterProductAtoms", "orthogonal_matching_pursuit",
            "omp_batched", "nnls_gram"]
@@ -187,12 +189,6 @@ def _resolve_device(device, *arrays):
                 return a.device
         return torch.device("cpu")
     return torch.device(device)
-
-
-def _to_tensor(x, dtype, device):
-    if not isinstance(x, torch.Tensor):
-        x = torch.from_numpy(np.ascontiguousarray(x))
-    return x.to(device=device, dtype=dtype)
 
 
 class _BatchedOMP:
@@ -552,6 +548,13 @@ def omp_batched(A, b, n_nonzero, *, valid=None, lam=0.5, eps=1e-10, positive=Tru
                            check_every, max_rounds).solve()
 
 
+@validate_params({"A": ["array-like", torch.Tensor], "b": ["array-like", torch.Tensor],
+                  "n_nonzero": [Interval(Integral, 1, None, closed="left")],
+                  "lam": [Interval(Real, 0, None, closed="left")],
+                  "eps": [Interval(Real, 0, None, closed="left")], "positive": ["boolean"],
+                  "criterion": [StrOptions({"gain", "correlation"})],
+                  "dtype": [StrOptions({"float32", "float64"}), torch.dtype],
+                  "device": [str, torch.device]}, prefer_skip_nested_validation=True)
 def orthogonal_matching_pursuit(A, b, n_nonzero, *, lam=0.5, eps=1e-10, positive=True,
                                 criterion="gain", dtype=torch.float32, device="auto"):
     """Regularized (non-negative) orthogonal matching pursuit.
@@ -566,11 +569,11 @@ def orthogonal_matching_pursuit(A, b, n_nonzero, *, lam=0.5, eps=1e-10, positive
         Candidate vectors, one per row (e.g. per-example gradients).
     b : array-like or torch.Tensor of shape (n_features,)
         Target vector (e.g. the full training gradient).
-    n_nonzero : int
+    n_nonzero : int >= 1
         Number of atoms to select (at most ``n_atoms``).
-    lam : float, default=0.5
+    lam : float >= 0, default=0.5
         Ridge regularization of the weights.
-    eps : float, default=1e-10
+    eps : float >= 0, default=1e-10
         Stop early once the regularized error is at most ``eps * ||b||^2``.
     positive : bool, default=True
         Constrain the weights to be non-negative.
@@ -578,7 +581,7 @@ def orthogonal_matching_pursuit(A, b, n_nonzero, *, lam=0.5, eps=1e-10, positive
         How the next atom is chosen: the largest decrease of the
         unconstrained regularized error, or the largest inner product with the
         residual (the paper's Algorithm 2); see the module docstring.
-    dtype : torch.dtype, default=torch.float32
+    dtype : torch.float32 or torch.float64, default=torch.float32
         Precision in which ``A`` is read; the basis and the final weights are
         always computed in float64.
     device : str or torch.device, default="auto"
@@ -591,6 +594,13 @@ def orthogonal_matching_pursuit(A, b, n_nonzero, *, lam=0.5, eps=1e-10, positive
     weights : ndarray of shape (n_selected,)
         Their weights.
 
+    Raises
+    ------
+    ValueError or TypeError
+        For a parameter out of range, ``A`` not 2-D or with NaN/inf values,
+        ``b`` not of shape ``(n_features,)``, complex input, or ``n_nonzero >
+        n_atoms``.
+
     Examples
     --------
     >>> import numpy as np
@@ -602,9 +612,20 @@ def orthogonal_matching_pursuit(A, b, n_nonzero, *, lam=0.5, eps=1e-10, positive
     >>> sorted(idx.tolist()), np.round(w, 3).tolist()
     ([3, 7], [1.0, 1.0])
     """
-    dev = _resolve_device(device, A, b)
-    At = _to_tensor(A, dtype, dev)
-    bt = _to_tensor(b, torch.float64, dev)
+    from .selectors._base import check_matrix, check_target  # the selectors' input checks
+
+    try:
+        dev = _resolve_device(device, A, b)
+    except RuntimeError as exc:
+        raise ValueError(f"device={device!r} is not a valid torch device.") from exc
+    dtype = {"float32": torch.float32, "float64": torch.float64}.get(dtype, dtype)
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64; got {dtype}.")
+    At = check_matrix(A, dev, dtype, name="A")
+    bt = check_target(b, (At.shape[1],), dev, torch.float64, name="b")[0]
+    if n_nonzero > At.shape[0]:
+        raise ValueError(f"n_nonzero={n_nonzero} is larger than the number of atoms (rows of "
+                         f"A: {At.shape[0]}).")
     res = omp_batched(At.unsqueeze(0), bt.unsqueeze(0), [int(n_nonzero)], lam=lam,
                       eps=eps, positive=positive, criterion=criterion)[0]
     return res.indices.cpu().numpy(), res.weights.cpu().numpy()

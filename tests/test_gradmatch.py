@@ -59,7 +59,9 @@ def per_class_reference(G, y, k, targets=None, per_gradient=False, lam=0.5):
     (11, [1, 1, 10], [1, 1, 9]),
     (10, [2, 3], [2, 3]),               # k larger than the total: everything
     (3, [0, 5], [0, 3]),                # an empty group gets nothing
-    (50, [1, 100], [0, 50]),
+    (50, [1, 100], [1, 49]),            # a class of one keeps a slot
+    (10, [1, 2, 97], [1, 1, 8]),        # every class present gets one when k >= 3
+    (2, [1, 2, 97], [0, 0, 2]),         # k < number of classes: proportional only
     (1, [4, 4, 4], [1, 0, 0]),          # ties: stable order
 ])
 def test_split_budget_cases(k, sizes, expected):
@@ -79,7 +81,12 @@ def test_split_budget_properties():
         assert parts.sum() == min(k, total)
         assert (parts <= sizes).all() and (parts >= 0).all()
         quota = min(k, total) * sizes / total
-        assert (np.abs(parts - quota) < 1).all()  # proportional (largest remainder)
+        if k >= np.count_nonzero(sizes):
+            assert (parts[sizes > 0] >= 1).all()  # every class present has a slot
+        # proportional (largest remainder), up to the slots given to the smallest groups
+        assert (np.abs(parts - quota) < 1 + np.count_nonzero(sizes)).all()
+        if not (k >= np.count_nonzero(sizes) and (np.floor(quota)[sizes > 0] == 0).any()):
+            assert (np.abs(parts - quota) < 1).all()
 
 
 @pytest.mark.parametrize("budget,n,expected", [

@@ -66,6 +66,7 @@ Variants of a training run
 """
 
 import math
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -133,6 +134,12 @@ class _Ground:
                 d = d.sqrt()
         d[cols, torch.arange(len(cols), device=d.device)] = 0.0
         return d
+
+    def identical(self):
+        """Whether all rows are the same vector (every distance zero)."""
+        if float(self.sq.max()) == 0:
+            return True
+        return all(bool((F == F[:1]).all()) for F in self.factors)
 
     def bound(self):
         """A constant ``D`` no smaller than any distance of the ground set."""
@@ -440,6 +447,8 @@ class CraigSelector(BaseSelector):
     (3, 2)
     """
 
+    supports_per_batch = True
+
     _parameter_constraints = {
         "budget": BUDGET_CONSTRAINTS,
         "per_class": ["boolean"],
@@ -476,6 +485,15 @@ class CraigSelector(BaseSelector):
             c, wg, a, obj, ne, _ = facility_location_greedy(
                 ground, kg, optimizer=self.optimizer, epsilon=self.epsilon,
                 chunk_size=self.chunk_size, rng=rng)
+            if len(c) > 1 and ground.identical():
+                # every row is every medoid's: ties would give all but k-1 rows to the first
+                warnings.warn(f"CRAIG: all {len(rows)} rows of a problem are identical (all "
+                              f"gradients zero?), so any {len(c)} of them represent it "
+                              f"equally; the rows are shared out evenly among them.",
+                              UserWarning, stacklevel=3)
+                share = np.arange(len(rows)) % len(c)
+                wg = np.bincount(share, minlength=len(c)).astype(np.float64)
+                a = c[share]
             idx.append(rows[c])
             w.append(wg)
             assign_pairs.append((rows, rows[a]))

@@ -69,6 +69,7 @@ rows (GLISTER without validation data).
 """
 
 import math
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -170,6 +171,15 @@ def _relinearizing_greedy(E, Hb, Ev, Hbv, Zv, k, *, eta, update_every, optimizer
     picks, gains = _greedy(len(E), k, score, update, update_every=update_every,
                            optimizer=optimizer, epsilon=epsilon, rng=rng, device=E.device)
     return picks, gains
+
+
+def _warn_if_uninformative(gains):
+    """Warn when every pick had gain zero: the choice among the rows was arbitrary."""
+    if len(gains) and not np.any(gains):
+        warnings.warn("GLISTER: every gain is zero (all gradients, or the validation "
+                      "gradient, zero?), so the rows chosen are arbitrary: the first in "
+                      "index order, or random draws with optimizer='stochastic'.",
+                      UserWarning, stacklevel=3)
 
 
 def _valid_loss(Z, Hbv, yv, E, Hb, eta):
@@ -330,6 +340,7 @@ class GlisterSelector(BaseSelector):
         self.indices_ = np.concatenate(idx).astype(np.int64)
         self.weights_ = np.ones(len(self.indices_))
         self.gains_ = np.concatenate(gains)
+        _warn_if_uninformative(self.gains_)
         if self.per_class:
             self.classes_ = classes
         self.n_features_in_ = d
@@ -374,7 +385,7 @@ class GlisterSelector(BaseSelector):
         else:
             groups = [(np.arange(n), None)]
         ks = split_budget(k, [len(r) for r, _ in groups]).tolist()
-        idx = []
+        idx, gains = [], []
         for (r, vr), kc in zip(groups, ks):
             if kc == 0:
                 continue
@@ -386,9 +397,11 @@ class GlisterSelector(BaseSelector):
                 ev, hv, zv = (s[vt] for s in src)
             else:
                 ev, hv, zv = Ev, Hbv, Zv
-            p, _ = _relinearizing_greedy(E[rt], Hb[rt], ev, hv, zv, kc, eta=self.eta,
+            p, g = _relinearizing_greedy(E[rt], Hb[rt], ev, hv, zv, kc, eta=self.eta,
                                          **self._greedy_kwargs(context.rng))
             idx.append(r[p])
+            gains.append(g)
+        _warn_if_uninformative(np.concatenate(gains))
         indices = np.concatenate(idx).astype(np.int64)
         it = torch.as_tensor(indices, device=dev)
         info = {"validation": source,

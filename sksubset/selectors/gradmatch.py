@@ -20,6 +20,8 @@ solved by regularized non-negative orthogonal matching pursuit
 The per-class problems are solved together in one batched greedy loop.
 """
 
+import math
+import warnings
 from numbers import Real
 
 import numpy as np
@@ -52,12 +54,37 @@ def _solve(atoms, valid, targets, ks, opts):
     """Solve one OMP per problem together; returns (local indices, weights, rounds).
 
     ``opts`` holds the solver options ``lam``, ``eps``, ``positive``, ``criterion``.
+    A problem whose target is zero is matched exactly by every subset: it gets
+    ``k`` evenly spaced rows with equal weights summing to its number of rows,
+    and a warning.
     """
     b = torch.stack([t.to(device=atoms.device, dtype=torch.float64) for t in targets])
     results = omp_batched(atoms, b, ks, valid=valid, **opts)
-    return ([r.indices.cpu().numpy() for r in results],
-            [r.weights.cpu().numpy() for r in results],
-            max(r.n_rounds for r in results))
+    idx = [r.indices.cpu().numpy() for r in results]
+    w = [r.weights.cpu().numpy() for r in results]
+    sizes = [atoms.shape[1]] * len(ks) if valid is None else valid.sum(1).tolist()
+    for p in np.flatnonzero((b == 0).all(1).cpu().numpy()):
+        k = min(int(ks[p]), int(sizes[p]))
+        if k == 0:
+            continue
+        warnings.warn(f"GRAD-MATCH: the gradient to match is zero (problem {p}: all "
+                      f"gradients zero?), so every subset matches it; taking {k} evenly "
+                      f"spaced rows with equal weights.", UserWarning, stacklevel=3)
+        idx[p] = (np.arange(k) * int(sizes[p])) // k
+        w[p] = np.full(k, sizes[p] / k)
+    return idx, w, max(r.n_rounds for r in results)
+
+
+def _rescaled(G, target, opts):
+    """``G``, ``target`` and the solver options for a matrix whose magnitude would overflow
+    (or underflow) the solver's float32 products: both scaled by a power of two that brings
+    ``max |G|`` to [1, 2), the ridge by its square, so the minimizer is the same."""
+    top = float(torch.linalg.vector_norm(G, float("inf")))
+    if top == 0 or 2.0 ** -32 <= top <= 2.0 ** 32:
+        return G, target, opts
+    scale = 2.0 ** -math.floor(math.log2(top))
+    return (G * scale, None if target is None else target * scale,
+            dict(opts, lam=opts["lam"] * scale * scale))
 
 
 def _solve_dense(blocks, targets, ks, opts):
@@ -76,6 +103,7 @@ def _relative_error(G_sel, weights, target):
 def _fit_gradmatch(G, k, y, target, opts, per_class, per_gradient):
     """Standalone GRAD-MATCH on a gradient matrix (tensor already validated)."""
     n, d = G.shape
+    G, target, opts = _rescaled(G, target, opts)
     if not per_class:
         b = G.sum(0) if target is None else target
         idx, w, rounds = _solve_dense([G], [b], [k], opts)
@@ -207,6 +235,8 @@ class GradMatchSelector(BaseSelector):
     >>> sel.transform(G).shape
     (25, 32)
     """
+
+    supports_per_batch = True
 
     _parameter_constraints = {
         "budget": BUDGET_CONSTRAINTS,
