@@ -139,7 +139,10 @@ class DenseAtoms:
         return self.A[bi, idx].to(torch.float64)
 
     def sqnorms(self):
-        return torch.linalg.vector_norm(self.A, dim=2, dtype=torch.float64) ** 2
+        # in row slices: a float64 copy of A at once would double the memory of a float32 A
+        rows = max(1, (1 << 22) // max(1, self.shape[0] * self.shape[2]))
+        return torch.cat([torch.linalg.vector_norm(a, dim=2, dtype=torch.float64)
+                          for a in self.A.split(rows, dim=1)], dim=1) ** 2
 
 
 class OuterProductAtoms:

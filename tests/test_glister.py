@@ -260,3 +260,11 @@ def test_end_to_end_digits(selector, valid_size):
     again = SubsetTrainingClassifier(net, **kw).fit(X, y)
     for a, b in zip(history, again.selection_history_):
         np.testing.assert_array_equal(a["indices"], b["indices"])
+
+
+@pytest.mark.parametrize("optimizer", ["naive", "stochastic"])
+def test_all_zero_gradients_warn(optimizer):
+    with pytest.warns(UserWarning, match="every gain is zero"):
+        sel = GlisterSelector(budget=12, optimizer=optimizer, random_state=0).fit(
+            np.zeros((120, 4)))
+    assert len(np.unique(sel.indices_)) == 12 and (sel.weights_ == 1).all()

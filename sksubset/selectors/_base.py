@@ -63,7 +63,8 @@ def _as_tensor(x, name, dtype=None):
 
 
 def _check_finite(t, name):
-    if not bool(torch.isfinite(t).all()):
+    # in slices: a mask of the whole tensor would cost more memory than a float32 copy of it
+    if not all(bool(torch.isfinite(c).all()) for c in t.reshape(-1).split(1 << 20)):
         raise ValueError(f"{name} contains NaN or infinite values; it must be finite.")
     return t
 
@@ -268,7 +269,8 @@ class BaseSelector(BaseEstimator):
         instance before any training, so that a bad value fails at once and
         not at the first selection.
         """
-        self._validate_params()
+        if hasattr(self, "_parameter_constraints"):  # a user's selector may have none
+            self._validate_params()
         self._check_options()
         if hasattr(self, "device"):
             self._device()
