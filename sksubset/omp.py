@@ -345,8 +345,12 @@ class _BatchedOMP:
         self.blocked[bi] = torch.where(blocked, -torch.inf, 0.0).to(self.A.dtype)
         self.r[bi] = self.b[bi] - self.z[bi, :t] @ self.Q[bi, :t]
         if self.gain:  # the basis changed: project every atom on it afresh
-            P = self.A.project(bi, self.Q[bi, :t]).to(torch.float64)
-            self.proj2[bi] = (P * P).sum(1)
+            # a few basis rows at a time: all of them at once is an (n, t) matrix
+            proj2 = torch.zeros_like(self.proj2[bi])
+            for V in self.Q[bi, :t].split(max(1, (1 << 22) // self.n)):
+                P = self.A.project(bi, V).to(torch.float64)
+                proj2 += (P * P).sum(1)
+            self.proj2[bi] = proj2
             self.c[bi] = self.A.project(bi, self.r[bi].unsqueeze(0))[:, 0].to(torch.float64)
 
     def _replace(self, bi, zero, w):

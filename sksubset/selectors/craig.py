@@ -392,7 +392,8 @@ class CraigSelector(BaseSelector):
     per_class : bool, default=True
         One problem per class (when labels are available: ``y`` in ``fit``,
         always in a training run), the budget split in proportion to class
-        sizes.  Ignored in per-batch mode.
+        sizes (every class gets at least one row when the budget is at least
+        the number of classes).  Ignored in per-batch mode.
     metric : {"euclidean", "sqeuclidean", "cosine"}, default="euclidean"
         Distance ``d`` of the similarity ``sim = D - d`` (module docstring).
     optimizer : {"lazy", "naive", "stochastic"}, default="lazy"
@@ -432,6 +433,13 @@ class CraigSelector(BaseSelector):
         Classes of ``y`` (only with ``per_class`` and ``y``).
     n_features_in_ : int
     n_samples_fit_ : int
+
+    Notes
+    -----
+    When all rows of a problem are identical (all gradients zero, say), any
+    ``k`` of them represent it equally and the tie rule would give all but
+    ``k - 1`` rows to the first pick: the rows are shared out evenly instead
+    (weights differ by at most one), with a warning.
 
     Examples
     --------

@@ -211,7 +211,8 @@ class GlisterSelector(BaseSelector):
     epsilon : float in (0, 1), default=0.01
         Stochastic greedy's accuracy (CORDS: 0.01).
     per_class : bool, default=False
-        One problem per class, the budget split in proportion to class sizes,
+        One problem per class, the budget split in proportion to class sizes
+        (every class gets one pick at least when the budget allows),
         each class matching its own validation examples (the training pool's
         own class examples when the validation data lack that class).
     n_valid : float in (0, 1] or int >= 1, default=0.1
@@ -245,7 +246,9 @@ class GlisterSelector(BaseSelector):
     :meth:`fit` on a bare gradient matrix cannot re-linearize a loss it does
     not know; it uses the identity-Hessian model described in
     :mod:`sksubset.selectors.glister`.  :meth:`select` (training runs)
-    re-linearizes the true validation loss of the net's last layer.
+    re-linearizes the true validation loss of the net's last layer.  When
+    every gain is zero (zero gradients), the picks are arbitrary and a
+    warning says so.
 
     Examples
     --------

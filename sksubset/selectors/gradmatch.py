@@ -173,7 +173,9 @@ class GradMatchSelector(BaseSelector):
         Constrain the weights to be non-negative.
     per_class : bool, default=False
         One problem per class of ``y``, each matching its class's gradient, with
-        the budget split in proportion to class sizes (largest remainder).
+        the budget split in proportion to class sizes (largest remainder; every
+        class gets at least one row when the budget is at least the number of
+        classes).
     per_gradient : bool, default=False
         With ``per_class``: each class's problem only uses that class's block
         of columns.  ``G``'s columns must then come in ``n_classes`` equal
@@ -222,6 +224,12 @@ class GradMatchSelector(BaseSelector):
     -----
     ``transform`` returns fewer rows than it gets, so this is not a
     scikit-learn transformer and not meant for a ``Pipeline`` step.
+
+    A matrix whose magnitude would overflow or underflow float32 products
+    (``max |G|`` outside ``[2^-32, 2^32]``) is solved rescaled by a power of
+    two, with ``lam`` scaled by its square: the same problem.  A zero target
+    (all gradients zero) is matched by every subset: ``k`` evenly spaced rows
+    get equal weights, with a warning.
 
     Examples
     --------
