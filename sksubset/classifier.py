@@ -71,10 +71,10 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
     per_class : bool, default=True
         With ``selector="gradmatch"`` and ``per_batch=False``: one problem per
         class, the budget split in proportion to class sizes (every class
-        present gets at least one example once the budget allows one each).  The defaults
-        (per-class, per-example GRAD-MATCH) are the variant that came closest
-        to full training cut to the same wall-clock, and beat RANDOM-WARM, on
-        Fashion-MNIST (``docs/benchmarks.md``, section 4).
+        present gets at least one example once the budget allows one each).
+        The defaults (per-class, per-example GRAD-MATCH) are the variant that
+        came closest to full training cut to the same wall-clock, and beat
+        RANDOM-WARM, on Fashion-MNIST (``docs/benchmarks.md``, section 4).
     per_gradient : bool, default=False
         With ``selector="gradmatch"`` and ``per_class``: match only each
         class's own output-unit gradient.
