@@ -419,7 +419,10 @@ class _BatchedOMP:
                 w[:, :P] = _masked_solve(self.G[:, :P, :P], self.h[:, :P], mask)[0]
                 break
             ti = torch.as_tensor(todo, device=w.device)
-            G, h = self.G[ti, :P, :P], self.h[ti, :P]
+            if len(todo) == self.B:  # a view: a copy of the k x k Gram blocks costs their size
+                G, h = self.G[:, :P, :P], self.h[:, :P]
+            else:
+                G, h = self.G[ti, :P, :P], self.h[ti, :P]
             wt = nnls_gram(G, h, mask[ti])
             w[ti] = 0
             w[ti, :P] = wt
@@ -462,9 +465,10 @@ def _masked_solve(G, h, F):
 
     Returns ``x`` and the dual ``y = G x - h`` (zero on ``F``).
     """
-    eye = torch.eye(G.shape[1], device=G.device, dtype=G.dtype)
-    both = F.unsqueeze(1) & F.unsqueeze(2)
-    L, _ = torch.linalg.cholesky_ex(torch.where(both, G, 0.0) + eye * (~F).unsqueeze(1))
+    M = torch.where(F.unsqueeze(1) & F.unsqueeze(2), G, 0.0)
+    M.diagonal(dim1=1, dim2=2).add_((~F).to(G.dtype))  # identity off F, in place
+    L, _ = torch.linalg.cholesky_ex(M)
+    del M
     x = torch.cholesky_solve(torch.where(F, h, 0.0).unsqueeze(2), L).squeeze(2)
     y = torch.where(F, 0.0, torch.bmm(G, x.unsqueeze(2)).squeeze(2) - h)
     return x, y
@@ -512,6 +516,8 @@ def nnls_gram(G, h, mask, max_iter=None):
         swap = torch.where(full.unsqueeze(1), infeas, infeas & (pos == last.unsqueeze(1)))
         F = F ^ swap
         changed = torch.nonzero(swap.any(1)).squeeze(1)  # refactor only what moved
+        if len(changed) == B:
+            changed = slice(None)  # all of them: no copy of G
         x[changed], y[changed] = _masked_solve(G[changed], h[changed], F[changed])
     return torch.where(F, x, 0.0).clamp_min(0)
 
