@@ -54,9 +54,9 @@ def _solve(atoms, valid, targets, ks, opts):
     """Solve one OMP per problem together; returns (local indices, weights, rounds).
 
     ``opts`` holds the solver options ``lam``, ``eps``, ``positive``, ``criterion``.
-    A problem whose target is zero is matched exactly by every subset: it gets
-    ``k`` evenly spaced rows with equal weights summing to its number of rows,
-    and a warning.
+    A problem whose target is zero is matched exactly by zero weights, which
+    train on nothing: it gets ``k`` evenly spaced rows with equal weights
+    summing to its number of rows instead, and a warning.
     """
     b = torch.stack([t.to(device=atoms.device, dtype=torch.float64) for t in targets])
     results = omp_batched(atoms, b, ks, valid=valid, **opts)
@@ -68,8 +68,9 @@ def _solve(atoms, valid, targets, ks, opts):
         if k == 0:
             continue
         warnings.warn(f"GRAD-MATCH: the gradient to match is zero (problem {p}: all "
-                      f"gradients zero?), so every subset matches it; taking {k} evenly "
-                      f"spaced rows with equal weights.", UserWarning, stacklevel=3)
+                      f"gradients zero?), which zero weights match exactly; taking {k} "
+                      f"evenly spaced rows with equal weights instead.", UserWarning,
+                      stacklevel=3)
         idx[p] = (np.arange(k) * int(sizes[p])) // k
         w[p] = np.full(k, sizes[p] / k)
     return idx, w, max(r.n_rounds for r in results)
@@ -228,8 +229,8 @@ class GradMatchSelector(BaseSelector):
     A matrix whose magnitude would overflow or underflow float32 products
     (``max |G|`` outside ``[2^-32, 2^32]``) is solved rescaled by a power of
     two, with ``lam`` scaled by its square: the same problem.  A zero target
-    (all gradients zero) is matched by every subset: ``k`` evenly spaced rows
-    get equal weights, with a warning.
+    (all gradients zero), which zero weights match exactly, gives ``k``
+    evenly spaced rows with equal weights instead, and a warning.
 
     Examples
     --------
