@@ -594,7 +594,7 @@ def orthogonal_matching_pursuit(A, b, n_nonzero, *, lam=0.5, eps=1e-10, positive
         How the next atom is chosen: the largest decrease of the
         unconstrained regularized error, or the largest inner product with the
         residual (the paper's Algorithm 2); see the module docstring.
-    dtype : torch.float32 or torch.float64, default=torch.float32
+    dtype : torch.float32, torch.float64, "float32" or "float64", default=torch.float32
         Precision in which ``A`` is read; the basis and the final weights are
         always computed in float64.
     device : str or torch.device, default="auto"

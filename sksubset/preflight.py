@@ -41,9 +41,9 @@ def check_selector(selector, per_batch):
     else:
         cls, name = get_selector(selector), repr(selector)
     if per_batch and not cls.supports_per_batch:
-        raise ValueError(f"per_batch=True needs a selector with a per-batch variant "
-                         f"({', '.join(n for n in STRATEGIES if get_selector(n).supports_per_batch)}); selector={name} has none "
-                         f"(it selects examples). Use per_batch=False.")
+        with_pb = ", ".join(n for n in STRATEGIES if get_selector(n).supports_per_batch)
+        raise ValueError(f"per_batch=True needs a selector with a per-batch variant ({with_pb}); "
+                         f"selector={name} has none. Use per_batch=False.")
 
 
 def check_module(net, X, n_classes):

@@ -32,7 +32,8 @@ def status(key):
                 return int(line.split()[1]) * 1024
     raise RuntimeError(key)
 
-n, d, budget, name, threads = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+n, d, threads = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[5])
+budget, name = float(sys.argv[3]), sys.argv[4]
 torch.set_num_threads(threads)
 G = np.random.default_rng(0).normal(size=(n, d)).astype(np.float32)
 sel = get_selector(name)(budget=budget if budget < 1 else int(budget))
