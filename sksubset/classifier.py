@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from .distributed import processes_of
 from .exceptions import DivergenceError
 from .gradients import last_layer_params
+from .preflight import check_module, check_selector, reseed_module
 from .schedule import make_schedule
 from .selectors import STRATEGIES, BaseSelector, GradMatchSelector, SelectionContext, get_selector
 from .selectors._base import BUDGET_CONSTRAINTS, resolve_budget
@@ -63,7 +64,8 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         own ``budget`` is ignored: the classifier's ``budget`` applies.
     budget : float in (0, 1] or int >= 1, default=0.1
         Fraction of the training examples in each subset, or their number
-        (an int, e.g. the resource of ``HalvingGridSearchCV(...,
+        (as for the selectors: ``1`` is one example, ``1.0`` all of them; an
+        int is also the resource of ``HalvingGridSearchCV(...,
         resource="budget")``).
     R : int >= 1, default=20
         Reselect every ``R`` subset epochs (adaptive selectors decide
@@ -71,14 +73,16 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
     kappa : float in [0, 1], default=0.5
         Warm-start fraction of the epoch budget (0: no warm start).
     per_batch : bool, default=False
-        Select mini-batches (of the net's ``batch_size``) instead of examples,
-        for selectors that support it (GRAD-MATCH-PB, CRAIG-PB).
+        Select mini-batches (of the net's ``batch_size``) instead of examples
+        (GRAD-MATCH-PB, CRAIG-PB); refused for the selectors without a
+        per-batch variant.
     per_class : bool, default=True
         With ``selector="gradmatch"`` and ``per_batch=False``: one problem per
-        class, the budget split in proportion to class sizes.  The defaults
-        (per-class, per-example GRAD-MATCH) are the variant that came closest
-        to full training cut to the same wall-clock, and beat RANDOM-WARM, on
-        Fashion-MNIST (``docs/benchmarks.md``, section 4).
+        class, the budget split in proportion to class sizes (every class
+        present gets at least one example once the budget allows one each).
+        The defaults (per-class, per-example GRAD-MATCH) are the variant that
+        came closest to full training cut to the same wall-clock, and beat
+        RANDOM-WARM, on Fashion-MNIST (``docs/benchmarks.md``, section 4).
     per_gradient : bool, default=False
         With ``selector="gradmatch"`` and ``per_class``: match only each
         class's own output-unit gradient.
@@ -106,7 +110,10 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
     random_state : int, RandomState instance or None, default=None
         Seeds the selections, the hold-out split and (through a forked torch
         generator) the net's initialization and shuffling, so that the same
-        value gives the same run on the same device.
+        value gives the same run on the same device, in any process.  A
+        module given to the net as an instance is re-initialized for that
+        (each layer's ``reset_parameters()``); with ``None`` it starts from
+        the weights it has.
     verbose : int, default=1
         Show a progress bar over epochs when > 0.
 
@@ -243,6 +250,7 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             raise TypeError("net must be a skorch.NeuralNetClassifier; got "
                             f"{type(self.net).__name__}.")
         weighted_criterion(self.net.criterion)  # fail early on an unsupported loss
+        check_selector(self.selector, self.per_batch)
         X, y = validate_data(self, X, y, allow_nd=True, dtype=np.float32)
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
@@ -277,6 +285,9 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             callbacks=list(net.callbacks or []) + [(_CALLBACK, callback)],
         )
         net.initialize()
+        if self.random_state is not None:
+            reseed_module(net)
+        check_module(net, X, len(self.classes_))
         run = _Run(self, net, dataset, pool, valid_ds, rng, k)
         callback.run = run
         run.watch.totals["setup"] = time.perf_counter() - t_start

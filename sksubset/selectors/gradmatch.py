@@ -20,6 +20,8 @@ solved by regularized non-negative orthogonal matching pursuit
 The per-class problems are solved together in one batched greedy loop.
 """
 
+import math
+import warnings
 from numbers import Real
 
 import numpy as np
@@ -53,12 +55,38 @@ def _solve(atoms, valid, targets, ks, opts):
     """Solve one OMP per problem together; returns (local indices, weights, rounds).
 
     ``opts`` holds the solver options ``lam``, ``eps``, ``positive``, ``criterion``.
+    A problem whose target is zero is matched exactly by zero weights, which
+    train on nothing: it gets ``k`` evenly spaced rows with equal weights
+    summing to its number of rows instead, and a warning.
     """
     b = torch.stack([t.to(device=atoms.device, dtype=torch.float64) for t in targets])
     results = omp_batched(atoms, b, ks, valid=valid, **opts)
-    return ([r.indices.cpu().numpy() for r in results],
-            [r.weights.cpu().numpy() for r in results],
-            max(r.n_rounds for r in results))
+    idx = [r.indices.cpu().numpy() for r in results]
+    w = [r.weights.cpu().numpy() for r in results]
+    sizes = [atoms.shape[1]] * len(ks) if valid is None else valid.sum(1).tolist()
+    for p in np.flatnonzero((b == 0).all(1).cpu().numpy()):
+        k = min(int(ks[p]), int(sizes[p]))
+        if k == 0:
+            continue
+        warnings.warn(f"GRAD-MATCH: the gradient to match is zero (problem {p}: all "
+                      f"gradients zero?), which zero weights match exactly; taking {k} "
+                      f"evenly spaced rows with equal weights instead.", UserWarning,
+                      stacklevel=3)
+        idx[p] = (np.arange(k) * int(sizes[p])) // k
+        w[p] = np.full(k, sizes[p] / k)
+    return idx, w, max(r.n_rounds for r in results)
+
+
+def _rescaled(G, target, opts):
+    """``G``, ``target`` and the solver options for a matrix whose magnitude would overflow
+    (or underflow) the solver's float32 products: both scaled by a power of two that brings
+    ``max |G|`` to [1, 2), the ridge by its square, so the minimizer is the same."""
+    top = float(torch.linalg.vector_norm(G, float("inf")))
+    if top == 0 or 2.0 ** -32 <= top <= 2.0 ** 32:
+        return G, target, opts
+    scale = 2.0 ** -math.floor(math.log2(top))
+    return (G * scale, None if target is None else target * scale,
+            dict(opts, lam=opts["lam"] * scale * scale))
 
 
 def _solve_dense(blocks, targets, ks, opts):
@@ -131,6 +159,7 @@ def _fit_factored(ll, groups, full_targets, ks, opts, per_gradient):
 def _fit_gradmatch(G, k, y, target, opts, per_class, per_gradient):
     """Standalone GRAD-MATCH on a gradient matrix (tensor already validated)."""
     n, d = G.shape
+    G, target, opts = _rescaled(G, target, opts)
     if not per_class:
         b = G.sum(0) if target is None else target
         idx, w, rounds = _solve_dense([G], [b], [k], opts)
@@ -200,7 +229,9 @@ class GradMatchSelector(BaseSelector):
         Constrain the weights to be non-negative.
     per_class : bool, default=False
         One problem per class of ``y``, each matching its class's gradient, with
-        the budget split in proportion to class sizes (largest remainder).
+        the budget split in proportion to class sizes (largest remainder; every
+        class gets at least one row when the budget is at least the number of
+        classes).
     per_gradient : bool, default=False
         With ``per_class``: each class's problem only uses that class's block
         of columns.  ``G``'s columns must then come in ``n_classes`` equal
@@ -250,6 +281,12 @@ class GradMatchSelector(BaseSelector):
     ``transform`` returns fewer rows than it gets, so this is not a
     scikit-learn transformer and not meant for a ``Pipeline`` step.
 
+    A matrix whose magnitude would overflow or underflow float32 products
+    (``max |G|`` outside ``[2^-32, 2^32]``) is solved rescaled by a power of
+    two, with ``lam`` scaled by its square: the same problem.  A zero target
+    (all gradients zero), which zero weights match exactly, gives ``k``
+    evenly spaced rows with equal weights instead, and a warning.
+
     Examples
     --------
     >>> import numpy as np
@@ -262,6 +299,8 @@ class GradMatchSelector(BaseSelector):
     >>> sel.transform(G).shape
     (25, 32)
     """
+
+    supports_per_batch = True
 
     _parameter_constraints = {
         "budget": BUDGET_CONSTRAINTS,
