@@ -293,13 +293,14 @@ def test_non_finite_logits_at_a_selection_stop_fit(small, after, where):
         clf.fit(X, y)
 
 
-def test_huge_inputs_are_named(small):
+@pytest.mark.parametrize("kappa,where", [(0.5, "warm start"), (0.0, "subset training")])
+def test_huge_inputs_are_named(small, kappa, where):
     X, y = small
     X = X.copy()
     X[:20] = 1e30
-    clf = SubsetTrainingClassifier(make_net(max_epochs=10), budget=0.2, verbose=0)
-    with pytest.raises(DivergenceError, match=r"warm start.*inputs on a smaller scale "
-                                              r"\(the largest \|X\| is 1e\+30\)"):
+    clf = SubsetTrainingClassifier(make_net(max_epochs=10), budget=0.2, kappa=kappa, verbose=0)
+    with pytest.raises(DivergenceError, match=where + r".*inputs on a smaller scale "
+                                                      r"\(the largest \|X\| is 1e\+30\)"):
         clf.fit(X, y)
 
 

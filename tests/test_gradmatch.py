@@ -627,3 +627,19 @@ def test_held_out_gradients_as_target(per_class, toy_gradients):
                            train_fn=lambda idx: G, valid_fn=lambda: Gv)
     out = GradMatchSelector(**params).select(ctx)
     np.testing.assert_array_equal(out.indices, a.indices_)
+
+
+@pytest.mark.parametrize("factor", [2.0 ** 100, 2.0 ** -100])
+def test_factors_of_extreme_magnitude_give_the_same_selection(factor, toy_gradients):
+    """Gradients are linear in Hb: scaling it by a power of two far outside float32's comfortable
+    range selects the same rows with the same weights (the solver rescales, the ridge with it)."""
+    from sksubset.gradients import LastLayer
+
+    _, _, y, G = toy_gradients(n=120)
+    ref = GradMatchSelector(budget=12, per_class=True, dtype="float64").fit(G, y)
+    big = LastLayer(G.E, G.Hb.double() * factor, G.Z, G.y)
+    got = GradMatchSelector(budget=12, per_class=True, lam=0.5 * factor ** 2,
+                            dtype="float64").fit(big, y)
+    np.testing.assert_array_equal(got.indices_, ref.indices_)
+    np.testing.assert_allclose(got.weights_, ref.weights_, rtol=1e-9)
+    assert got.gradient_error_ == pytest.approx(ref.gradient_error_, rel=1e-9)

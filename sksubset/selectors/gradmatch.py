@@ -77,14 +77,21 @@ def _solve(atoms, valid, targets, ks, opts):
     return idx, w, max(r.n_rounds for r in results)
 
 
-def _rescaled(G, target, opts):
-    """``G``, ``target`` and the solver options for a matrix whose magnitude would overflow
-    (or underflow) the solver's float32 products: both scaled by a power of two that brings
-    ``max |G|`` to [1, 2), the ridge by its square, so the minimizer is the same."""
-    top = float(torch.linalg.vector_norm(G, float("inf")))
+def _scale(X):
+    """1, or the power of two that brings ``max |X|`` to [1, 2) when it is so large (or small)
+    that the solver's float32 products would overflow (or underflow)."""
+    top = float(torch.linalg.vector_norm(X, float("inf")))
     if top == 0 or 2.0 ** -32 <= top <= 2.0 ** 32:
+        return 1.0
+    return 2.0 ** -math.floor(math.log2(top))
+
+
+def _rescaled(G, target, opts):
+    """``G``, ``target`` and the solver options, all scaled by :func:`_scale` of ``G`` (the
+    ridge by its square), so that the minimizer is the same."""
+    scale = _scale(G)
+    if scale == 1.0:
         return G, target, opts
-    scale = 2.0 ** -math.floor(math.log2(top))
     return (G * scale, None if target is None else target * scale,
             dict(opts, lam=opts["lam"] * scale * scale))
 
@@ -135,6 +142,13 @@ def _fit_factored(ll, groups, full_targets, ks, opts, per_gradient):
     """
     subs = [ll[torch.as_tensor(g, device=ll.E.device)] for g in groups]
     H1 = ll.Hb.shape[1]
+    # gradients are linear in Hb: scale it (and the targets, the ridge by the square) when
+    # its magnitude would overflow the solver's products; the weights are unchanged
+    scale = _scale(ll.Hb)
+    if scale != 1.0:
+        subs = [LastLayer(sub.E, sub.Hb * scale, sub.Z, sub.y) for sub in subs]
+        full_targets = [t * scale for t in full_targets]
+        opts = dict(opts, lam=opts["lam"] * scale * scale)
     if per_gradient:
         targets = [t[int(sub.y[0]) * H1:(int(sub.y[0]) + 1) * H1]
                    for sub, t in zip(subs, full_targets)]
@@ -151,7 +165,7 @@ def _fit_factored(ll, groups, full_targets, ks, opts, per_gradient):
     it = torch.as_tensor(local, device=ll.E.device)
     w = torch.as_tensor(weights, device=ll.E.device, dtype=torch.float64)
     approx = gradient_sum(ll.E[it].to(torch.float64) * w[:, None], ll.Hb[it].to(torch.float64))
-    target = sum(full_targets).to(torch.float64)
+    target = sum(full_targets).to(torch.float64) / scale
     err = float((approx - target).norm() / target.norm().clamp_min(1e-300))
     return local, weights, err, rounds
 
