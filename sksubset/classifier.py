@@ -18,12 +18,12 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
-from skorch.dataset import Dataset as SkorchDataset
 from skorch.helper import predefined_split
 from tqdm.auto import tqdm
 
+from .data import Examples, dataset_labels, prediction_input, read_training_data
 from .gradients import last_layer, last_layer_params
 from .schedule import make_schedule
 from .selectors import STRATEGIES, BaseSelector, GradMatchSelector, SelectionContext, get_selector
@@ -171,8 +171,8 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
                                      per_gradient=self.per_gradient)
         return get_selector(self.selector)()
 
-    def _split(self, net, X, y, rng):
-        """Training pool and optional validation rows (indices into X)."""
+    def _split(self, net, examples, y, rng):
+        """Training pool and optional validation rows (indices into the examples)."""
         n = len(y)
         if self.valid_size is not None:
             n_valid = self.valid_size if isinstance(self.valid_size, Integral) else None
@@ -187,22 +187,26 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             return np.sort(pool), np.sort(valid)
         if net.train_split is None:
             return np.arange(n), None
-        ds = SkorchDataset(X, y)
-        ds_train, ds_valid = net.train_split(ds, y)
+        ds_train, ds_valid = net.train_split(examples, y)
         if ds_valid is None:
             return np.arange(n), None
         return np.asarray(ds_train.indices), np.asarray(ds_valid.indices)
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y):
+    def fit(self, X, y=None):
         """Train ``net`` on selected subsets of ``(X, y)``.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, ...)
-            Inputs as the module takes them (converted to float32).
-        y : array-like of shape (n_samples,)
-            Class labels (any values; encoded internally).
+        X : array-like of shape (n_samples, ...), torch Dataset or SliceDataset
+            Inputs as the module takes them (converted to float32); or a
+            :class:`torch.utils.data.Dataset` of ``(x, y)`` items, read through
+            its transform every time an example is trained on (subsets are
+            index views of it); or a :class:`skorch.helper.SliceDataset` of
+            one, for scikit-learn's splitters (see :mod:`sksubset.data`).
+        y : array-like of shape (n_samples,), SliceDataset or None
+            Class labels (any values; encoded internally); ``None`` with a
+            Dataset, whose items carry them.
 
         Returns
         -------
@@ -213,7 +217,7 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             raise TypeError("net must be a skorch.NeuralNetClassifier; got "
                             f"{type(self.net).__name__}.")
         weighted_criterion(self.net.criterion)  # fail early on an unsupported loss
-        X, y = validate_data(self, X, y, allow_nd=True, dtype=np.float32)
+        rows, y = read_training_data(self, X, y)
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         self.classes_ = encoder.classes_
@@ -226,19 +230,19 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
         with torch.random.fork_rng(devices=devices, enabled=self.random_state is not None):
             torch.manual_seed(seed)
-            self._fit(X, y_enc, rng, t_start)
+            self._fit(Examples(rows, y_enc), y_enc, rng, t_start)
         return self
 
-    def _fit(self, X, y, rng, t_start):
+    def _fit(self, examples, y, rng, t_start):
         net = clone(self.net)
-        pool, valid = self._split(net, X, y, rng)
+        pool, valid = self._split(net, examples, y, rng)
         k = resolve_budget(self.budget, len(pool))
         self.subset_size_ = k
         self.schedule_ = make_schedule(net.max_epochs, k, len(pool), self.R, self.kappa)
-        valid_ds = None if valid is None else SkorchDataset(X[valid], y[valid])
-        if len(pool) < len(X):
-            X, y = X[pool], y[pool]
-        dataset = SubsetDataset(torch.from_numpy(X), torch.from_numpy(y))
+        valid_ds = None if valid is None else examples.take(valid).clean()
+        if len(pool) < len(y):
+            examples = examples.take(pool)
+        dataset = SubsetDataset(examples.rows, examples.y)
         callback = SubsetSchedule()
         net.set_params(
             criterion=weighted_criterion(net.criterion),
@@ -265,14 +269,14 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
     # -- prediction -------------------------------------------------------
     def _check_X(self, X):
         check_is_fitted(self, "net_")
-        return validate_data(self, X, reset=False, allow_nd=True, dtype=np.float32)
+        return prediction_input(self, X)
 
     def predict_proba(self, X):
         """Class probabilities of the trained net.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, ...)
+        X : array-like of shape (n_samples, ...), torch Dataset or SliceDataset
 
         Returns
         -------
@@ -286,7 +290,7 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, ...)
+        X : array-like of shape (n_samples, ...), torch Dataset or SliceDataset
 
         Returns
         -------
@@ -294,6 +298,21 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         """
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean accuracy on ``(X, y)``; ``y=None`` with a Dataset reads its labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...), torch Dataset or SliceDataset
+        y : array-like of shape (n_samples,) or None
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        score : float
+        """
+        return super().score(X, dataset_labels(X) if y is None else y, sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -317,22 +336,22 @@ class _Run:
         self.epoch = 0
         self.phase = None
         self.grad_seconds = 0.0
+        # seeds of the selection loaders' generators, without drawing from any stream
+        self.seed, self.n_passes = torch.initial_seed(), 0
         self.bar = (tqdm(total=self.schedule.n_trained, desc="sksubset", unit="epoch",
                          leave=False) if est.verbose else None)
 
-    def _last_layer(self, X, y):
+    def _last_layer(self, examples):
         t = time.perf_counter()
-        out = last_layer(self.net, X, y)
+        self.n_passes += 1
+        out = last_layer(self.net, examples.batches(self.net, seed=self.seed + self.n_passes))
         sync(self.device)
         self.grad_seconds += time.perf_counter() - t
         return out
 
     def _train_fn(self, idx):
-        X, y = self.dataset.X, self.dataset.y
-        if idx is not None:
-            idx = torch.as_tensor(idx)
-            X, y = X[idx], y[idx]
-        return self._last_layer(X, y)
+        examples = Examples(self.dataset.X, self.dataset.y)
+        return self._last_layer(examples if idx is None else examples.take(idx))
 
     def _context(self):
         valid = self.valid
@@ -341,8 +360,7 @@ class _Run:
             batch_size=self.net.batch_size, per_batch=self.est.per_batch, rng=self.rng,
             epoch=self.epoch, device=self.device, train_fn=self._train_fn,
             params_fn=lambda: last_layer_params(self.net.module_),
-            valid_fn=None if valid is None else (
-                lambda: self._last_layer(torch.as_tensor(valid.X), torch.as_tensor(valid.y))))
+            valid_fn=None if valid is None else (lambda: self._last_layer(valid)))
 
     def _timed(self, step):
         """Run a selection step; charge its forward passes to ``gradients``, the rest to

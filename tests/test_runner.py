@@ -10,7 +10,7 @@ import torch
 
 from sksubset.experiments import ExperimentConfig, run_experiment, runner
 from sksubset.experiments.__main__ import build_parser, config_from_args, main
-from sksubset.experiments.models import LeNet5, make_net, module_kwargs
+from sksubset.experiments.models import LeNet5, ResNet18, SmallResNet, make_net, module_kwargs
 from sksubset.experiments.plan import (default_frontier_epochs, earlystop_epochs,
                                        parse_strategy, plan_runs)
 
@@ -197,3 +197,48 @@ def test_tagged_variant_with_selector_params_shares_the_table(tmp_path):
     assert tagged["settings"]["selector_params"] == {"pool_fraction": 0.5}
     rows = run_experiment(ExperimentConfig(**base, report_only=True))["rows"]
     assert {r["strategy"] for r in rows} == set(names)
+
+
+def test_residual_nets():
+    net = ResNet18()
+    assert sum(p.numel() for p in net.parameters()) == 11_173_962
+    assert net.eval()(torch.zeros(1, 3, 32, 32)).shape == (1, 10)
+    assert module_kwargs("resnet18", np.zeros((2, 3, 32, 32)), 10) == {"n_classes": 10,
+                                                                       "in_channels": 3}
+    small = SmallResNet(n_classes=4, in_channels=1)
+    assert small(torch.zeros(2, 1, 28, 28)).shape == (2, 4)
+    assert small.linear.in_features == 64
+    with pytest.raises(ValueError, match="images"):
+        module_kwargs("resnet-small", np.zeros((2, 784)), 10)
+
+
+def test_cifar10_runs_augmented_from_a_tiny_folder(tmp_path, capsys):
+    from test_datasets import write_cifar10
+
+    write_cifar10(tmp_path / "data", n_per_batch=4)
+    out = tmp_path / "out"
+    argv = ["--dataset", "cifar10", "--data-dir", str(tmp_path / "data"), "--model",
+            "resnet-small", "--epochs", "2", "--batch-size", "5", "--R", "1", "--seeds", "1",
+            "--budgets", "0.5", "--strategies", "full", "gradmatch-pb-warm", "--device", "cpu",
+            "--threads", "1", "--quiet", "--out", str(out)]
+    assert main(argv) == 0
+    records = runner.load_records(str(out / "runs"))
+    assert sorted(r["strategy"] for r in records) == ["full", "gradmatch-pb-warm"]
+    assert all(r["settings"]["augment"] is True and r["settings"]["dataset"] == "cifar10"
+               for r in records)
+    gm = next(r for r in records if r["strategy"] == "gradmatch-pb-warm")
+    assert gm["subset_size"] == 10 and gm["n_selections"] >= 1
+    assert main(argv[:3] + [str(tmp_path / "nothing")] + argv[4:]) == 2
+    assert "data_batch_1" in capsys.readouterr().err
+
+
+def test_augment_option():
+    args = build_parser().parse_args(["--dataset", "fashion-mnist", "--augment"])
+    assert config_from_args(args).resolved().augment is True
+    assert ExperimentConfig(dataset="cifar10").resolved().augment is True
+    assert ExperimentConfig(dataset="cifar10", augment=False).resolved().augment is False
+    assert ExperimentConfig(dataset="fashion-mnist").resolved().augment is False
+    with pytest.raises(ValueError, match="--augment"):
+        ExperimentConfig(dataset="digits", augment=True).resolved()
+    cfg = ExperimentConfig(**TINY).resolved()
+    assert "augment" not in plan_runs(cfg, 100)[0].settings  # earlier run ids unchanged

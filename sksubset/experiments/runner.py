@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from ..classifier import SubsetTrainingClassifier
 from ..selectors import get_selector
 from ..training import sync
+from .augment import AugmentedImages, augmentation_for
 from .datasets import load_dataset
 from .models import LR_EVENT, make_net, module_kwargs
 from .plan import (DATASET_DEFAULTS, DEFAULT_STRATEGIES, ExperimentConfig, RunSpec, Strategy,
@@ -73,6 +74,14 @@ def _selector(strategy, params):
     return get_selector(strategy.selector)(**params)
 
 
+def training_input(cfg, X_train, y_train):
+    """``(X, y)`` that the runs are fitted on: the arrays, or with ``cfg.augment`` a Dataset
+    drawing a new augmentation of each image at every read (and ``y=None``)."""
+    if not cfg.augment:
+        return X_train, y_train
+    return AugmentedImages(X_train, y_train, **augmentation_for(cfg.dataset)), None
+
+
 def train_run(spec, cfg, data):
     """Train one run and return its record (a JSON-ready dict).
 
@@ -99,6 +108,7 @@ def train_run(spec, cfg, data):
         identity and settings.
     """
     X_train, y_train, X_test, y_test = data
+    X_fit, y_fit = training_input(cfg, X_train, y_train)
     strategy = spec.strategy
     n_classes = len(np.unique(y_train))
     module_kw = module_kwargs(cfg.model, X_train, n_classes)
@@ -113,7 +123,7 @@ def train_run(spec, cfg, data):
             per_class=strategy.per_class, per_gradient=strategy.per_gradient,
             valid_size=cfg.valid_size, random_state=spec.seed,
             verbose=0)
-        seconds, energy = _fit_timed(clf, X_train, y_train, cfg.device)
+        seconds, energy = _fit_timed(clf, X_fit, y_fit, cfg.device)
         accuracy = float(clf.score(X_test, y_test))
         errors = [h["gradient_error"] for h in clf.selection_history_
                   if h.get("gradient_error") is not None]
@@ -134,7 +144,7 @@ def train_run(spec, cfg, data):
         devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(spec.seed)
-            seconds, energy = _fit_timed(net, X_train, y_train, cfg.device)
+            seconds, energy = _fit_timed(net, X_fit, y_fit, cfg.device)
         accuracy = float(np.mean(net.predict(X_test) == y_test))
         history = net.history
         record.update(timing={"setup": 0.0, "warm_start": 0.0, "gradients": 0.0, "solver": 0.0,
