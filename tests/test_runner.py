@@ -232,6 +232,16 @@ def test_cifar10_runs_augmented_from_a_tiny_folder(tmp_path, capsys):
     assert "data_batch_1" in capsys.readouterr().err
 
 
+def test_train_and_test_samples_are_stratified():
+    cfg = ExperimentConfig(dataset="digits", train_size=100, test_size=50).resolved()
+    X_train, y_train, X_test, y_test = runner.load_data(cfg)
+    assert X_train.shape == (100, 64) and len(y_test) == 50
+    assert np.bincount(y_train).min() >= 9 and np.bincount(y_test).min() >= 4
+    assert plan_runs(cfg, 100)[0].settings["train_size"] == 100
+    with pytest.raises(ValueError, match="--train-size"):
+        runner.load_data(ExperimentConfig(dataset="digits", train_size=5).resolved())
+
+
 def test_augment_option():
     args = build_parser().parse_args(["--dataset", "fashion-mnist", "--augment"])
     assert config_from_args(args).resolved().augment is True

@@ -88,6 +88,11 @@ def build_parser():
                    help="number of seeds, 0..N-1 (default: 3)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="torch device (default: auto, cuda when available)")
+    p.add_argument("--train-size", type=_positive_int, default=None, metavar="N",
+                   help="train on a stratified random sample of N training examples "
+                        "(seed 0; for quick runs on the CPU; default: all)")
+    p.add_argument("--test-size", type=_positive_int, default=None, metavar="N",
+                   help="evaluate on a stratified random sample of N test examples (seed 0)")
     p.add_argument("--model", choices=tuple(MODELS), default=None,
                    help="network (default: lenet5 for fashion-mnist, resnet18 for cifar10, "
                         "else mlp)")
@@ -131,7 +136,8 @@ def config_from_args(args):
         lr=args.lr, out=args.out, quiet=args.quiet, valid_size=args.valid_size,
         frontier_epochs=tuple(args.frontier_epochs) if args.frontier_epochs else None,
         threads=args.threads, report_only=args.report_only, tag=args.tag,
-        selector_params=dict(args.selector_param) or None, augment=args.augment)
+        selector_params=dict(args.selector_param) or None, augment=args.augment,
+        train_size=args.train_size, test_size=args.test_size)
 
 
 def main(argv=None):

@@ -101,6 +101,9 @@ class ExperimentConfig:
     selector_params : dict, optional
         Parameters of the subset strategies' selector (e.g.
         ``{"pool_fraction": 0.3}``), passed to its class.
+    train_size, test_size : int, optional
+        Keep a stratified random sample (seed 0) of this many training / test
+        examples (for quick runs on the CPU); default all of them.
     augment : bool, optional
         Train every strategy through a per-epoch random crop (and flip) of the
         images (:mod:`sksubset.experiments.augment`); default on for CIFAR-10,
@@ -128,6 +131,8 @@ class ExperimentConfig:
     tag: Optional[str] = None
     selector_params: Optional[dict] = None
     augment: Optional[bool] = None
+    train_size: Optional[int] = None
+    test_size: Optional[int] = None
 
     def resolved(self):
         """A copy with every default filled in."""
@@ -257,6 +262,9 @@ def _settings(cfg, strategy):
          "device": cfg.device}
     if cfg.augment:
         s["augment"] = True
+    for key in ("train_size", "test_size"):
+        if getattr(cfg, key):
+            s[key] = getattr(cfg, key)
     if strategy.kind == "subset":
         s.update(R=cfg.R, kappa=cfg.kappa if strategy.warm else 0.0, valid_size=cfg.valid_size)
         if cfg.tag:

@@ -256,8 +256,22 @@ def load_records(runs_dir):
     return records
 
 
+def _sample(X, y, size, option):
+    """A stratified random sample (seed 0) of ``size`` rows, or all of them."""
+    if not size or size >= len(y):
+        return X, y
+    from sklearn.model_selection import train_test_split
+
+    if size < len(np.unique(y)):
+        raise ValueError(f"{option} {size} is smaller than the number of classes.")
+    keep, _ = train_test_split(np.arange(len(y)), train_size=size, stratify=y, random_state=0)
+    keep = np.sort(keep)
+    return X[keep], y[keep]
+
+
 def load_data(cfg):
-    """``X_train, y_train, X_test, y_test`` of a resolved config, labels encoded as 0..C-1.
+    """``X_train, y_train, X_test, y_test`` of a resolved config, labels encoded as 0..C-1
+    (samples of them with ``train_size`` / ``test_size``).
 
     Raises
     ------
@@ -265,6 +279,8 @@ def load_data(cfg):
         When the test set has labels the training set lacks.
     """
     X_train, y_train, X_test, y_test = load_dataset(cfg.dataset, cfg.data_dir)
+    X_train, y_train = _sample(X_train, y_train, cfg.train_size, "--train-size")
+    X_test, y_test = _sample(X_test, y_test, cfg.test_size, "--test-size")
     classes = np.unique(y_train)
     unseen = np.setdiff1d(np.unique(y_test), classes)
     if len(unseen):
