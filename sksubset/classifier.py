@@ -97,6 +97,7 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         The trained net.
     classes_ : ndarray of shape (n_classes,)
     n_features_in_ : int
+        Only after a fit on arrays.
     schedule_ : sksubset.schedule.Schedule
     subset_size_ : int
         ``k``, examples per subset epoch.

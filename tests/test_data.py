@@ -197,3 +197,25 @@ def test_array_input_keeps_n_features_and_a_dataset_drops_it(digits):
     assert clf.n_features_in_ == 64
     read_training_data(clf, Digits(X, y), None)
     assert not hasattr(clf, "n_features_in_")
+
+
+def test_selection_pass_uses_the_nets_inference_iterator(digits, monkeypatch):
+    X, y = digits
+    seen = []
+    original = torch.utils.data.DataLoader.__init__
+
+    def spy(self, dataset, **kwargs):
+        seen.append(kwargs)
+        original(self, dataset, **kwargs)
+
+    monkeypatch.setattr(torch.utils.data.DataLoader, "__init__", spy)
+    net = make_net(max_epochs=2, iterator_valid__batch_size=64, iterator_valid__num_workers=1)
+    clf = SubsetTrainingClassifier(net, budget=0.2, R=1, kappa=0.0, random_state=0, verbose=0)
+    clf.fit(Digits(X, y))
+    selection = [kw for kw in seen if kw.get("num_workers") == 1]
+    assert selection and all(kw["batch_size"] == 64 and kw["shuffle"] is False
+                             for kw in selection)
+    arrays = SubsetTrainingClassifier(make_net(max_epochs=2), budget=0.2, R=1, kappa=0.0,
+                                      random_state=0, verbose=0).fit(X, y)
+    for ra, rd in zip(arrays.selection_history_, clf.selection_history_):
+        np.testing.assert_array_equal(ra["indices"], rd["indices"])
