@@ -12,7 +12,8 @@ Two ways of giving the 60 000 Fashion-MNIST training images to
 Each measurement runs in a fresh process: load (or open) the data, reset the
 kernel's peak-RSS counter (``/proc/self/clear_refs``), then one ``fit`` with
 ``T=1`` and ``kappa=0``: one selection round (GRAD-MATCH, per class, 10%)
-over all 60 000 examples, then one epoch on the 6 000 selected.  Reported:
+over all 60 000 examples, then one epoch on the 6 000 selected (``--per-batch``:
+GRAD-MATCH-PB, whose solver needs little memory of its own).  Reported:
 ``VmHWM`` (peak resident set) during the fit and over the whole process, the
 selection round's seconds (forward pass and solver) and the fit's.  LeNet-5,
 batch 20 for training; the selection pass reads batches of
@@ -21,7 +22,8 @@ read in chunks of 512).
 
 Run::
 
-    python examples/benchmarks/dataset_memory.py [--repeats 3] [--threads 1] [--out DIR]
+    python examples/benchmarks/dataset_memory.py [--repeats 3] [--threads 1] [--per-batch]
+        [--out DIR]
 
 Writes ``dataset_memory.json`` and ``.md`` under ``--out`` (default ``$OUT`` or
 ``results/dataset_memory``).
@@ -76,7 +78,7 @@ def _write_memmap(work_dir):
     return path, labels.astype(np.int64)
 
 
-def measure(mode, threads, select_batch, work_dir):
+def measure(mode, threads, select_batch, work_dir, per_batch=False):
     """One measurement in this process (see the module docstring)."""
     torch.set_num_threads(threads)
     from sksubset import SubsetTrainingClassifier
@@ -92,7 +94,8 @@ def measure(mode, threads, select_batch, work_dir):
     kw = module_kwargs("lenet5", np.zeros((1, 1, 28, 28), np.float32), 10)
     net = make_net("lenet5", kw, epochs=1, batch_size=20)
     net.set_params(iterator_valid__batch_size=select_batch)
-    clf = SubsetTrainingClassifier(net, budget=0.1, kappa=0.0, random_state=0, verbose=0)
+    clf = SubsetTrainingClassifier(net, budget=0.1, kappa=0.0, per_batch=per_batch,
+                                   random_state=0, verbose=0)
     before = _vm("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset VmHWM to the current RSS
@@ -111,6 +114,8 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--select-batch", type=int, default=512)
+    p.add_argument("--per-batch", action="store_true",
+                   help="GRAD-MATCH-PB (a solver needing little memory) instead of per class")
     p.add_argument("--work-dir", default=None, help="folder of the memmap (default: a temp dir)")
     p.add_argument("--out", default=None)
     p.add_argument("--one", choices=("arrays", "memmap"), help=argparse.SUPPRESS)
@@ -118,7 +123,8 @@ def main(argv=None):
     work_dir = args.work_dir or os.path.join(tempfile.gettempdir(), "sksubset_memmap")
     os.makedirs(work_dir, exist_ok=True)
     if args.one:
-        print(json.dumps(measure(args.one, args.threads, args.select_batch, work_dir)))
+        print(json.dumps(measure(args.one, args.threads, args.select_batch, work_dir,
+                                 args.per_batch)))
         return
     _write_memmap(work_dir)
     results = []
@@ -126,6 +132,7 @@ def main(argv=None):
         for mode in ("arrays", "memmap"):
             cmd = [sys.executable, __file__, "--one", mode, "--threads", str(args.threads),
                    "--select-batch", str(args.select_batch), "--work-dir", work_dir]
+            cmd += ["--per-batch"] if args.per_batch else []
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
             results.append(json.loads(out.strip().splitlines()[-1]))
             print(results[-1], file=sys.stderr, flush=True)
