@@ -100,14 +100,17 @@ def test_transform_runs_on_the_subset_every_epoch(digits):
                                    verbose=0).fit(ds)
     (record,) = clf.selection_history_
     k = clf.subset_size_
-    # one probe of the first item, one selection pass over all rows, then k rows per epoch
-    assert len(ds.reads) == len(calls) == 1 + n + epochs * k
-    assert ds.reads[1:1 + n] == list(range(n))
+    # one probe of the first item, fit's check of the module on the first two, one selection
+    # pass over all rows, then k rows per epoch
+    s = 3
+    assert len(ds.reads) == len(calls) == s + n + epochs * k
+    assert ds.reads[:s] == [0, 0, 1]
+    assert ds.reads[s:s + n] == list(range(n))
     chosen = sorted(record["indices"].tolist())
     for e in range(epochs):
-        epoch_reads = ds.reads[1 + n + e * k:1 + n + (e + 1) * k]
+        epoch_reads = ds.reads[s + n + e * k:s + n + (e + 1) * k]
         assert sorted(epoch_reads) == chosen
-    assert ds.reads[1 + n:1 + n + k] != ds.reads[1 + n + k:1 + n + 2 * k]  # reshuffled
+    assert ds.reads[s + n:s + n + k] != ds.reads[s + n + k:s + n + 2 * k]  # reshuffled
 
 
 def test_selection_reads_the_clean_view(digits):
@@ -119,8 +122,9 @@ def test_selection_reads_the_clean_view(digits):
     n_pool, k = len(y) - 30, clf.subset_size_
     # selection: the pool, then the hold-out (through clean); skorch's validation: clean too
     assert len(clean.reads) == n_pool + 30 + 3 * 30
-    assert len(train.reads) == 1 + 3 * k
-    assert set(train.reads[1:]) == set(clf.selection_history_[0]["indices"].tolist())
+    # training: a probe of the first item, fit's module check on the pool's first two, 3 epochs
+    assert len(train.reads) == 1 + 2 + 3 * k
+    assert set(train.reads[3:]) == set(clf.selection_history_[0]["indices"].tolist())
 
 
 def test_labels_from_targets_or_one_pass(digits):
