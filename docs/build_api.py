@@ -21,6 +21,8 @@ PAGES = {
     "omp": ("sksubset.omp", ["orthogonal_matching_pursuit", "omp_batched", "nnls_gram",
                              "DenseAtoms", "OuterProductAtoms", "OMPResult"]),
     "gradients": ("sksubset.gradients", None),
+    "data": ("sksubset.data", ["SelectionView", "read_training_data", "dataset_labels", "Rows",
+                               "Examples"]),
     "schedule": ("sksubset.schedule", None),
     "selectors": ("sksubset.selectors._base", ["SelectionContext", "Selection", "BaseSelector"]),
     "experiments": ("sksubset.experiments", None),
