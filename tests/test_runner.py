@@ -13,6 +13,8 @@ from sksubset.experiments.__main__ import build_parser, config_from_args, main
 from sksubset.experiments.models import LeNet5, make_net, module_kwargs
 from sksubset.experiments.plan import (default_frontier_epochs, earlystop_epochs,
                                        parse_strategy, plan_runs)
+from sksubset.experiments.runner import _selector
+from sksubset.selectors import RandomSelector
 
 TINY = dict(dataset="digits", epochs=4, batch_size=64, R=2, seeds=1, budgets=(0.3,),
             frontier_epochs=(1, 3), quiet=True, device="cpu", threads=1)
@@ -95,9 +97,24 @@ def test_parse_strategy():
     s = parse_strategy("craig-pb-warm")
     assert (s.selector, s.per_batch, s.warm) == ("craig", True, True)
     assert parse_strategy("full-frontier").kind == "full-frontier"
-    for bad in ("bogus", "gradmatch-xx", "full-warm", "random-pb-pc"):
+    s = parse_strategy("random-rs2")
+    assert (s.selector, s.rs2, s.warm, s.per_class) == ("random", True, False, False)
+    assert parse_strategy("random-rs2-warm").warm and not parse_strategy("random-warm").rs2
+    for bad in ("bogus", "gradmatch-xx", "full-warm", "random-pb-pc", "gradmatch-rs2"):
         with pytest.raises(ValueError, match="Unknown strategy"):
             parse_strategy(bad)
+
+
+def test_rs2_reselects_every_epoch_unless_R_is_given():
+    cfg = ExperimentConfig(**{**TINY, "budgets": (0.1,), "R": None},
+                           strategies=("random-rs2", "random")).resolved()
+    assert [s.settings["R"] for s in plan_runs(cfg, 1257)] == [1, 20]
+    cfg = ExperimentConfig(**{**TINY, "budgets": (0.1,), "R": 5},
+                           strategies=("random-rs2", "random")).resolved()
+    assert {s.settings["R"] for s in plan_runs(cfg, 1257)} == {5}
+    sel = _selector(parse_strategy("random-rs2"), None)
+    assert isinstance(sel, RandomSelector) and sel.sampling == "cycle"
+    assert _selector(parse_strategy("random"), None) == "random"
 
 
 def test_earlystop_and_frontier_epochs():
@@ -117,7 +134,7 @@ def test_cli_parsing(monkeypatch):
     cfg = config_from_args(args).resolved()
     assert (cfg.dataset, cfg.model, cfg.epochs, cfg.batch_size, cfg.seeds) == (
         "digits", "mlp", 60, 32, 3)
-    assert cfg.budgets == (0.05, 0.1, 0.3) and cfg.R == 20 and cfg.kappa == 0.5
+    assert cfg.budgets == (0.05, 0.1, 0.3) and cfg.R is None and cfg.kappa == 0.5
     assert cfg.lr == 0.01 and cfg.out == os.path.join("results", "digits")
     assert "full" in cfg.strategies and "gradmatch-pb-warm" in cfg.strategies
     args = build_parser().parse_args(["--dataset", "fashion-mnist", "--valid-size", "0.1",

@@ -23,7 +23,7 @@ from ..training import sync
 from .datasets import load_dataset
 from .models import LR_EVENT, make_net, module_kwargs
 from .plan import (DATASET_DEFAULTS, DEFAULT_STRATEGIES, ExperimentConfig, RunSpec, Strategy,
-                   parse_strategy, plan_runs, pool_size)
+                   parse_strategy, plan_runs, pool_size, strategy_R)
 
 __all__ = ["train_run", "warm_up", "execute", "load_data", "load_records", "ExperimentConfig", "RunSpec",
            "Strategy", "parse_strategy", "plan_runs", "DEFAULT_STRATEGIES", "DATASET_DEFAULTS"]
@@ -65,6 +65,8 @@ def _fit_timed(estimator, X, y, device):
 
 def _selector(strategy, params):
     """The classifier's ``selector``: the strategy's name, or an instance with ``params``."""
+    if strategy.rs2:
+        params = {"sampling": "cycle", **(params or {})}
     if not params:
         return strategy.selector
     if strategy.selector == "gradmatch":
@@ -108,7 +110,8 @@ def train_run(spec, cfg, data):
     if strategy.kind == "subset":
         net = make_net(cfg.model, module_kw, cfg.epochs, cfg.batch_size, cfg.lr, cfg.device)
         clf = SubsetTrainingClassifier(
-            net, selector=_selector(strategy, cfg.selector_params), budget=spec.budget, R=cfg.R,
+            net, selector=_selector(strategy, cfg.selector_params), budget=spec.budget,
+            R=strategy_R(cfg, strategy),
             kappa=cfg.kappa if strategy.warm else 0.0, per_batch=strategy.per_batch,
             per_class=strategy.per_class, per_gradient=strategy.per_gradient,
             valid_size=cfg.valid_size, random_state=spec.seed,
