@@ -214,3 +214,22 @@ def test_tagged_variant_with_selector_params_shares_the_table(tmp_path):
     assert tagged["settings"]["selector_params"] == {"pool_fraction": 0.5}
     rows = run_experiment(ExperimentConfig(**base, report_only=True))["rows"]
     assert {r["strategy"] for r in rows} == set(names)
+
+
+def test_cpu_clock_records_process_time(tmp_path):
+    """clock="cpu": fit_seconds is the process CPU time, the split scaled to it; own run_id."""
+    base = dict(TINY, seeds=1, out=str(tmp_path), quiet=True, budgets=(0.3,), R=None)
+    cpu = run_experiment(ExperimentConfig(**base, strategies=("random-rs2", "full"), clock="cpu"))
+    records = runner.load_records(str(tmp_path / "runs"))
+    assert len(records) == 2 and all(r["settings"]["clock"] == "cpu" for r in records)
+    for r in records:
+        assert r["fit_seconds"] == r["cpu_seconds"] > 0 and r["wall_seconds"] > 0
+        # the classifier's split covers fit's wall-clock, scaled onto its CPU time
+        assert 0.5 * r["cpu_seconds"] < r["timing"]["total"] <= r["cpu_seconds"] * (1 + 1e-9)
+    rs2 = next(r for r in records if r["kind"] == "subset")
+    assert rs2["settings"]["R"] == 1 and rs2["n_selections"] == rs2["epochs_trained"]
+    wall = plan_runs(ExperimentConfig(**base, strategies=("full",)).resolved(), 1257)[0]
+    assert wall.run_id not in {r["run_id"] for r in records} and "clock" not in wall.settings
+    assert cpu["rows"]
+    with pytest.raises(ValueError, match="clock must be"):
+        ExperimentConfig(clock="gpu").resolved()

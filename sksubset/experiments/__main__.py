@@ -110,6 +110,10 @@ def build_parser():
                    type=_key_value,
                    help="parameter of the subset strategies' selector, e.g. pool_fraction=0.3 "
                         "(repeatable; VALUE is a Python literal)")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="what run seconds measure: wall-clock, or the process CPU time (for "
+                        "a machine shared with other work; use with --threads 1) "
+                        "(default: wall)")
     p.add_argument("--report-only", action="store_true",
                    help="train nothing: summarize every finished run under OUT/runs")
     p.add_argument("--quiet", action="store_true",
@@ -127,7 +131,7 @@ def config_from_args(args):
         lr=args.lr, out=args.out, quiet=args.quiet, valid_size=args.valid_size,
         frontier_epochs=tuple(args.frontier_epochs) if args.frontier_epochs else None,
         threads=args.threads, report_only=args.report_only, tag=args.tag,
-        selector_params=dict(args.selector_param) or None)
+        selector_params=dict(args.selector_param) or None, clock=args.clock)
 
 
 def main(argv=None):

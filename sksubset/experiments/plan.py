@@ -107,6 +107,13 @@ class ExperimentConfig:
     selector_params : dict, optional
         Parameters of the subset strategies' selector (e.g.
         ``{"pool_fraction": 0.3}``), passed to its class.
+    clock : {"wall", "cpu"}, default="wall"
+        What a run's seconds measure: wall-clock, or the process's CPU time
+        (for a machine shared with other work, with one torch thread: it
+        counts only the run's own computation).  With ``"cpu"`` the
+        classifier's wall-clock split (``timing``, per-round seconds) is
+        scaled by the run's CPU/wall ratio; ``wall_seconds`` and
+        ``cpu_seconds`` are recorded either way.
     """
 
     dataset: str = "digits"
@@ -129,6 +136,7 @@ class ExperimentConfig:
     report_only: bool = False
     tag: Optional[str] = None
     selector_params: Optional[dict] = None
+    clock: str = "wall"
 
     def resolved(self):
         """A copy with every default filled in."""
@@ -139,6 +147,8 @@ class ExperimentConfig:
         elif torch.device(device).type == "cuda" and not torch.cuda.is_available():
             raise ValueError("device 'cuda' was asked for but torch sees no CUDA device; use "
                              "--device cpu or auto.")
+        if self.clock not in ("wall", "cpu"):
+            raise ValueError(f"clock must be 'wall' or 'cpu'; got {self.clock!r}.")
         out = self.out or os.environ.get("OUT") or os.path.join("results", self.dataset)
         return ExperimentConfig(**{
             **asdict(self), "strategies": tuple(self.strategies or DEFAULT_STRATEGIES),
@@ -261,6 +271,8 @@ def _settings(cfg, strategy):
     s = {"dataset": cfg.dataset, "data_dir": cfg.data_dir if cfg.dataset != "digits" else None,
          "model": cfg.model, "T": cfg.epochs, "batch_size": cfg.batch_size, "lr": cfg.lr,
          "device": cfg.device}
+    if cfg.clock != "wall":
+        s["clock"] = cfg.clock
     if strategy.kind == "subset":
         s.update(R=strategy_R(cfg, strategy), kappa=cfg.kappa if strategy.warm else 0.0,
                  valid_size=cfg.valid_size)
