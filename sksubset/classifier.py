@@ -7,12 +7,15 @@ inside one skorch training run (see :mod:`sksubset.training`).  The exact
 epoch layout is :func:`sksubset.schedule.make_schedule`.
 """
 
+import math
 import time
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
@@ -24,12 +27,13 @@ from skorch.dataset import Dataset as SkorchDataset
 from skorch.helper import predefined_split
 from tqdm.auto import tqdm
 
+from .exceptions import DivergenceError
 from .gradients import last_layer, last_layer_params
 from .schedule import make_schedule
 from .selectors import STRATEGIES, BaseSelector, GradMatchSelector, SelectionContext, get_selector
 from .selectors._base import resolve_budget
-from .training import (Stopwatch, SubsetDataset, SubsetSchedule, skip_lr_epochs, sync,
-                       weighted_criterion)
+from .training import (WEIGHTINGS, Stopwatch, SubsetDataset, SubsetSchedule, skip_lr_epochs,
+                       sync, weighted_criterion)
 
 __all__ = ["SubsetTrainingClassifier"]
 
@@ -43,7 +47,8 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
     ``ceil(floor(kappa T) k / n)`` full-data warm-start epochs, then
     ``T - floor(kappa T)`` epochs on subsets of ``k = budget * n`` examples,
     reselected every ``R`` epochs (:mod:`sksubset.schedule` gives the exact
-    layout).  Each example's loss is multiplied by its selection weight.
+    layout).  Each example's loss is weighted by its selection weight, as
+    ``weighting`` says.
 
     Parameters
     ----------
@@ -74,6 +79,17 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
     per_gradient : bool, default=False
         With ``selector="gradmatch"`` and ``per_class``: match only each
         class's own output-unit gradient.
+    weighting : {"batch", "subset", "none"}, default="batch"
+        How the selection weights enter the loss of a mini-batch of subset
+        training, with per-example losses ``l_i`` and weights ``w_i``:
+        ``"batch"``: ``sum w_i l_i / sum w_i`` (normalized within each
+        mini-batch, as the papers' code trains); ``"subset"``: ``mean w_i l_i``
+        with weights averaging 1 over the subset (an unbiased estimate of the
+        weighted subset loss, but a mini-batch that draws a few heavy examples
+        takes a step many times the learning rate); ``"none"``: the weights
+        are ignored (the ablation).  ``"batch"`` is the default because it
+        never collapsed and lost nothing measurable at the papers' settings
+        (``docs/benchmarks.md``, section "Weighting").
     lam : float >= 0, default=0.5
         With ``selector="gradmatch"``: ridge regularization of the weights.
     eps : float >= 0, default=1e-10
@@ -90,6 +106,15 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         value gives the same run on the same device.
     verbose : int, default=1
         Show a progress bar over epochs when > 0.
+
+    Raises
+    ------
+    sksubset.exceptions.DivergenceError
+        From ``fit``, when the training loss becomes NaN or infinite, or the
+        logits or last-layer inputs at a selection do; the message names the
+        epoch, the phase (warm start or subset training) and the selection
+        round.  A run whose final training loss ends more than twice its first
+        mini-batch's loss gets a :class:`~sklearn.exceptions.ConvergenceWarning`.
 
     Attributes
     ----------
@@ -137,6 +162,7 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         "per_batch": ["boolean"],
         "per_class": ["boolean"],
         "per_gradient": ["boolean"],
+        "weighting": [StrOptions(set(WEIGHTINGS))],
         "lam": [Interval(Real, 0, None, closed="left")],
         "eps": [Interval(Real, 0, None, closed="left")],
         "valid_size": [None, Interval(Real, 0, 1, closed="neither"),
@@ -146,8 +172,8 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
     }
 
     def __init__(self, net, selector="gradmatch", budget=0.1, R=20, kappa=0.5, per_batch=False,
-                 per_class=True, per_gradient=False, lam=0.5, eps=1e-10, valid_size=None,
-                 random_state=None, verbose=1):
+                 per_class=True, per_gradient=False, weighting="batch", lam=0.5, eps=1e-10,
+                 valid_size=None, random_state=None, verbose=1):
         self.net = net
         self.selector = selector
         self.budget = budget
@@ -156,6 +182,7 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         self.per_batch = per_batch
         self.per_class = per_class
         self.per_gradient = per_gradient
+        self.weighting = weighting
         self.lam = lam
         self.eps = eps
         self.valid_size = valid_size
@@ -241,7 +268,7 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         dataset = SubsetDataset(torch.from_numpy(X), torch.from_numpy(y))
         callback = SubsetSchedule()
         net.set_params(
-            criterion=weighted_criterion(net.criterion),
+            criterion=weighted_criterion(net.criterion), criterion__weighting=self.weighting,
             classes=list(range(len(self.classes_))),
             train_split=None if valid_ds is None else predefined_split(valid_ds),
             callbacks=list(net.callbacks or []) + [(_CALLBACK, callback)],
@@ -255,6 +282,7 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             net.partial_fit(dataset, None, epochs=self.schedule_.n_trained)
         finally:
             run.close()
+        run.warn_if_unconverged()
         self.net_ = net
         self.selection_history_ = run.history
         self.n_iter_ = run.epoch
@@ -322,7 +350,10 @@ class _Run:
 
     def _last_layer(self, X, y):
         t = time.perf_counter()
-        out = last_layer(self.net, X, y)
+        try:
+            out = last_layer(self.net, X, y)
+        except DivergenceError as exc:
+            raise self._diverged(f"at its selection, {exc}") from None
         sync(self.device)
         self.grad_seconds += time.perf_counter() - t
         return out
@@ -392,6 +423,39 @@ class _Run:
 
     def _train_phase(self):
         return "warm_start" if self.phase == "warm" else "subset_training"
+
+    def _where(self):
+        """Epoch (1-based, as in the net's history), phase and selection round."""
+        where = f"epoch {self.epoch + 1} of {self.schedule.n_trained}"
+        if self.phase == "warm" or (self.phase is None
+                                    and self.schedule.phase(self.epoch) == "warm"):
+            return where + " (warm start on all the data)"
+        return where + f" (subset training, selection round {max(len(self.history), 1)})"
+
+    def _diverged(self, what):
+        hint = f"a smaller learning rate (net lr={self.net.lr:g})"
+        scale = float(self.dataset.X.abs().max()) if self.dataset.X.numel() else 0.0
+        if scale > 1e6:
+            hint += f" or inputs on a smaller scale (the largest |X| is {scale:.3g})"
+        return DivergenceError(f"Training diverged in {self._where()}: {what.rstrip('.')}. "
+                               f"Try {hint}.")
+
+    def end_batch(self, net):
+        loss = net.history[-1, "batches", -1, "train_loss"]
+        if not math.isfinite(loss):
+            raise self._diverged(f"the training loss became {loss}")
+
+    def warn_if_unconverged(self):
+        """A ConvergenceWarning when the last epoch's training loss ends far above the
+        first mini-batch's (the loss before any step)."""
+        history = self.net.history
+        first = history[0, "batches", 0, "train_loss"]
+        last = history[-1, "train_loss"]
+        if last > 2 * first:
+            warnings.warn(f"The training loss ended at {last:.4g} after {len(history)} epochs, "
+                          f"more than twice its start ({first:.4g}): training did not converge. "
+                          f"Try a smaller learning rate (net lr={self.net.lr:g}).",
+                          ConvergenceWarning, stacklevel=4)
 
     def end_epoch(self, net):
         self.epoch += 1

@@ -116,3 +116,13 @@ def test_write_report(records, tmp_path):
         assert open(paths[key], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     text = format_table(rows)
     assert "gradmatch" in text and "80.00 ± 0.00" in text and "3/3" in text
+
+
+def test_write_report_without_matplotlib(records, tmp_path, monkeypatch):
+    from sksubset.experiments import report
+
+    monkeypatch.setattr(report, "Figure", None)
+    with pytest.warns(RuntimeWarning, match="matplotlib"):
+        rows, paths = write_report(records, str(tmp_path))
+    assert set(paths) == {"csv", "json"} and len(rows) == 7
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.csv", "summary.json"]

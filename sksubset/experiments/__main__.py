@@ -7,6 +7,7 @@ import warnings
 
 from .datasets import DATASETS, FASHION_MNIST_DIR
 from .models import MODELS
+from ..training import WEIGHTINGS
 from .plan import DATASET_DEFAULTS, DEFAULT_STRATEGIES, ExperimentConfig
 
 __all__ = ["build_parser", "config_from_args", "main"]
@@ -65,7 +66,8 @@ def build_parser():
                "(gradmatch alone is per example, per class and per gradient as in the "
                "paper's code; -pc: per class on the whole gradient; -pb: per batch; -warm: "
                "kappa warm start). Training: SGD lr 0.01, momentum 0.9, weight decay 5e-4, "
-               "cosine annealing per epoch. Defaults per dataset: " + defaults + ".")
+               "cosine annealing per epoch (--lr-schedule). Defaults per dataset: "
+               + defaults + ".")
     p.add_argument("--dataset", choices=DATASETS, default="digits",
                    help="data set (default: digits, sklearn's bundled 8x8 digits, 70/30 split)")
     p.add_argument("--data-dir", default=None,
@@ -114,6 +116,13 @@ def build_parser():
                    help="what run seconds measure: wall-clock, or the process CPU time (for "
                         "a machine shared with other work; use with --threads 1) "
                         "(default: wall)")
+    p.add_argument("--weighting", choices=WEIGHTINGS, default="batch",
+                   help="how selection weights enter a mini-batch's loss: batch (sum w l / "
+                        "sum w per mini-batch), subset (mean w l, weights averaging 1 over the "
+                        "subset) or none (ignored); default: batch")
+    p.add_argument("--lr-schedule", choices=("cosine", "constant"), default="cosine",
+                   help="learning-rate schedule of every run (default: cosine annealing over "
+                        "the run's epochs)")
     p.add_argument("--report-only", action="store_true",
                    help="train nothing: summarize every finished run under OUT/runs")
     p.add_argument("--quiet", action="store_true",
@@ -131,7 +140,8 @@ def config_from_args(args):
         lr=args.lr, out=args.out, quiet=args.quiet, valid_size=args.valid_size,
         frontier_epochs=tuple(args.frontier_epochs) if args.frontier_epochs else None,
         threads=args.threads, report_only=args.report_only, tag=args.tag,
-        selector_params=dict(args.selector_param) or None, clock=args.clock)
+        selector_params=dict(args.selector_param) or None, weighting=args.weighting,
+        lr_schedule=args.lr_schedule, clock=args.clock)
 
 
 def main(argv=None):

@@ -107,6 +107,11 @@ class ExperimentConfig:
     selector_params : dict, optional
         Parameters of the subset strategies' selector (e.g.
         ``{"pool_fraction": 0.3}``), passed to its class.
+    weighting : {"batch", "subset", "none"}, default="batch"
+        How selection weights enter the subset strategies' mini-batch losses
+        (:class:`~sksubset.SubsetTrainingClassifier`'s ``weighting``).
+    lr_schedule : {"cosine", "constant"}, default="cosine"
+        Learning-rate schedule of every run (:func:`~sksubset.experiments.models.make_net`).
     clock : {"wall", "cpu"}, default="wall"
         What a run's seconds measure: wall-clock, or the process's CPU time
         (for a machine shared with other work, with one torch thread: it
@@ -136,6 +141,8 @@ class ExperimentConfig:
     report_only: bool = False
     tag: Optional[str] = None
     selector_params: Optional[dict] = None
+    weighting: str = "batch"
+    lr_schedule: str = "cosine"
     clock: str = "wall"
 
     def resolved(self):
@@ -273,9 +280,11 @@ def _settings(cfg, strategy):
          "device": cfg.device}
     if cfg.clock != "wall":
         s["clock"] = cfg.clock
+    if cfg.lr_schedule != "cosine":
+        s["lr_schedule"] = cfg.lr_schedule
     if strategy.kind == "subset":
         s.update(R=strategy_R(cfg, strategy), kappa=cfg.kappa if strategy.warm else 0.0,
-                 valid_size=cfg.valid_size)
+                 valid_size=cfg.valid_size, weighting=cfg.weighting)
         if cfg.tag:
             s["tag"] = cfg.tag
         if cfg.selector_params:

@@ -36,11 +36,15 @@ import os
 import warnings
 
 import numpy as np
-from matplotlib import colormaps
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter
 from scipy.stats import wilcoxon
+
+try:  # the plots need matplotlib; without it the table, CSV and JSON are still written
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter
+except ImportError:  # pragma: no cover - depends on the environment
+    Figure = None
 
 __all__ = ["relative_error", "frontier_accuracy", "wilcoxon_greater", "summarize",
            "format_table", "write_report", "COLUMNS"]
@@ -48,7 +52,8 @@ __all__ = ["relative_error", "frontier_accuracy", "wilcoxon_greater", "summarize
 #: table columns, in order
 COLUMNS = ("strategy", "budget", "epochs", "n_seeds", "accuracy_mean", "accuracy_std",
            "seconds_mean", "speedup", "relative_error_pct", "selection_share", "energy_kwh",
-           "full_epoch_equivalents", "n_selections", "mean_gradient_error", "p_vs_random",
+           "full_epoch_equivalents", "n_selections", "mean_gradient_error", "n_diverged",
+           "p_vs_random",
            "p_vs_random_warm", "above_frontier", "frontier_gain_pp", "p_vs_frontier",
            "warm_start_seconds", "gradients_seconds", "solver_seconds",
            "subset_training_seconds")
@@ -181,6 +186,7 @@ def summarize(records):
                "full_epoch_equivalents": _mean([r["full_epoch_equivalents"] for r in runs]),
                "n_selections": _mean([r["n_selections"] for r in runs]),
                "mean_gradient_error": _mean([r.get("mean_gradient_error") for r in runs]),
+               "n_diverged": sum(bool(r.get("diverged")) for r in runs),
                "p_vs_random": _NAN, "p_vs_random_warm": _NAN, "above_frontier": None,
                "frontier_gain_pp": _NAN, "p_vs_frontier": _NAN}
         for part in ("warm_start", "gradients", "solver", "subset_training"):
@@ -215,7 +221,8 @@ def _fmt(value, spec):
 def format_table(rows):
     """The summary rows as an aligned plain-text table."""
     cols = [("strategy", "strategy", ""), ("budget", "budget", "g"), ("E", "epochs", ""),
-            ("seeds", "n_seeds", ""), ("acc %", None, None), ("sec", "seconds_mean", ".2f"),
+            ("seeds", "n_seeds", ""), ("diverged", "n_diverged", ""), ("acc %", None, None),
+            ("sec", "seconds_mean", ".2f"),
             ("speedup", "speedup", ".2f"), ("rel.err %", "relative_error_pct", ".1f"),
             ("sel.share", "selection_share", ".2f"), ("kWh", "energy_kwh", ".2e"),
             ("p>rand", "p_vs_random", ".3f"), ("p>rand-w", "p_vs_random_warm", ".3f"),
@@ -347,6 +354,8 @@ def plot_accuracy_time(records, rows, path):
 def write_report(records, out_dir):
     """Write ``summary.csv``, ``summary.json`` and the two PNG plots into ``out_dir``.
 
+    Without matplotlib the plots are left out, with a ``RuntimeWarning``.
+
     Parameters
     ----------
     records : list of dict
@@ -358,7 +367,8 @@ def write_report(records, out_dir):
     rows : list of dict
         The summary rows.
     paths : dict
-        ``csv``, ``json``, ``speedup_plot`` and ``accuracy_plot`` file paths.
+        ``csv``, ``json``, ``speedup_plot`` and ``accuracy_plot`` file paths (the
+        last two only when the plots were drawn).
     """
     os.makedirs(out_dir, exist_ok=True)
     rows = summarize(records)
@@ -373,6 +383,10 @@ def write_report(records, out_dir):
             writer.writerow({k: "" if _jsonable(r[k]) is None else r[k] for k in COLUMNS})
     with open(paths["json"], "w", encoding="utf-8") as f:
         json.dump([{k: _jsonable(r[k]) for k in COLUMNS} for r in rows], f, indent=1)
-    plot_speedup_error(rows, paths["speedup_plot"])
-    plot_accuracy_time(records, rows, paths["accuracy_plot"])
+    if Figure is None:
+        warnings.warn("matplotlib is not installed: the plots were not drawn.", RuntimeWarning)
+        del paths["speedup_plot"], paths["accuracy_plot"]
+    else:
+        plot_speedup_error(rows, paths["speedup_plot"])
+        plot_accuracy_time(records, rows, paths["accuracy_plot"])
     return rows, paths

@@ -18,6 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..classifier import SubsetTrainingClassifier
+from ..exceptions import DivergenceError
 from ..selectors import get_selector
 from ..training import sync
 from .datasets import load_dataset
@@ -116,15 +117,21 @@ def train_run(spec, cfg, data):
               "budget": spec.budget, "epochs": spec.epochs, "seed": spec.seed,
               "settings": spec.settings}
     if strategy.kind == "subset":
-        net = make_net(cfg.model, module_kw, cfg.epochs, cfg.batch_size, cfg.lr, cfg.device)
+        net = make_net(cfg.model, module_kw, cfg.epochs, cfg.batch_size, cfg.lr, cfg.device,
+                       lr_schedule=cfg.lr_schedule)
         clf = SubsetTrainingClassifier(
             net, selector=_selector(strategy, cfg.selector_params), budget=spec.budget,
             R=strategy_R(cfg, strategy),
             kappa=cfg.kappa if strategy.warm else 0.0, per_batch=strategy.per_batch,
             per_class=strategy.per_class, per_gradient=strategy.per_gradient,
-            valid_size=cfg.valid_size, random_state=spec.seed,
+            weighting=cfg.weighting, valid_size=cfg.valid_size, random_state=spec.seed,
             verbose=0)
-        wall, cpu, energy = _fit_timed(clf, X_train, y_train, cfg.device)
+        t0, c0 = time.perf_counter(), time.process_time()
+        try:
+            wall, cpu, energy = _fit_timed(clf, X_train, y_train, cfg.device)
+        except DivergenceError as exc:
+            seconds, _ = _on_clock(cfg, time.perf_counter() - t0, time.process_time() - c0)
+            return _diverged(record, exc, y_test, seconds)
         seconds, scale = _on_clock(cfg, wall, cpu)
         accuracy = float(clf.score(X_test, y_test))
         errors = [h["gradient_error"] for h in clf.selection_history_
@@ -142,7 +149,7 @@ def train_run(spec, cfg, data):
     else:
         epochs = spec.epochs
         net = make_net(cfg.model, module_kw, epochs, cfg.batch_size, cfg.lr, cfg.device,
-                       t_max=epochs)
+                       t_max=epochs, lr_schedule=cfg.lr_schedule)
         devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(spec.seed)
@@ -158,6 +165,17 @@ def train_run(spec, cfg, data):
     record.update(test_accuracy=accuracy, fit_seconds=float(seconds), wall_seconds=float(wall),
                   cpu_seconds=float(cpu), energy_kwh=energy,
                   learning_rates=[float(lr) for lr in history[:, LR_EVENT]])
+    return record
+
+
+def _diverged(record, exc, y_test, seconds):
+    """The record of a run whose training diverged: the error's message under ``diverged``,
+    the accuracy of a constant prediction (the most frequent test label) and the seconds
+    until the error."""
+    record.update(diverged=str(exc), test_accuracy=float(np.bincount(y_test).max() / len(y_test)),
+                  fit_seconds=seconds, timing={"total": seconds}, n_selections=None,
+                  selections=[], mean_gradient_error=None, epochs_trained=None,
+                  full_epoch_equivalents=None, energy_kwh=None, learning_rates=[])
     return record
 
 
@@ -241,7 +259,8 @@ def execute(cfg, specs, data, runs_dir):
                     json.dump(record, f, indent=1)
                 os.replace(tmp, path)  # never leave a half-written record behind
                 records.append(record)
-                _log(f"{label}: accuracy {record['test_accuracy']:.4f}, "
+                _log(f"{label}: diverged ({record['diverged']})" if record.get("diverged") else
+                     f"{label}: accuracy {record['test_accuracy']:.4f}, "
                      f"{record['fit_seconds']:.2f} s", bar)
             if bar is not None:
                 bar.update()

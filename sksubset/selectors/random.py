@@ -17,6 +17,7 @@ from sklearn.base import _fit_context
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import StrOptions
 
+from ..gradients import LastLayer
 from ._base import BUDGET_CONSTRAINTS, BaseSelector, Selection, resolve_budget
 from ._cycle import cyclic_draw
 
@@ -24,7 +25,11 @@ __all__ = ["RandomSelector"]
 
 
 def _n_rows(X):
-    """Number of rows of a 2-D array-like, sparse matrix or tensor (values unread)."""
+    """Number of rows of a 2-D array-like, sparse matrix, tensor or LastLayer (values unread)."""
+    if isinstance(X, LastLayer):
+        if len(X) < 1:
+            raise ValueError("X must have at least one row; got 0.")
+        return X.shape
     if isinstance(X, torch.Tensor):
         if X.ndim != 2:
             raise ValueError(f"X must be 2-D (n_samples, n_features); got shape {tuple(X.shape)}.")
@@ -105,8 +110,9 @@ class RandomSelector(BaseSelector):
 
         Parameters
         ----------
-        X : array-like, sparse matrix or torch.Tensor of shape (n_samples, n_features)
-            Only its number of rows is used.
+        X : array-like, sparse matrix, torch.Tensor or LastLayer of shape (n_samples, n_features)
+            Only its number of rows is used (a ``LastLayer`` of
+            :func:`sksubset.gradients.last_layer_gradients` works too).
         y : None
             Ignored.
 
