@@ -321,7 +321,7 @@ def test_clone_get_set_params():
     params = sel.get_params()
     assert params == dict(budget=7, lam=0.3, eps=1e-8, positive=True, per_class=True,
                           per_gradient=False, pool_fraction=1.0, pool_sampling="independent",
-                          criterion="correlation",
+                          criterion="correlation", per_step=1,
                           device="cpu", dtype="float64", random_state=3)
     G = make_G(seed=14)
     y = make_labels([150, 100, 50], seed=14)
@@ -598,3 +598,18 @@ def test_held_out_gradients_as_target(per_class, toy_gradients):
                            train_fn=lambda idx: G, valid_fn=lambda: Gv)
     out = GradMatchSelector(**params).select(ctx)
     np.testing.assert_array_equal(out.indices, a.indices_)
+
+
+def test_per_step_reaches_the_solver():
+    """per_step=1 is the exact search; per_step=4 is omp_batched's block search."""
+    from sksubset.omp import omp_batched
+
+    G = make_G(seed=31)
+    exact = GradMatchSelector(budget=20).fit(G)
+    assert exact.indices_.tolist() == GradMatchSelector(budget=20, per_step=1).fit(G).indices_.tolist()
+    block = GradMatchSelector(budget=20, per_step=4, dtype="float64").fit(G)
+    Gt = torch.as_tensor(G, dtype=torch.float64)
+    ref = omp_batched(Gt[None], Gt.sum(0)[None], [20], per_step=4)[0]
+    assert block.indices_.tolist() == ref.indices.tolist()
+    with pytest.raises(ValueError, match="per_step"):
+        GradMatchSelector(per_step=0).fit(G)
