@@ -134,9 +134,22 @@ class DenseAtoms:
         """Inner products of problem ``bi``'s atoms with the rows of ``V`` (t, d): (n, t)."""
         return self.A[bi] @ V.to(self.dtype).T
 
+    def correlate_many(self, V):
+        """Inner products of every atom with each of its problem's ``s`` vectors ``V`` (B, s, d):
+        (B, n, s), one pass over the atoms."""
+        return torch.bmm(self.A, V.to(self.dtype).transpose(1, 2))
+
     def rows(self, bi, idx):
         """Atoms ``idx`` of problem ``bi`` (or one per problem when ``bi`` is a tensor), float64."""
         return self.A[bi, idx].to(torch.float64)
+
+    def gram(self, bi, rows, cols):
+        """Inner products ``<a_i, a_j>`` of problem ``bi``'s atoms, (len(rows), len(cols)), float64."""
+        return self.rows(bi, rows) @ self.rows(bi, cols).T
+
+    def dot(self, bi, rows, v):
+        """Inner products of atoms ``rows`` of problem ``bi`` with ``v`` (d,), float64."""
+        return self.rows(bi, rows) @ v
 
     def sqnorms(self):
         # in row slices: a float64 copy of A at once would double the memory of a float32 A
@@ -169,6 +182,12 @@ class OuterProductAtoms:
         R = r.to(self.dtype).view(len(r), self.C, self.m)
         return (torch.bmm(self.H, R.transpose(1, 2)) * self.E).sum(2)
 
+    def correlate_many(self, V):
+        B, s = V.shape[:2]
+        R = V.to(self.dtype).view(B, s, self.C, self.m).permute(0, 3, 1, 2).reshape(B, self.m, -1)
+        HR = torch.bmm(self.H, R).view(B, -1, s, self.C)
+        return (HR * self.E.unsqueeze(2)).sum(3)
+
     def project(self, bi, V):
         t = len(V)
         R = V.to(self.dtype).view(t, self.C, self.m).permute(2, 1, 0).reshape(self.m, -1)
@@ -179,6 +198,18 @@ class OuterProductAtoms:
         e = self.E[bi, idx].to(torch.float64)
         h = self.H[bi, idx].to(torch.float64)
         return (e.unsqueeze(-1) * h.unsqueeze(-2)).flatten(-2)
+
+    def gram(self, bi, rows, cols):
+        """``<a_i, a_j> = <e_i, e_j> <h_i, h_j>``: ``C + m`` products a pair, not ``C m``."""
+        E, H = self.E[bi], self.H[bi]
+        f64 = torch.float64
+        return ((E[rows].to(f64) @ E[cols].to(f64).T)
+                * (H[rows].to(f64) @ H[cols].to(f64).T))
+
+    def dot(self, bi, rows, v):
+        V = v.view(self.C, self.m)
+        return ((self.H[bi, rows].to(torch.float64) @ V.T)
+                * self.E[bi, rows].to(torch.float64)).sum(1)
 
     def sqnorms(self):
         e2 = torch.linalg.vector_norm(self.E, dim=2, dtype=torch.float64) ** 2
@@ -198,7 +229,7 @@ class _BatchedOMP:
     """State of ``B`` greedy problems that advance together (see module doc)."""
 
     def __init__(self, A, b, ks, valid, lam, eps, positive, criterion, check_every,
-                 max_rounds):
+                 max_rounds, fit=None):
         self.A = A
         B, n, d = A.shape
         dev = A.device
@@ -243,6 +274,10 @@ class _BatchedOMP:
         # a new direction must keep this share of its norm to count as new
         self.rtol = 1e-10
         self.refresh_every = 32
+        # atoms and targets of the weights' fit: the search's own, or exact ones (sketching)
+        self.F, self.b_fit = (A, self.b) if fit is None else (fit[0], fit[1].to(torch.float64))
+        self.bnorm2_fit = (self.b_fit * self.b_fit).sum(1)
+        self.sq_fit = self.sq if fit is None else self.F.sqnorms() + self.lam
 
     # -- greedy growth ---------------------------------------------------
     def _step(self, width):
@@ -283,16 +318,20 @@ class _BatchedOMP:
         self.blocked[ar, j] = torch.where(active, -torch.inf, self.blocked[ar, j])
         self.pos += active.long()
 
+    #: atoms added per greedy step (:mod:`sksubset.omp_block` adds several)
+    per_step = 1
+
     def _grow(self):
         """Run greedy steps until every problem has its budget (or stopped)."""
+        S = self.per_step
         while True:
             todo = [k - p for k, p in zip(self.kk, self.pos_h)]
-            steps = min(max(todo), self.check_every)
+            steps = min(-(-max(todo) // S), self.check_every)
             if steps <= 0:
                 return
             self.kk_t = torch.tensor(self.kk, device=self.A.device)
             for s in range(steps):
-                width = max(p + min(s, t) for p, t in zip(self.pos_h, todo) if t > 0)
+                width = max(p + min(s * S, t) for p, t in zip(self.pos_h, todo) if t > 0)
                 self._step(max(width, 1))
             self._check()
 
@@ -370,9 +409,9 @@ class _BatchedOMP:
         self.G[bi, :tk, :tk] = self.G[bi][kp][:, kp]
         self.h[bi, :tk] = self.h[bi, kp]
         self.idx[bi, :tk] = atoms
-        residual = self.b[bi] - w[kp] @ self.A.rows(bi, atoms)
-        score = self.A.project(bi, residual.unsqueeze(0))[:, 0].to(torch.float64)
-        score = score / self.sq[bi].sqrt()
+        residual = self.b_fit[bi] - w[kp] @ self.F.rows(bi, atoms)
+        score = self.F.project(bi, residual.unsqueeze(0))[:, 0].to(torch.float64)
+        score = score / self.sq_fit[bi].sqrt()
         blocked = self.banned[bi].clone()
         blocked[atoms] = True
         need = min(t - tk, int((~blocked).sum()))
@@ -391,12 +430,12 @@ class _BatchedOMP:
             t0, t = self.gram_n[bi], self.pos_h[bi]
             if t <= t0:
                 continue
-            As = self.A.rows(bi, self.idx[bi, :t])
-            rows = As[t0:t] @ As.T
+            idx = self.idx[bi, :t]
+            rows = self.F.gram(bi, idx[t0:t], idx)
             rows[:, t0:t] += self.lam * torch.eye(t - t0, device=rows.device, dtype=rows.dtype)
             self.G[bi, t0:t, :t] = rows
             self.G[bi, :t, t0:t] = rows.T
-            self.h[bi, t0:t] = As[t0:t] @ self.b[bi]
+            self.h[bi, t0:t] = self.F.dot(bi, idx[t0:t], self.b_fit[bi])
             self.gram_n[bi] = t
 
     @staticmethod
@@ -427,7 +466,7 @@ class _BatchedOMP:
             w[ti] = 0
             w[ti, :P] = wt
             zero = (mask[ti] & (wt <= 0)).cpu().numpy()
-            bn2 = self.bnorm2[ti]
+            bn2 = self.bnorm2_fit[ti]
             done_tol = (self._objective(G, h, wt, bn2) <= self.eps * bn2).tolist()
             free = (~torch.isinf(self.blocked[ti])).sum(1).tolist()
             redo = [j for j in range(len(todo))
@@ -440,12 +479,12 @@ class _BatchedOMP:
             todo = [todo[j] for j in redo]
         P = max(self.pos_h + [1])
         w = w[:, :P]
-        obj = self._objective(self.G[:, :P, :P], self.h[:, :P], w, self.bnorm2)
+        obj = self._objective(self.G[:, :P, :P], self.h[:, :P], w, self.bnorm2_fit)
         return self._results(w, obj, rounds)
 
     def _results(self, w, obj, rounds):
         out = []
-        rel = (obj / self.bnorm2.clamp_min(torch.finfo(torch.float64).tiny)).tolist()
+        rel = (obj / self.bnorm2_fit.clamp_min(torch.finfo(torch.float64).tiny)).tolist()
         for bi in range(self.B):
             t = self.pos_h[bi]
             idx, wb = self.idx[bi, :t], w[bi, :t]
@@ -523,7 +562,8 @@ def nnls_gram(G, h, mask, max_iter=None):
 
 
 def omp_batched(A, b, n_nonzero, *, valid=None, lam=0.5, eps=1e-10, positive=True,
-                criterion="gain", check_every=None, max_rounds=32):
+                criterion="gain", check_every=None, max_rounds=32, per_step=1, sketch=None,
+                sketch_seed=0):
     """Solve ``B`` OMP problems that share a step loop.
 
     Parameters
@@ -543,6 +583,15 @@ def omp_batched(A, b, n_nonzero, *, valid=None, lam=0.5, eps=1e-10, positive=Tru
         the CPU, 32 elsewhere).
     max_rounds : int, default=32
         Most non-negative refits per problem (see the module docstring).
+    per_step : int >= 1, default=1
+        Atoms added per greedy step (generalized OMP, :mod:`sksubset.omp_block`);
+        1 is the exact greedy search.
+    sketch : int, optional
+        Run the greedy search on a random projection of the atoms to this many
+        columns (of the embedding part for factors), then refit the chosen
+        support exactly (:mod:`sksubset.omp_block`).
+    sketch_seed : int, default=0
+        Seeds the projection.
 
     Returns
     -------
@@ -556,9 +605,20 @@ def omp_batched(A, b, n_nonzero, *, valid=None, lam=0.5, eps=1e-10, positive=Tru
         valid = torch.ones(A.shape[:2], dtype=torch.bool, device=A.device)
     if check_every is None:
         check_every = 8 if A.device.type == "cpu" else 32
+    if int(per_step) < 1 or (sketch is not None and int(sketch) < 1):
+        raise ValueError(f"per_step and sketch must be ints >= 1; got per_step={per_step!r}, "
+                         f"sketch={sketch!r}.")
+    args = (list(n_nonzero), valid, lam, eps, positive, criterion, check_every, max_rounds)
     with torch.no_grad():
-        return _BatchedOMP(A, b, list(n_nonzero), valid, lam, eps, positive, criterion,
-                           check_every, max_rounds).solve()
+        if per_step == 1 and sketch is None:
+            return _BatchedOMP(A, b, *args).solve()
+        from . import omp_block
+
+        fit = None
+        if sketch is not None:
+            fit = (A, b)
+            A, b = omp_block.sketch(A, b, int(sketch), sketch_seed)
+        return omp_block.BlockOMP(A, b, *args, fit=fit, per_step=per_step).solve()
 
 
 @validate_params({"A": ["array-like", torch.Tensor], "b": ["array-like", torch.Tensor],

@@ -334,7 +334,8 @@ def test_clone_get_set_params():
                             dtype="float64", random_state=3)
     params = sel.get_params()
     assert params == dict(budget=7, lam=0.3, eps=1e-8, positive=True, per_class=True,
-                          per_gradient=False, pool_fraction=1.0, criterion="correlation",
+                          per_gradient=False, pool_fraction=1.0, pool_sampling="independent",
+                          criterion="correlation", per_step=1,
                           device="cpu", dtype="float64", random_state=3)
     G = make_G(seed=14)
     y = make_labels([150, 100, 50], seed=14)
@@ -566,6 +567,45 @@ def test_select_from_a_random_pool(per_batch):
         np.testing.assert_allclose(out.weights, ref.weights_, rtol=1e-4)
 
 
+def test_pools_without_replacement_cover_every_example_once_per_cycle():
+    """pool_sampling="cycle": four pools of 50 of 200 rows partition them, then a new cycle;
+    the same seed gives the same pools."""
+    from sksubset.gradients import LastLayer
+    from sksubset.selectors._base import SelectionContext
+
+    rng = np.random.default_rng(22)
+    n, C, H = 200, 3, 5
+    y = make_labels([100, 60, 40], seed=22)
+    Z = torch.as_tensor(rng.normal(size=(n, C)), dtype=torch.float32)
+    yt = torch.as_tensor(y)
+    E = torch.softmax(Z, 1) - torch.nn.functional.one_hot(yt, C).float()
+    Hb = torch.cat([torch.ones(n, 1), torch.as_tensor(rng.normal(size=(n, H)),
+                                                     dtype=torch.float32).relu()], 1)
+    ll = LastLayer(E, Hb, Z, yt)
+
+    def pools(seed, m):
+        seen = []
+
+        def train_fn(idx):
+            seen.append(np.asarray(idx))
+            return ll[torch.as_tensor(idx)]
+
+        ctx = SelectionContext(y=y, n_classes=C, budget=10, batch_size=4, per_batch=False,
+                               rng=np.random.RandomState(seed), epoch=0,
+                               device=torch.device("cpu"), train_fn=train_fn)
+        sel = GradMatchSelector(per_class=True, pool_fraction=0.25, pool_sampling="cycle")
+        outs = [sel.select(ctx) for _ in range(m)]
+        for out, pool in zip(outs, seen):
+            assert set(out.indices) <= set(pool)
+        return seen
+
+    seen = pools(3, 8)
+    for cycle in (seen[:4], seen[4:]):
+        np.testing.assert_array_equal(np.sort(np.concatenate(cycle)), np.arange(n))
+    for a, b in zip(seen, pools(3, 8)):
+        np.testing.assert_array_equal(a, b)
+
+
 # ---------------------------------------------------------------------------
 # fit on a net's last-layer gradients given by their factors
 # ---------------------------------------------------------------------------
@@ -643,3 +683,16 @@ def test_factors_of_extreme_magnitude_give_the_same_selection(factor, toy_gradie
     np.testing.assert_array_equal(got.indices_, ref.indices_)
     np.testing.assert_allclose(got.weights_, ref.weights_, rtol=1e-9)
     assert got.gradient_error_ == pytest.approx(ref.gradient_error_, rel=1e-9)
+def test_per_step_reaches_the_solver():
+    """per_step=1 is the exact search; per_step=4 is omp_batched's block search."""
+    from sksubset.omp import omp_batched
+
+    G = make_G(seed=31)
+    exact = GradMatchSelector(budget=20).fit(G)
+    assert exact.indices_.tolist() == GradMatchSelector(budget=20, per_step=1).fit(G).indices_.tolist()
+    block = GradMatchSelector(budget=20, per_step=4, dtype="float64").fit(G)
+    Gt = torch.as_tensor(G, dtype=torch.float64)
+    ref = omp_batched(Gt[None], Gt.sum(0)[None], [20], per_step=4)[0]
+    assert block.indices_.tolist() == ref.indices.tolist()
+    with pytest.raises(ValueError, match="per_step"):
+        GradMatchSelector(per_step=0).fit(G)

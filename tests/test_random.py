@@ -146,3 +146,45 @@ def test_end_to_end_digits(selector):
                                      verbose=0).fit(X, y)
     for a, b in zip(history, again.selection_history_):
         np.testing.assert_array_equal(a["indices"], b["indices"])
+
+
+def test_rs2_rounds_cycle_through_the_data():
+    """sampling="cycle": rounds of a run partition the data (k divides n), every example once
+    per cycle, and the same seed gives the same rounds."""
+    def rounds(seed, m):
+        ctx, sel = _context(n=42, k=7, seed=seed), RandomSelector(sampling="cycle")
+        return [sel.select(ctx) for _ in range(m)]
+
+    out = rounds(0, 12)
+    for cycle in (out[:6], out[6:]):
+        np.testing.assert_array_equal(np.sort(np.concatenate([s.indices for s in cycle])),
+                                      np.arange(42))
+    assert all(len(np.unique(s.indices)) == 7 and (s.weights == 1).all() for s in out)
+    assert [s.info["cycle"] for s in out] == [0] * 6 + [1] * 6
+    for a, b in zip(out, rounds(0, 12)):
+        np.testing.assert_array_equal(a.indices, b.indices)
+    assert any(not np.array_equal(a.indices, b.indices) for a, b in zip(out, rounds(1, 12)))
+
+
+def test_rs2_in_a_training_run():
+    X, y = load_digits(return_X_y=True)
+    X, y = (X[:300] / 16).astype(np.float32), y[:300]
+    net = NeuralNetClassifier(ToyMLP, module__n_in=64, module__n_hidden=8, module__n_classes=10,
+                              criterion=torch.nn.CrossEntropyLoss, max_epochs=5, lr=0.1,
+                              train_split=None, verbose=0)
+    clf = SubsetTrainingClassifier(net, selector=RandomSelector(sampling="cycle"), budget=0.2,
+                                   R=1, kappa=0, random_state=0, verbose=0).fit(X, y)
+    picks = [rec["indices"] for rec in clf.selection_history_]
+    assert len(picks) == 5  # one round per epoch; 5 rounds of 60 cover the 300 rows once
+    np.testing.assert_array_equal(np.sort(np.concatenate(picks)), np.arange(300))
+    again = SubsetTrainingClassifier(net, selector=RandomSelector(sampling="cycle"), budget=0.2,
+                                     R=1, kappa=0, random_state=0, verbose=0).fit(X, y)
+    for a, b in zip(picks, again.selection_history_):
+        np.testing.assert_array_equal(a, b["indices"])
+
+
+def test_bad_sampling():
+    with pytest.raises(InvalidParameterError, match="sampling"):
+        RandomSelector(sampling="rs2").fit(np.zeros((4, 1)))
+    with pytest.raises(ValueError, match="sampling must be"):
+        RandomSelector(sampling="rs2").select(_context())

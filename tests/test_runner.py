@@ -13,6 +13,8 @@ from sksubset.experiments.__main__ import build_parser, config_from_args, main
 from sksubset.experiments.models import LeNet5, ResNet18, SmallResNet, make_net, module_kwargs
 from sksubset.experiments.plan import (default_frontier_epochs, earlystop_epochs,
                                        parse_strategy, plan_runs)
+from sksubset.experiments.runner import _selector
+from sksubset.selectors import RandomSelector
 
 TINY = dict(dataset="digits", epochs=4, batch_size=64, R=2, seeds=1, budgets=(0.3,),
             frontier_epochs=(1, 3), quiet=True, device="cpu", threads=1)
@@ -95,9 +97,24 @@ def test_parse_strategy():
     s = parse_strategy("craig-pb-warm")
     assert (s.selector, s.per_batch, s.warm) == ("craig", True, True)
     assert parse_strategy("full-frontier").kind == "full-frontier"
-    for bad in ("bogus", "gradmatch-xx", "full-warm", "random-pb-pc"):
+    s = parse_strategy("random-rs2")
+    assert (s.selector, s.rs2, s.warm, s.per_class) == ("random", True, False, False)
+    assert parse_strategy("random-rs2-warm").warm and not parse_strategy("random-warm").rs2
+    for bad in ("bogus", "gradmatch-xx", "full-warm", "random-pb-pc", "gradmatch-rs2"):
         with pytest.raises(ValueError, match="Unknown strategy"):
             parse_strategy(bad)
+
+
+def test_rs2_reselects_every_epoch_unless_R_is_given():
+    cfg = ExperimentConfig(**{**TINY, "budgets": (0.1,), "R": None},
+                           strategies=("random-rs2", "random")).resolved()
+    assert [s.settings["R"] for s in plan_runs(cfg, 1257)] == [1, 20]
+    cfg = ExperimentConfig(**{**TINY, "budgets": (0.1,), "R": 5},
+                           strategies=("random-rs2", "random")).resolved()
+    assert {s.settings["R"] for s in plan_runs(cfg, 1257)} == {5}
+    sel = _selector(parse_strategy("random-rs2"), None)
+    assert isinstance(sel, RandomSelector) and sel.sampling == "cycle"
+    assert _selector(parse_strategy("random"), None) == "random"
 
 
 def test_earlystop_and_frontier_epochs():
@@ -117,7 +134,7 @@ def test_cli_parsing(monkeypatch):
     cfg = config_from_args(args).resolved()
     assert (cfg.dataset, cfg.model, cfg.epochs, cfg.batch_size, cfg.seeds) == (
         "digits", "mlp", 60, 32, 3)
-    assert cfg.budgets == (0.05, 0.1, 0.3) and cfg.R == 20 and cfg.kappa == 0.5
+    assert cfg.budgets == (0.05, 0.1, 0.3) and cfg.R is None and cfg.kappa == 0.5
     assert cfg.lr == 0.01 and cfg.out == os.path.join("results", "digits")
     assert "full" in cfg.strategies and "gradmatch-pb-warm" in cfg.strategies
     args = build_parser().parse_args(["--dataset", "fashion-mnist", "--valid-size", "0.1",
@@ -278,3 +295,20 @@ def test_augment_option():
         ExperimentConfig(dataset="digits", augment=True).resolved()
     cfg = ExperimentConfig(**TINY).resolved()
     assert "augment" not in plan_runs(cfg, 100)[0].settings  # earlier run ids unchanged
+def test_cpu_clock_records_process_time(tmp_path):
+    """clock="cpu": fit_seconds is the process CPU time, the split scaled to it; own run_id."""
+    base = dict(TINY, seeds=1, out=str(tmp_path), quiet=True, budgets=(0.3,), R=None)
+    cpu = run_experiment(ExperimentConfig(**base, strategies=("random-rs2", "full"), clock="cpu"))
+    records = runner.load_records(str(tmp_path / "runs"))
+    assert len(records) == 2 and all(r["settings"]["clock"] == "cpu" for r in records)
+    for r in records:
+        assert r["fit_seconds"] == r["cpu_seconds"] > 0 and r["wall_seconds"] > 0
+        # the classifier's split covers fit's wall-clock, scaled onto its CPU time
+        assert 0.5 * r["cpu_seconds"] < r["timing"]["total"] <= r["cpu_seconds"] * (1 + 1e-9)
+    rs2 = next(r for r in records if r["kind"] == "subset")
+    assert rs2["settings"]["R"] == 1 and rs2["n_selections"] == rs2["epochs_trained"]
+    wall = plan_runs(ExperimentConfig(**base, strategies=("full",)).resolved(), 1257)[0]
+    assert wall.run_id not in {r["run_id"] for r in records} and "clock" not in wall.settings
+    assert cpu["rows"]
+    with pytest.raises(ValueError, match="clock must be"):
+        ExperimentConfig(clock="gpu").resolved()

@@ -59,7 +59,9 @@ def build_parser():
                     "with full-data training (accuracy, wall-clock, speedup, relative error, "
                     "Wilcoxon tests, frontier of full training) and write a table and plots. "
                     "Finished runs are kept under OUT/runs and skipped on rerun.",
-        epilog="Strategies: full, full-earlystop, full-frontier, or <selector>[-pb|-pc][-warm] "
+        epilog="Strategies: full, full-earlystop, full-frontier, random-rs2[-warm] (RS2: random "
+               "subsets without replacement across rounds, R=1 unless --R is given), or "
+               "<selector>[-pb|-pc][-warm] "
                "with <selector> in gradmatch, random, craig, glister, crest "
                "(gradmatch alone is per example, per class and per gradient as in the "
                "paper's code; -pc: per class on the whole gradient; -pb: per batch; -warm: "
@@ -82,8 +84,8 @@ def build_parser():
                    metavar="FRACTION", help="subset sizes as fractions (default: 0.05 0.1 0.3)")
     p.add_argument("--epochs", type=_positive_int, default=None, metavar="T",
                    help="epoch budget T (default per dataset, see below)")
-    p.add_argument("--R", type=_positive_int, default=20,
-                   help="reselect every R subset epochs (default: 20)")
+    p.add_argument("--R", type=_positive_int, default=None,
+                   help="reselect every R subset epochs (default: 20; 1 for random-rs2)")
     p.add_argument("--kappa", type=float, default=0.5,
                    help="warm-start fraction of the -warm strategies (default: 0.5)")
     p.add_argument("--seeds", type=_positive_int, default=3,
@@ -121,6 +123,10 @@ def build_parser():
                    type=_key_value,
                    help="parameter of the subset strategies' selector, e.g. pool_fraction=0.3 "
                         "(repeatable; VALUE is a Python literal)")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="what run seconds measure: wall-clock, or the process CPU time (for "
+                        "a machine shared with other work; use with --threads 1) "
+                        "(default: wall)")
     p.add_argument("--weighting", choices=WEIGHTINGS, default="batch",
                    help="how selection weights enter a mini-batch's loss: batch (sum w l / "
                         "sum w per mini-batch), subset (mean w l, weights averaging 1 over the "
@@ -155,7 +161,8 @@ def config_from_args(args):
         threads=args.threads, report_only=args.report_only, tag=args.tag,
         selector_params=dict(args.selector_param) or None, weighting=args.weighting,
         lr_schedule=args.lr_schedule, scheduler=args.scheduler, workers=args.workers,
-        augment=args.augment, train_size=args.train_size, test_size=args.test_size)
+        augment=args.augment, train_size=args.train_size, test_size=args.test_size,
+        clock=args.clock)
 
 
 def main(argv=None):

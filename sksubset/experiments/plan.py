@@ -13,7 +13,10 @@ A *strategy name* maps to a training configuration (:func:`parse_strategy`):
 * ``<selector>[-pb|-pc][-warm]`` with ``<selector>`` one of
   :data:`sksubset.selectors.STRATEGIES`: a
   :class:`~sksubset.SubsetTrainingClassifier` with ``kappa=kappa`` for
-  ``-warm`` (else 0), ``per_batch=True`` for ``-pb``.  Plain ``gradmatch`` is
+  ``-warm`` (else 0), ``per_batch=True`` for ``-pb``.  ``random-rs2[-warm]``
+  is RS2: RANDOM drawn without replacement across rounds
+  (``RandomSelector(sampling="cycle")``), reselecting every epoch (``R = 1``)
+  unless ``R`` is given.  Plain ``gradmatch`` is
   the paper's per-example variant as its code (CORDS) configures it: per
   class and per gradient (each class matches the gradient of its own output
   unit); ``gradmatch-pc`` is per class on the whole last-layer gradient.
@@ -34,7 +37,7 @@ from ..selectors import STRATEGIES
 from ..selectors._base import resolve_budget
 from .models import DEFAULT_MODEL
 
-__all__ = ["ExperimentConfig", "Strategy", "RunSpec", "parse_strategy",
+__all__ = ["ExperimentConfig", "Strategy", "RunSpec", "parse_strategy", "strategy_R",
            "pool_size", "earlystop_epochs", "default_frontier_epochs", "plan_runs",
            "DEFAULT_STRATEGIES", "DATASET_DEFAULTS", "FULL_KINDS"]
 
@@ -52,6 +55,9 @@ DATASET_DEFAULTS = {"digits": {"epochs": 60, "batch_size": 32, "threads": 1},
 
 FULL_KINDS = ("full", "full-earlystop", "full-frontier")
 
+#: reselection interval when none is given (RS2: every epoch)
+DEFAULT_R, DEFAULT_R_RS2 = 20, 1
+
 
 @dataclass
 class ExperimentConfig:
@@ -67,7 +73,9 @@ class ExperimentConfig:
     budgets : sequence of float, default=(0.05, 0.1, 0.3)
     epochs : int, optional
         Epoch budget ``T`` (default per dataset, :data:`DATASET_DEFAULTS`).
-    R : int, default=20
+    R : int, optional
+        Reselection interval of the subset strategies (default 20; 1 for
+        ``random-rs2``).
     kappa : float, default=0.5
         Warm-start fraction of the ``-warm`` strategies.
     seeds : int, default=3
@@ -118,6 +126,13 @@ class ExperimentConfig:
         Train every strategy through a per-epoch random crop (and flip) of the
         images (:mod:`sksubset.experiments.augment`); default on for CIFAR-10,
         off otherwise; defined for CIFAR-10 and Fashion-MNIST.
+    clock : {"wall", "cpu"}, default="wall"
+        What a run's seconds measure: wall-clock, or the process's CPU time
+        (for a machine shared with other work, with one torch thread: it
+        counts only the run's own computation).  With ``"cpu"`` the
+        classifier's wall-clock split (``timing``, per-round seconds) is
+        scaled by the run's CPU/wall ratio; ``wall_seconds`` and
+        ``cpu_seconds`` are recorded either way.
     """
 
     dataset: str = "digits"
@@ -125,7 +140,7 @@ class ExperimentConfig:
     strategies: Optional[tuple] = None
     budgets: tuple = (0.05, 0.1, 0.3)
     epochs: Optional[int] = None
-    R: int = 20
+    R: Optional[int] = None
     kappa: float = 0.5
     seeds: int = 3
     device: str = "auto"
@@ -147,6 +162,7 @@ class ExperimentConfig:
     augment: Optional[bool] = None
     train_size: Optional[int] = None
     test_size: Optional[int] = None
+    clock: str = "wall"
 
     def resolved(self):
         """A copy with every default filled in."""
@@ -157,6 +173,8 @@ class ExperimentConfig:
         elif torch.device(device).type == "cuda" and not torch.cuda.is_available():
             raise ValueError("device 'cuda' was asked for but torch sees no CUDA device; use "
                              "--device cpu or auto.")
+        if self.clock not in ("wall", "cpu"):
+            raise ValueError(f"clock must be 'wall' or 'cpu'; got {self.clock!r}.")
         out = self.out or os.environ.get("OUT") or os.path.join("results", self.dataset)
         augment = self.dataset == "cifar10" if self.augment is None else bool(self.augment)
         if augment and self.dataset not in ("cifar10", "fashion-mnist"):
@@ -185,6 +203,7 @@ class Strategy:
     per_class: bool = False
     per_gradient: bool = False
     warm: bool = False
+    rs2: bool = False
 
 
 def parse_strategy(name):
@@ -202,14 +221,23 @@ def parse_strategy(name):
     if warm:
         parts = parts[:-1]
     selector, flags = parts[0], parts[1:]
-    if selector not in STRATEGIES or len(flags) > 1 or (flags and flags[0] not in ("pb", "pc")):
-        raise ValueError(f"Unknown strategy {name!r}: use full, full-earlystop, full-frontier or "
-                         f"<selector>[-pb|-pc][-warm] with <selector> one of "
-                         f"{', '.join(STRATEGIES)}.")
+    rs2 = selector == "random" and flags == ["rs2"]
+    if (selector not in STRATEGIES or len(flags) > 1
+            or (flags and flags[0] not in ("pb", "pc") and not rs2)):
+        raise ValueError(f"Unknown strategy {name!r}: use full, full-earlystop, full-frontier, "
+                         f"random-rs2[-warm] or <selector>[-pb|-pc][-warm] with <selector> one "
+                         f"of {', '.join(STRATEGIES)}.")
     per_batch = flags == ["pb"]
     per_class = selector == "gradmatch" and not per_batch
     per_gradient = per_class and flags != ["pc"]
-    return Strategy(name, "subset", selector, per_batch, per_class, per_gradient, warm)
+    return Strategy(name, "subset", selector, per_batch, per_class, per_gradient, warm, rs2)
+
+
+def strategy_R(cfg, strategy):
+    """Reselection interval of a subset strategy: ``cfg.R``, else its default."""
+    if cfg.R is not None:
+        return int(cfg.R)
+    return DEFAULT_R_RS2 if strategy.rs2 else DEFAULT_R
 
 
 def pool_size(n, valid_size):
@@ -224,7 +252,7 @@ def pool_size(n, valid_size):
 def _fee(cfg, budget, n, kappa):
     n_pool = pool_size(n, cfg.valid_size)
     k = resolve_budget(budget, n_pool)
-    return make_schedule(cfg.epochs, k, n_pool, cfg.R, kappa).full_epoch_equivalents(k, n_pool)
+    return make_schedule(cfg.epochs, k, n_pool, 1, kappa).full_epoch_equivalents(k, n_pool)
 
 
 def earlystop_epochs(cfg, budget, n):
@@ -274,6 +302,8 @@ def _settings(cfg, strategy):
     s = {"dataset": cfg.dataset, "data_dir": cfg.data_dir if cfg.dataset != "digits" else None,
          "model": cfg.model, "T": cfg.epochs, "batch_size": cfg.batch_size, "lr": cfg.lr,
          "device": cfg.device}
+    if cfg.clock != "wall":
+        s["clock"] = cfg.clock
     if cfg.lr_schedule != "cosine":
         s["lr_schedule"] = cfg.lr_schedule
     if cfg.augment:
@@ -282,14 +312,14 @@ def _settings(cfg, strategy):
         if getattr(cfg, key):
             s[key] = getattr(cfg, key)
     if strategy.kind == "subset":
-        s.update(R=cfg.R, kappa=cfg.kappa if strategy.warm else 0.0, valid_size=cfg.valid_size,
-                 weighting=cfg.weighting)
+        s.update(R=strategy_R(cfg, strategy), kappa=cfg.kappa if strategy.warm else 0.0,
+                 valid_size=cfg.valid_size, weighting=cfg.weighting)
         if cfg.tag:
             s["tag"] = cfg.tag
         if cfg.selector_params:
             s["selector_params"] = dict(cfg.selector_params)
     if strategy.kind == "full-earlystop":
-        s.update(R=cfg.R, kappa=cfg.kappa, valid_size=cfg.valid_size)
+        s.update(R=cfg.R or DEFAULT_R, kappa=cfg.kappa, valid_size=cfg.valid_size)
     return s
 
 

@@ -26,7 +26,7 @@ from .augment import AugmentedImages, augmentation_for
 from .datasets import load_dataset
 from .models import LR_EVENT, make_net, module_kwargs
 from .plan import (DATASET_DEFAULTS, DEFAULT_STRATEGIES, ExperimentConfig, RunSpec, Strategy,
-                   parse_strategy, plan_runs, pool_size)
+                   parse_strategy, plan_runs, pool_size, strategy_R)
 
 __all__ = ["train_run", "warm_up", "execute", "save_record", "load_data", "load_records",
            "ExperimentConfig", "RunSpec", "Strategy", "parse_strategy", "plan_runs",
@@ -59,16 +59,26 @@ class _EnergyMeter:
 
 
 def _fit_timed(estimator, X, y, device):
+    """Wall-clock and process CPU seconds of ``estimator.fit``, and its energy (or None)."""
     meter = _EnergyMeter(device)
     sync(device)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     estimator.fit(X, y)
     sync(device)
-    return time.perf_counter() - t0, meter.kwh()
+    return time.perf_counter() - t0, time.process_time() - c0, meter.kwh()
+
+
+def _on_clock(cfg, wall, cpu):
+    """The run's seconds on ``cfg.clock`` and the factor that maps wall-clock onto it."""
+    if cfg.clock == "cpu":
+        return cpu, cpu / max(wall, 1e-12)
+    return wall, 1.0
 
 
 def _selector(strategy, params):
     """The classifier's ``selector``: the strategy's name, or an instance with ``params``."""
+    if strategy.rs2:
+        params = {"sampling": "cycle", **(params or {})}
     if not params:
         return strategy.selector
     if strategy.selector == "gradmatch":
@@ -122,25 +132,28 @@ def train_run(spec, cfg, data):
         net = make_net(cfg.model, module_kw, cfg.epochs, cfg.batch_size, cfg.lr, cfg.device,
                        lr_schedule=cfg.lr_schedule)
         clf = SubsetTrainingClassifier(
-            net, selector=_selector(strategy, cfg.selector_params), budget=spec.budget, R=cfg.R,
+            net, selector=_selector(strategy, cfg.selector_params), budget=spec.budget,
+            R=strategy_R(cfg, strategy),
             kappa=cfg.kappa if strategy.warm else 0.0, per_batch=strategy.per_batch,
             per_class=strategy.per_class, per_gradient=strategy.per_gradient,
             weighting=cfg.weighting, valid_size=cfg.valid_size, random_state=spec.seed,
             verbose=0)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
-            seconds, energy = _fit_timed(clf, X_fit, y_fit, cfg.device)
+            wall, cpu, energy = _fit_timed(clf, X_fit, y_fit, cfg.device)
         except DivergenceError as exc:
-            return _diverged(record, exc, y_test, time.perf_counter() - t0)
+            seconds, _ = _on_clock(cfg, time.perf_counter() - t0, time.process_time() - c0)
+            return _diverged(record, exc, y_test, seconds)
+        seconds, scale = _on_clock(cfg, wall, cpu)
         accuracy = float(clf.score(X_test, y_test))
         errors = [h["gradient_error"] for h in clf.selection_history_
                   if h.get("gradient_error") is not None]
         n_pool = pool_size(len(y_train), cfg.valid_size)
         history = clf.net_.history
         record.update(
-            timing={k: float(v) for k, v in clf.timing_.items()},
+            timing={k: float(v) * scale for k, v in clf.timing_.items()},
             n_selections=len(clf.selection_history_),
-            selections=[_round_summary(h) for h in clf.selection_history_],
+            selections=[_round_summary(h, scale) for h in clf.selection_history_],
             mean_gradient_error=float(np.mean(errors)) if errors else None,
             epochs_trained=int(clf.n_iter_), subset_size=int(clf.subset_size_),
             full_epoch_equivalents=float(
@@ -152,7 +165,8 @@ def train_run(spec, cfg, data):
         devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(spec.seed)
-            seconds, energy = _fit_timed(net, X_fit, y_fit, cfg.device)
+            wall, cpu, energy = _fit_timed(net, X_fit, y_fit, cfg.device)
+        seconds, _ = _on_clock(cfg, wall, cpu)
         accuracy = float(np.mean(net.predict(X_test) == y_test))
         history = net.history
         record.update(timing={"setup": 0.0, "warm_start": 0.0, "gradients": 0.0, "solver": 0.0,
@@ -160,7 +174,8 @@ def train_run(spec, cfg, data):
                       n_selections=0, selections=[], mean_gradient_error=None,
                       epochs_trained=len(history), subset_size=len(y_train),
                       full_epoch_equivalents=float(epochs))
-    record.update(test_accuracy=accuracy, fit_seconds=float(seconds), energy_kwh=energy,
+    record.update(test_accuracy=accuracy, fit_seconds=float(seconds), wall_seconds=float(wall),
+                  cpu_seconds=float(cpu), energy_kwh=energy,
                   learning_rates=[float(lr) for lr in history[:, LR_EVENT]])
     return record
 
@@ -180,13 +195,16 @@ _ROUND_KEYS = ("epoch", "reason", "gradient_seconds", "solver_seconds", "gradien
                "omp_rounds")
 
 
-def _round_summary(record):
-    """The JSON-sized part of a ``selection_history_`` record (no indices or weights)."""
+def _round_summary(record, scale=1.0):
+    """The JSON-sized part of a ``selection_history_`` record (no indices or weights), its
+    seconds multiplied by ``scale``."""
     out = {}
     for key in _ROUND_KEYS:
         value = record.get(key)
         if value is not None:
             out[key] = value if isinstance(value, (str, int, float)) else value.item()
+            if key.endswith("_seconds"):
+                out[key] *= scale
     return out
 
 

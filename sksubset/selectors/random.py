@@ -1,18 +1,25 @@
-"""RANDOM: a uniform subset, the baseline of every subset-selection paper.
+"""RANDOM and RS2: uniform subsets, the baselines of every subset-selection paper.
 
 Each round draws ``k`` distinct examples uniformly at random, all with weight
 1.  Inside :class:`~sksubset.SubsetTrainingClassifier` the subset is redrawn
-every ``R`` epochs like any other selection (the GRAD-MATCH paper's RANDOM
-baseline).  No gradient is ever computed, so a round costs no forward pass.
+every ``R`` epochs like any other selection.  With ``sampling="independent"``
+the rounds are independent draws (the GRAD-MATCH paper's RANDOM baseline);
+with ``sampling="cycle"`` they are drawn without replacement across rounds
+(RS2, Okanovic et al., ICLR 2024, usually with ``R=1``): consecutive slices of
+a random permutation, so that the rounds cycle through every example
+(:mod:`sksubset.selectors._cycle`).  No gradient is ever computed, so a round
+costs no forward pass.
 """
 
 import numpy as np
 import torch
 from sklearn.base import _fit_context
 from sklearn.utils import check_array, check_random_state
+from sklearn.utils._param_validation import StrOptions
 
 from ..gradients import LastLayer
 from ._base import BUDGET_CONSTRAINTS, BaseSelector, Selection, resolve_budget
+from ._cycle import cyclic_draw
 
 __all__ = ["RandomSelector"]
 
@@ -41,6 +48,14 @@ class RandomSelector(BaseSelector):
     ----------
     budget : float in (0, 1] or int >= 1, default=0.1
         Fraction of the rows, or number of rows, to select.
+    sampling : {"independent", "cycle"}, default="independent"
+        How the rounds of a training run relate: independent uniform draws,
+        or RS2's draws without replacement across rounds, in which every
+        example is used once before any is used twice (after ``m`` rounds
+        each example has been drawn ``floor(m k / n)`` or ``ceil(m k / n)``
+        times).  RS2 is meant to reselect every epoch:
+        ``SubsetTrainingClassifier(net, RandomSelector(sampling="cycle"),
+        R=1, kappa=0)``.  :meth:`fit` makes a single draw either way.
     random_state : int, RandomState instance or None, default=None
         Seeds the draw of :meth:`fit`.  In a training run the draws come from
         the run's own generator (``context.rng``), so the classifier's
@@ -76,11 +91,13 @@ class RandomSelector(BaseSelector):
 
     _parameter_constraints = {
         "budget": BUDGET_CONSTRAINTS,
+        "sampling": [StrOptions({"independent", "cycle"})],
         "random_state": ["random_state"],
     }
 
-    def __init__(self, budget=0.1, random_state=None):
+    def __init__(self, budget=0.1, sampling="independent", random_state=None):
         self.budget = budget
+        self.sampling = sampling
         self.random_state = random_state
 
     @staticmethod
@@ -114,9 +131,18 @@ class RandomSelector(BaseSelector):
         return self
 
     def select(self, context):
-        """One RANDOM round: ``context.budget`` examples drawn with ``context.rng``."""
+        """One round: ``context.budget`` examples drawn with ``context.rng``.
+
+        With ``sampling="cycle"`` the draw continues the run's stream of
+        permutations (the info records ``cycle``, the permutations begun).
+        """
+        if self.sampling not in ("independent", "cycle"):
+            raise ValueError(f"sampling must be 'independent' or 'cycle'; got {self.sampling!r}.")
         n, k = context.n_samples, min(context.budget, context.n_samples)
-        return Selection(self._draw(n, k, context.rng), np.ones(k), {})
+        if self.sampling == "independent":
+            return Selection(self._draw(n, k, context.rng), np.ones(k), {})
+        indices = cyclic_draw(self, context, n, k)
+        return Selection(indices, np.ones(k), {"cycle": self._cyclic_sampler.cycles})
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
