@@ -7,6 +7,30 @@ setup(
                 "(GRAD-MATCH, CRAIG, GLISTER, CREST) behind a scikit-learn API.",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
+    author="The sksubset developers",
+    license="BSD-3-Clause",
+    license_files=["LICENSE"],
+    url="https://github.com/sksubset/sksubset",
+    project_urls={
+        "Documentation": "https://github.com/sksubset/sksubset/tree/main/docs",
+        "Source": "https://github.com/sksubset/sksubset",
+        "Changelog": "https://github.com/sksubset/sksubset/blob/main/CHANGELOG.md",
+        "Issues": "https://github.com/sksubset/sksubset/issues",
+    },
+    classifiers=[
+        "Development Status :: 3 - Alpha",
+        "Intended Audience :: Science/Research",
+        "Intended Audience :: Developers",
+        "Operating System :: OS Independent",
+        "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3 :: Only",
+        "Programming Language :: Python :: 3.10",
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+    keywords="coreset, subset selection, data-efficient training, GRAD-MATCH, scikit-learn, "
+             "skorch, pytorch",
     packages=find_packages(include=["sksubset", "sksubset.*"]),
     python_requires=">=3.10",
     install_requires=[
@@ -18,6 +42,9 @@ setup(
         "tqdm>=4.60",
         "matplotlib>=3.6",
     ],
-    extras_require={"test": ["pytest>=7"]},
+    extras_require={
+        "test": ["pytest>=7"],
+        "docs": ["sphinx>=7.2", "numpydoc>=1.6", "sphinx-gallery>=0.15", "myst-parser>=2.0"],
+    },
     entry_points={"console_scripts": ["sksubset-bench=sksubset.experiments.__main__:main"]},
 )
