@@ -25,7 +25,7 @@ Run::
 
     python examples/benchmarks/per_class_omp.py [--device cpu|cuda] [--out DIR]
 
-Writes ``per_class_omp.md`` and ``.json`` under ``--out`` (default ``$OUT`` or
+Writes ``per_class_omp.md`` and ``.json`` under ``--out`` (default
 ``results/per_class_omp``).
 """
 
@@ -77,7 +77,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--device", default="cpu")
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--out", default=os.environ.get("OUT") or "results/per_class_omp")
+    p.add_argument("--out", default="results/per_class_omp")
     args = p.parse_args(argv)
     dev = torch.device(args.device)
     E, Hb, y, source = factors(dev)

@@ -78,7 +78,7 @@ class ExperimentConfig:
         Default per dataset.
     lr : float, default=0.01
     out : str, optional
-        Output folder (default ``$OUT`` if set, else ``./results/<dataset>``).
+        Output folder (default ``./results/<dataset>``).
     quiet : bool, default=False
         Plain log lines instead of a progress bar.
     valid_size : float or int, optional
@@ -131,7 +131,7 @@ class ExperimentConfig:
         elif torch.device(device).type == "cuda" and not torch.cuda.is_available():
             raise ValueError("device 'cuda' was asked for but torch sees no CUDA device; use "
                              "--device cpu or auto.")
-        out = self.out or os.environ.get("OUT") or os.path.join("results", self.dataset)
+        out = self.out or os.path.join("results", self.dataset)
         return ExperimentConfig(**{
             **asdict(self), "strategies": tuple(self.strategies or DEFAULT_STRATEGIES),
             "budgets": tuple(float(b) for b in self.budgets),
