@@ -22,8 +22,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNetClassifier
 from skorch.dataset import Dataset as SkorchDataset
 from skorch.helper import predefined_split
-from tqdm.auto import tqdm
 
+from ._progress import epoch_bar
 from .gradients import last_layer, last_layer_params
 from .schedule import make_schedule
 from .selectors import STRATEGIES, BaseSelector, GradMatchSelector, SelectionContext, get_selector
@@ -89,7 +89,13 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         generator) the net's initialization and shuffling, so that the same
         value gives the same run on the same device.
     verbose : int, default=1
-        Show a progress bar over epochs when > 0.
+        Progress bar over the epochs, showing the phase (``warm``, ``select``,
+        ``subset``).  0: never.  1: only where a person watches: standard
+        error is a terminal or a notebook, the fit is not inside a
+        scikit-learn search or cross-validation, and the net prints no epoch
+        table of its own (a skorch net with ``verbose > 0`` prints one, with
+        ``phase`` and ``subset_size`` columns).  2 or more: also in logs and
+        inside searches, never together with the net's table.
 
     Attributes
     ----------
@@ -317,8 +323,7 @@ class _Run:
         self.epoch = 0
         self.phase = None
         self.grad_seconds = 0.0
-        self.bar = (tqdm(total=self.schedule.n_trained, desc="sksubset", unit="epoch",
-                         leave=False) if est.verbose else None)
+        self.bar = epoch_bar(self.schedule.n_trained, est.verbose, net.verbose)
 
     def _last_layer(self, X, y):
         t = time.perf_counter()

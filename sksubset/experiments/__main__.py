@@ -53,7 +53,9 @@ def _prog():
     """The command's name in usage lines: ``sksubset-bench`` when run as that script, else
     ``python -m sksubset.experiments``."""
     name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
-    return "sksubset-bench" if name.startswith("sksubset-bench") else "python -m sksubset.experiments"
+    if name.startswith("sksubset-bench"):
+        return "sksubset-bench"
+    return "python -m sksubset.experiments"
 
 
 def build_parser():
@@ -119,7 +121,8 @@ def build_parser():
     p.add_argument("--report-only", action="store_true",
                    help="train nothing: summarize every finished run under OUT/runs")
     p.add_argument("--quiet", action="store_true",
-                   help="plain log lines instead of a progress bar")
+                   help="plain log lines instead of a progress bar (the default when standard "
+                        "error is not a terminal)")
     return p
 
 

@@ -80,7 +80,8 @@ class ExperimentConfig:
     out : str, optional
         Output folder (default ``./results/<dataset>``).
     quiet : bool, default=False
-        Plain log lines instead of a progress bar.
+        Plain log lines instead of a progress bar (also the behaviour when
+        standard error is not a terminal).
     valid_size : float or int, optional
         Hold-out for the subset strategies (the paper's *isValid*).
     frontier_epochs : sequence of int, optional

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .._progress import interactive
 from ..classifier import SubsetTrainingClassifier
 from ..selectors import get_selector
 from ..training import sync
@@ -202,7 +203,9 @@ def execute(cfg, specs, data, runs_dir):
     records = []
     if not all(os.path.exists(os.path.join(runs_dir, s.run_id + ".json")) for s in specs):
         warm_up(cfg, data)
-    bar = None if cfg.quiet else tqdm(total=len(specs), desc="runs", unit="run")
+    # a bar where a person watches, plain log lines in a log file or with --quiet
+    show = interactive() and not cfg.quiet
+    bar = tqdm(total=len(specs), desc="runs", unit="run") if show else None
     try:
         for i, spec in enumerate(specs, 1):
             path = os.path.join(runs_dir, spec.run_id + ".json")
@@ -213,7 +216,7 @@ def execute(cfg, specs, data, runs_dir):
             if os.path.exists(path):
                 with open(path, encoding="utf-8") as f:
                     records.append(json.load(f))
-                if cfg.quiet:
+                if bar is None:
                     _log(f"{label}: done before, skipped", bar)
             else:
                 if bar is not None:
