@@ -8,6 +8,7 @@ epoch layout is :func:`sksubset.schedule.make_schedule`.
 """
 
 import time
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -114,7 +115,10 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         in the selector), ``reason`` and the selector's own extras.
     timing_ : dict
         Wall-clock seconds: ``setup``, ``warm_start``, ``gradients``,
-        ``solver``, ``subset_training`` and ``total`` (their sum).
+        ``solver``, ``subset_training`` and ``total`` (their sum).  In the
+        first fit of a process, ``setup`` also holds torch's one-time import
+        of its compiler (``torch._dynamo``, 1-4 s), which the first torch
+        optimizer of a process triggers, with or without sksubset.
     n_iter_ : int
         Epochs trained.
 
@@ -241,6 +245,8 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         k = resolve_budget(self.budget, len(pool))
         self.subset_size_ = k
         self.schedule_ = make_schedule(net.max_epochs, k, len(pool), self.R, self.kappa)
+        if self.schedule_.subset_epochs:
+            _warn_if_below_one_batch(k, len(pool), net.batch_size)
         valid_ds = None if valid is None else SkorchDataset(X[valid], y[valid])
         if len(pool) < len(X):
             X, y = X[pool], y[pool]
@@ -306,6 +312,17 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         tags.input_tags.allow_nan = False
         tags.non_deterministic = self.random_state is None
         return tags
+
+
+def _warn_if_below_one_batch(k, n, batch_size):
+    """Warn when a subset of ``k`` examples fits in one mini-batch: one SGD step per epoch."""
+    if 0 < k <= batch_size < n:
+        warnings.warn(
+            f"Each subset holds {k} examples, no more than one mini-batch of the net "
+            f"(batch_size={batch_size}): every subset epoch is a single gradient step, and the "
+            f"net barely trains on the subsets. Raise budget to well above {batch_size / n:.3g} "
+            f"or lower the net's batch_size (net__batch_size) well below {k}.",
+            UserWarning, stacklevel=5)
 
 
 class _Run:

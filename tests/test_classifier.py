@@ -2,6 +2,7 @@
 
 import math
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -297,6 +298,23 @@ def test_progress_bar_only_when_verbose(small, capsys):
     assert capsys.readouterr().err == ""
     SubsetTrainingClassifier(make_net(max_epochs=2), budget=0.5, verbose=2).fit(X, y)
     assert "sksubset" in capsys.readouterr().err
+
+
+def test_warns_when_a_subset_fits_in_one_mini_batch(small):
+    X, y = small  # budget 0.05 of 400: 20 examples, one step per epoch with batches of 32
+    with pytest.warns(UserWarning, match=r"20 examples.*batch_size=32.*single gradient step"):
+        SubsetTrainingClassifier(make_net(max_epochs=2), budget=0.05, verbose=0).fit(X, y)
+
+
+def test_no_small_subset_warning_otherwise(small):
+    X, y = small
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # 20 examples in batches of 8; and no subset epoch at all with kappa=1
+        SubsetTrainingClassifier(make_net(max_epochs=2, batch_size=8), budget=0.05,
+                                 verbose=0).fit(X, y)
+        SubsetTrainingClassifier(make_net(max_epochs=2), budget=0.05, kappa=1,
+                                 verbose=0).fit(X, y)
 
 
 # -- sklearn integration --------------------------------------------------------
