@@ -127,7 +127,7 @@ def build_parser():
 
 
 def config_from_args(args):
-    """The :class:`ExperimentConfig` of parsed arguments."""
+    """The :class:`~sksubset.experiments.plan.ExperimentConfig` of parsed arguments."""
     return ExperimentConfig(
         dataset=args.dataset, data_dir=args.data_dir,
         strategies=tuple(args.strategies) if args.strategies else None,
