@@ -68,7 +68,7 @@ for name, color in (("warm", "tab:blue"), ("subset", "tab:orange")):
 for i, record in enumerate(clf.selection_history_):
     ax.axvline(record["epoch"], color="0.6", lw=0.8, ls="--",
                label="selection" if i == 0 else None)
-ax.set(xlabel="trained epoch", ylabel="training loss", yscale="log",
+ax.set(xlabel="trained epoch", ylabel="training loss",
        title="digits, 64-128-10 MLP, T = 60, budget 0.1")
 ax.legend()
 plt.show()

@@ -75,6 +75,9 @@ _SUPPORTED = (
 class LastLayer:
     """Last-layer quantities of a set of examples, on the net's device.
 
+    The per-example last-layer gradient is the outer product of a row of ``E``
+    and the same row of ``Hb`` (:func:`sample_gradients`).
+
     Attributes
     ----------
     E : torch.Tensor of shape (n, n_classes)
@@ -85,9 +88,6 @@ class LastLayer:
         The logits.
     y : torch.Tensor of shape (n,)
         Encoded labels.
-
-    The per-example last-layer gradient is the outer product of a row of ``E``
-    and the same row of ``Hb`` (:func:`sample_gradients`).
     """
 
     E: torch.Tensor
