@@ -34,9 +34,7 @@ extensions = [
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py",
-                    "auto_examples/*.zip", "auto_examples/*.json", "auto_examples/*.md5",
-                    "sg_execution_times.rst"]
+exclude_patterns = ["_build"]
 html_theme = "alabaster"
 html_static_path = []
 html_theme_options = {"description": "Deep nets trained on small weighted subsets, "

@@ -1,4 +1,4 @@
-"""The documentation stays true: every snippet of the user guide runs, every name it gives works."""
+"""The documentation stays true: every snippet of the user guide runs, every name works."""
 
 import doctest
 import pathlib

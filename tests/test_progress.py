@@ -1,4 +1,4 @@
-"""Progress bars: shown where a person watches, silent in logs, searches and next to skorch's table."""
+"""Progress bars: shown where a person watches; silent in logs, searches, next to skorch's table."""
 
 import contextlib
 import io

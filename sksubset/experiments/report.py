@@ -81,7 +81,7 @@ def log_ticks(lo, hi):
 
 
 def _log_axis(ax, values):
-    """A logarithmic x axis with plain-number ticks (0.5, 2, 20, not 2x10^0) where ``values`` lie."""
+    """A log x axis with plain-number ticks (0.5, 2, 20, not 2x10^0) where ``values`` lie."""
     ax.set_xscale("log")
     values = [v for v in values if np.isfinite(v) and v > 0]
     if values:
