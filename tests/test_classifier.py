@@ -397,5 +397,6 @@ def _checked_estimator():
 
 @parametrize_with_checks([_checked_estimator()],
                          expected_failed_checks=lambda est: EXPECTED_FAILURES)
+@pytest.mark.filterwarnings("ignore:Each subset holds:UserWarning")  # the checks' tiny data
 def test_sklearn_compatible(estimator, check):
     check(estimator)

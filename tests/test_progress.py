@@ -38,7 +38,7 @@ def terminal():
 
 def _clf(verbose=1, net_verbose=0):
     net = NeuralNetClassifier(ToyMLP, criterion=nn.CrossEntropyLoss, max_epochs=4,
-                              batch_size=16, lr=0.1, train_split=None, verbose=net_verbose)
+                              batch_size=8, lr=0.1, train_split=None, verbose=net_verbose)
     return SubsetTrainingClassifier(net, budget=0.5, R=1, random_state=0, verbose=verbose)
 
 
