@@ -3,10 +3,10 @@ A Pipeline tuned with GridSearchCV
 ==================================
 
 :class:`~sksubset.SubsetTrainingClassifier` is a scikit-learn estimator: it
-fits in a ``Pipeline`` and its parameters, and the net's (``net__lr``), can be
+fits in a ``Pipeline``, and its parameters and the net's (``net__lr``) can be
 searched. The grid covers the reselection interval ``R`` and the warm-start
-fraction ``kappa``; the net's learning rate is set through ``clf__net__lr``. Inside the search the
-classifier shows no progress bars.
+fraction ``kappa``, and sets the net's learning rate through
+``clf__net__lr``. Inside the search the classifier shows no progress bars.
 
 Run: ``python examples/pipeline_grid_search.py``
 """
