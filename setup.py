@@ -44,6 +44,8 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7"],
+        "dask": ["dask[distributed]>=2023.1"],
+        "accelerate": ["accelerate>=0.26"],
         "docs": ["sphinx>=7.2", "numpydoc>=1.6", "sphinx-gallery>=0.15", "myst-parser>=2.0"],
     },
     entry_points={"console_scripts": ["sksubset-bench=sksubset.experiments.__main__:main"]},

@@ -7,6 +7,7 @@ inside one skorch training run (see :mod:`sksubset.training`).  The exact
 epoch layout is :func:`sksubset.schedule.make_schedule`.
 """
 
+import math
 import time
 import warnings
 from numbers import Integral, Real
@@ -14,6 +15,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
@@ -25,12 +27,14 @@ from skorch.dataset import Dataset as SkorchDataset
 from skorch.helper import predefined_split
 
 from ._progress import epoch_bar
-from .gradients import last_layer, last_layer_params
+from .distributed import processes_of
+from .exceptions import DivergenceError
+from .gradients import last_layer_params
 from .schedule import make_schedule
 from .selectors import STRATEGIES, BaseSelector, GradMatchSelector, SelectionContext, get_selector
-from .selectors._base import resolve_budget
-from .training import (Stopwatch, SubsetDataset, SubsetSchedule, skip_lr_epochs, sync,
-                       weighted_criterion)
+from .selectors._base import BUDGET_CONSTRAINTS, resolve_budget
+from .training import (WEIGHTINGS, Stopwatch, SubsetDataset, SubsetSchedule, skip_lr_epochs,
+                       sync, weighted_criterion)
 
 __all__ = ["SubsetTrainingClassifier"]
 
@@ -44,7 +48,8 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
     ``ceil(floor(kappa T) k / n)`` full-data warm-start epochs, then
     ``T - floor(kappa T)`` epochs on subsets of ``k = budget * n`` examples,
     reselected every ``R`` epochs (:mod:`sksubset.schedule` gives the exact
-    layout).  Each example's loss is multiplied by its selection weight.
+    layout).  Each example's loss is weighted by its selection weight, as
+    ``weighting`` says.
 
     Parameters
     ----------
@@ -56,8 +61,10 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         Strategy name (see :data:`sksubset.selectors.STRATEGIES`) or a selector
         object such as ``GradMatchSelector(per_class=True)``.  An instance's
         own ``budget`` is ignored: the classifier's ``budget`` applies.
-    budget : float in (0, 1], default=0.1
-        Fraction of the training examples in each subset.
+    budget : float in (0, 1] or int >= 1, default=0.1
+        Fraction of the training examples in each subset, or their number
+        (an int, e.g. the resource of ``HalvingGridSearchCV(...,
+        resource="budget")``).
     R : int >= 1, default=20
         Reselect every ``R`` subset epochs (adaptive selectors decide
         themselves).
@@ -75,6 +82,17 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
     per_gradient : bool, default=False
         With ``selector="gradmatch"`` and ``per_class``: match only each
         class's own output-unit gradient.
+    weighting : {"batch", "subset", "none"}, default="batch"
+        How the selection weights enter the loss of a mini-batch of subset
+        training, with per-example losses ``l_i`` and weights ``w_i``:
+        ``"batch"``: ``sum w_i l_i / sum w_i`` (normalized within each
+        mini-batch, as the papers' code trains); ``"subset"``: ``mean w_i l_i``
+        with weights averaging 1 over the subset (an unbiased estimate of the
+        weighted subset loss, but a mini-batch that draws a few heavy examples
+        takes a step many times the learning rate); ``"none"``: the weights
+        are ignored (the ablation).  ``"batch"`` is the default because it
+        never collapsed and lost nothing measurable at the papers' settings
+        (``docs/benchmarks.md``, section "Weighting").
     lam : float >= 0, default=0.5
         With ``selector="gradmatch"``: ridge regularization of the weights.
     eps : float >= 0, default=1e-10
@@ -97,6 +115,15 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         table of its own (a skorch net with ``verbose > 0`` prints one, with
         ``phase`` and ``subset_size`` columns).  2 or more: also in logs and
         inside searches, never together with the net's table.
+
+    Raises
+    ------
+    sksubset.exceptions.DivergenceError
+        From ``fit``, when the training loss becomes NaN or infinite, or the
+        logits or last-layer inputs at a selection do; the message names the
+        epoch, the phase (warm start or subset training) and the selection
+        round.  A run whose final training loss ends more than twice its first
+        mini-batch's loss gets a :class:`~sklearn.exceptions.ConvergenceWarning`.
 
     Attributes
     ----------
@@ -141,12 +168,13 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
     _parameter_constraints = {
         "net": [HasMethods(["fit", "predict_proba"])],
         "selector": [StrOptions(set(STRATEGIES)), BaseSelector],
-        "budget": [Interval(Real, 0, 1, closed="right")],
+        "budget": BUDGET_CONSTRAINTS,
         "R": [Interval(Integral, 1, None, closed="left")],
         "kappa": [Interval(Real, 0, 1, closed="both")],
         "per_batch": ["boolean"],
         "per_class": ["boolean"],
         "per_gradient": ["boolean"],
+        "weighting": [StrOptions(set(WEIGHTINGS))],
         "lam": [Interval(Real, 0, None, closed="left")],
         "eps": [Interval(Real, 0, None, closed="left")],
         "valid_size": [None, Interval(Real, 0, 1, closed="neither"),
@@ -156,8 +184,8 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
     }
 
     def __init__(self, net, selector="gradmatch", budget=0.1, R=20, kappa=0.5, per_batch=False,
-                 per_class=True, per_gradient=False, lam=0.5, eps=1e-10, valid_size=None,
-                 random_state=None, verbose=1):
+                 per_class=True, per_gradient=False, weighting="batch", lam=0.5, eps=1e-10,
+                 valid_size=None, random_state=None, verbose=1):
         self.net = net
         self.selector = selector
         self.budget = budget
@@ -166,6 +194,7 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         self.per_batch = per_batch
         self.per_class = per_class
         self.per_gradient = per_gradient
+        self.weighting = weighting
         self.lam = lam
         self.eps = eps
         self.valid_size = valid_size
@@ -231,7 +260,7 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             raise ValueError(f"The target y needs samples of at least 2 classes; got "
                              f"{len(self.classes_)} class.")
         y_enc = encoder.transform(y).astype(np.int64)
-        rng = check_random_state(self.random_state)
+        rng = processes_of(self.net).shared_random_state(check_random_state(self.random_state))
         seed = rng.randint(2**31 - 1)
         devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
         with torch.random.fork_rng(devices=devices, enabled=self.random_state is not None):
@@ -253,7 +282,7 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         dataset = SubsetDataset(torch.from_numpy(X), torch.from_numpy(y))
         callback = SubsetSchedule()
         net.set_params(
-            criterion=weighted_criterion(net.criterion),
+            criterion=weighted_criterion(net.criterion), criterion__weighting=self.weighting,
             classes=list(range(len(self.classes_))),
             train_split=None if valid_ds is None else predefined_split(valid_ds),
             callbacks=list(net.callbacks or []) + [(_CALLBACK, callback)],
@@ -267,6 +296,7 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             net.partial_fit(dataset, None, epochs=self.schedule_.n_trained)
         finally:
             run.close()
+        run.warn_if_unconverged()
         self.net_ = net
         self.selection_history_ = run.history
         self.n_iter_ = run.epoch
@@ -334,17 +364,22 @@ class _Run:
         self.pool, self.valid = pool, valid
         self.rng, self.k = rng, k
         self.selector = est._make_selector()
-        self.device = torch.device(net.device)
+        self.processes = processes_of(net)  # one, or the ranks of a data-parallel run
+        self.device = self.processes.device
         self.watch = Stopwatch(self.device)
         self.history = []
         self.epoch = 0
         self.phase = None
         self.grad_seconds = 0.0
-        self.bar = epoch_bar(self.schedule.n_trained, est.verbose, net.verbose)
+        self.bar = (epoch_bar(self.schedule.n_trained, est.verbose, net.verbose)
+                    if self.processes.is_main else None)
 
     def _last_layer(self, X, y):
         t = time.perf_counter()
-        out = last_layer(self.net, X, y)
+        try:
+            out = self.processes.last_layer(self.net, X, y)
+        except DivergenceError as exc:
+            raise self._diverged(f"at its selection, {exc}") from None
         sync(self.device)
         self.grad_seconds += time.perf_counter() - t
         return out
@@ -380,7 +415,8 @@ class _Run:
     def _select(self, reason):
         if self.bar is not None:
             self.bar.set_postfix_str("select")
-        sel, seconds, grad_seconds = self._timed(self.selector.select)
+        own, seconds, grad_seconds = self._timed(self.selector.select)
+        sel = self.processes.agree(own)
         self.dataset.set_subset(sel.indices, sel.weights)
         record = {"epoch": self.epoch, "indices": self.pool[sel.indices],
                   "weights": np.asarray(sel.weights, dtype=np.float64),
@@ -388,14 +424,14 @@ class _Run:
                   "gradient_seconds": grad_seconds, "solver_seconds": seconds - grad_seconds,
                   "reason": reason}
         record.update({key: v for key, v in sel.info.items() if key not in record})
-        self.history.append(record)
+        self.history.append(self.processes.record_costs(record, own))
 
     def _reason(self):
         """Why to select before this subset epoch, or None."""
         if not self.history:
             return "first"
         if self.selector.adaptive:
-            return self._timed(self.selector.check)[0]
+            return self.processes.agree(self._timed(self.selector.check)[0])
         if (self.epoch - self.schedule.warm_epochs) % self.schedule.R == 0:
             return "schedule"
         return None
@@ -414,6 +450,39 @@ class _Run:
 
     def _train_phase(self):
         return "warm_start" if self.phase == "warm" else "subset_training"
+
+    def _where(self):
+        """Epoch (1-based, as in the net's history), phase and selection round."""
+        where = f"epoch {self.epoch + 1} of {self.schedule.n_trained}"
+        if self.phase == "warm" or (self.phase is None
+                                    and self.schedule.phase(self.epoch) == "warm"):
+            return where + " (warm start on all the data)"
+        return where + f" (subset training, selection round {max(len(self.history), 1)})"
+
+    def _diverged(self, what):
+        hint = f"a smaller learning rate (net lr={self.net.lr:g})"
+        scale = float(self.dataset.X.abs().max()) if self.dataset.X.numel() else 0.0
+        if scale > 1e6:
+            hint += f" or inputs on a smaller scale (the largest |X| is {scale:.3g})"
+        return DivergenceError(f"Training diverged in {self._where()}: {what.rstrip('.')}. "
+                               f"Try {hint}.")
+
+    def end_batch(self, net):
+        loss = net.history[-1, "batches", -1, "train_loss"]
+        if not math.isfinite(loss):
+            raise self._diverged(f"the training loss became {loss}")
+
+    def warn_if_unconverged(self):
+        """A ConvergenceWarning when the last epoch's training loss ends far above the
+        first mini-batch's (the loss before any step)."""
+        history = self.net.history
+        first = history[0, "batches", 0, "train_loss"]
+        last = history[-1, "train_loss"]
+        if last > 2 * first:
+            warnings.warn(f"The training loss ended at {last:.4g} after {len(history)} epochs, "
+                          f"more than twice its start ({first:.4g}): training did not converge. "
+                          f"Try a smaller learning rate (net lr={self.net.lr:g}).",
+                          ConvergenceWarning, stacklevel=4)
 
     def end_epoch(self, net):
         self.epoch += 1

@@ -13,9 +13,11 @@ so a per-example gradient is fully described by two small *factors*: ``e``
 here works on those factors, on the net's own device, in chunks, without
 autograd over the model:
 
-* :func:`last_layer` runs the module once (eval mode, no autograd) and
-  returns a :class:`LastLayer` holding ``E`` (n, C), ``Hb`` (n, H + 1) and the
-  logits;
+* :func:`last_layer_gradients` is the public entry point: it checks its
+  arguments, runs the module once (eval mode, no autograd; :func:`last_layer`)
+  and returns a :class:`LastLayer` holding ``E`` (n, C), ``Hb`` (n, H + 1),
+  the logits and the labels.  Every selector's ``fit`` accepts it in place of
+  a gradient matrix and works on the factors (see :class:`LastLayer`);
 * :func:`sample_gradients` expands them into the ``(n, C * (H + 1))`` matrix of
   per-example gradients;
 * :func:`class_gradients` gives each example's gradient restricted to the
@@ -51,9 +53,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from .exceptions import DivergenceError
+
 __all__ = [
     "LastLayer",
     "find_last_linear",
+    "last_layer_gradients",
     "last_layer",
     "last_layer_params",
     "sample_gradients",
@@ -76,7 +81,16 @@ class LastLayer:
     """Last-layer quantities of a set of examples, on the net's device.
 
     The per-example last-layer gradient is the outer product of a row of ``E``
-    and the same row of ``Hb`` (:func:`sample_gradients`).
+    and the same row of ``Hb`` (:func:`sample_gradients`): a ``LastLayer``
+    stands for the ``(n, C * (H + 1))`` gradient matrix (its ``shape``) while
+    storing ``C + H + 1`` numbers per row instead of ``C * (H + 1)``.  Every
+    selector's ``fit`` accepts it in place of that matrix, and ``ll[rows]`` (or
+    a selector's ``transform``) gives the same quantities for some rows.
+
+    The name: it holds everything a selector may know of the net's last layer
+    on these examples (the factors of the gradients, and the logits and labels
+    that GLISTER's re-linearization and CREST's features need), the same
+    object a training run hands to the selectors each round.
 
     Attributes
     ----------
@@ -101,6 +115,19 @@ class LastLayer:
     def __getitem__(self, idx):
         """The same quantities for a subset of the examples."""
         return LastLayer(self.E[idx], self.Hb[idx], self.Z[idx], self.y[idx])
+
+    @property
+    def shape(self):
+        """``(n, C * (H + 1))``: the shape of the gradient matrix the factors stand for."""
+        return (len(self.y), self.E.shape[1] * self.Hb.shape[1])
+
+    @property
+    def device(self):
+        return self.E.device
+
+    def dense(self):
+        """The per-example gradients as a dense tensor (:func:`sample_gradients`)."""
+        return sample_gradients(self.E, self.Hb)
 
     @property
     def gradient_sum(self):
@@ -161,6 +188,21 @@ def _dloss_dlogits(z, out, y, criterion, kind):
     return e
 
 
+def _check_finite(Z, H, out=None):
+    """Raise :class:`~sksubset.exceptions.DivergenceError` naming non-finite rows of the
+    logits ``Z``, the embeddings ``H`` (inputs of the last layer) or the module's output."""
+    parts = [("logits", Z), ("inputs of the last nn.Linear", H)]
+    if out is not None:
+        parts.append(("module outputs", out))
+    for what, t in parts:
+        bad = ~torch.isfinite(t.reshape(len(t), -1)).all(dim=1)
+        if bad.any():
+            raise DivergenceError(
+                f"The net's {what} are NaN or infinite for {int(bad.sum())} of {len(t)} "
+                f"examples (first: row {int(bad.nonzero()[0, 0])}); the net's parameters or "
+                "inputs are not finite, e.g. because training diverged.")
+
+
 def _check_output(out, z, kind):
     if out.shape != z.shape:
         raise ValueError(f"The module's output has shape {tuple(out.shape)} but its last "
@@ -172,8 +214,83 @@ def _check_output(out, z, kind):
                          f"{_SUPPORTED}.")
 
 
+def last_layer_gradients(net, X, y, *, batch_size=None):
+    """Per-example last-layer gradients of a skorch classifier, as factors on its device.
+
+    The gradient of example ``i``'s loss (the net's criterion) with respect
+    to the weights and bias of the net's last ``nn.Linear`` is the outer
+    product ``e_i [1, h_i]^T``; this returns the two factors for every row of
+    ``X`` (one forward pass in eval mode, no autograd), never the
+    ``(n, C * (H + 1))`` matrix.  Give the result to any selector's ``fit``
+    in place of a gradient matrix::
+
+        G = last_layer_gradients(net, X, y)
+        sel = GradMatchSelector(budget=0.1, per_class=True).fit(G, y)
+        X_subset, w = sel.transform(X), sel.weights_
+
+    and the same call on held-out data gives the validation target:
+    ``fit(G, y, target=last_layer_gradients(net, X_valid, y_valid))``.
+
+    Parameters
+    ----------
+    net : skorch.NeuralNetClassifier
+        An initialized (usually fitted) net whose module ends in its last
+        ``nn.Linear`` (logits, with ``CrossEntropyLoss``) or in the softmax
+        of it (skorch's default ``NLLLoss``).
+    X : array-like or torch.Tensor of shape (n_samples, ...)
+        Inputs, as the module takes them.
+    y : array-like or torch.Tensor of shape (n_samples,)
+        Integer class indices ``0 .. n_classes - 1``, as the net's criterion
+        takes them.
+    batch_size : int, optional
+        Rows per forward pass (see :func:`last_layer`).
+
+    Returns
+    -------
+    LastLayer
+        Factors ``E``, ``Hb``, logits ``Z`` and labels ``y`` on ``net.device``;
+        ``shape`` is that of the gradient matrix, ``dense()`` forms it.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skorch import NeuralNetClassifier
+    >>> from sksubset.gradients import last_layer_gradients
+    >>> X = np.random.default_rng(0).normal(size=(60, 4)).astype(np.float32)
+    >>> y = np.arange(60) % 3
+    >>> module = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(),
+    ...                              torch.nn.Linear(8, 3))
+    >>> net = NeuralNetClassifier(module, criterion=torch.nn.CrossEntropyLoss,
+    ...                           max_epochs=1, train_split=None, verbose=0).fit(X, y)
+    >>> G = last_layer_gradients(net, X, y)
+    >>> G.shape, tuple(G.E.shape), tuple(G.Hb.shape)
+    ((60, 27), (60, 3), (60, 9))
+    """
+    if not getattr(net, "initialized_", False) or not hasattr(net, "module_"):
+        raise ValueError("net must be an initialized skorch net (call net.fit(...) or "
+                         "net.initialize() first).")
+    n_classes = find_last_linear(net.module_).out_features
+    yt = y if isinstance(y, torch.Tensor) else torch.as_tensor(np.asarray(y))
+    if yt.is_floating_point() or yt.is_complex() or yt.dtype == torch.bool:
+        raise TypeError(f"y must hold integer class indices 0..{n_classes - 1}, as the net's "
+                        f"criterion takes them; got dtype {yt.dtype}.")
+    if yt.ndim != 1:
+        raise ValueError(f"y must be 1-D (n_samples,); got shape {tuple(yt.shape)}.")
+    if len(X) != len(yt):
+        raise ValueError(f"X has {len(X)} rows but y has {len(yt)} entries.")
+    if len(yt) == 0:
+        raise ValueError("X and y must have at least one row.")
+    if int(yt.min()) < 0 or int(yt.max()) >= n_classes:
+        raise ValueError(f"y must hold class indices 0..{n_classes - 1} (the net's last layer "
+                         f"has {n_classes} outputs); got values from {int(yt.min())} to "
+                         f"{int(yt.max())}.")
+    return last_layer(net, X, yt, batch_size=batch_size)
+
+
 def last_layer(net, X, y, *, batch_size=None):
-    """Last-layer gradient factors of a fitted skorch net on ``X``.
+    """Last-layer gradient factors of a fitted skorch net on ``X`` (arguments unchecked).
+
+    :func:`last_layer_gradients` is the checked, public form.
 
     Parameters
     ----------
@@ -192,6 +309,13 @@ def last_layer(net, X, y, *, batch_size=None):
     LastLayer
         ``E`` (``dL/dz``), ``Hb`` (``[1, h]``, ``h`` the input of the last
         linear layer), the logits ``Z`` and ``y``, all on ``net.device``.
+
+    Raises
+    ------
+    sksubset.exceptions.DivergenceError
+        When logits or the last layer's inputs are NaN or infinite.
+    ValueError
+        When the module's output is not what its criterion expects.
     """
     module, criterion = net.module_, net.criterion_
     kind = _loss_kind(criterion)
@@ -219,6 +343,7 @@ def last_layer(net, X, y, *, batch_size=None):
                 out = net.infer(xb.to(device))
                 h, z = captured["h"].reshape(len(xb), -1), captured["z"]
                 if E is None:
+                    _check_finite(z, h, out)
                     _check_output(out, z, kind)
                     E = torch.empty(n, z.shape[1], device=device, dtype=z.dtype)
                     Z = torch.empty_like(E)
@@ -229,6 +354,7 @@ def last_layer(net, X, y, *, batch_size=None):
     finally:
         handle.remove()
         module.train(was_training)
+    _check_finite(Z, Hb[:, 1:])
     return LastLayer(E, Hb, Z, y)
 
 

@@ -8,9 +8,9 @@ history and every other callback see one continuous run:
 * :class:`SubsetDataset` yields ``(x, (y, weight))`` for the rows of the
   current subset; the subset and the weights are swapped between epochs;
 * :class:`WeightedCrossEntropyLoss` and :class:`WeightedNLLLoss` are the
-  torch losses the user chose, extended to multiply each example's loss by
-  its weight when the target carries weights (plain targets, e.g. of the
-  validation set, give the usual loss);
+  torch losses the user chose, extended to weight each example's loss when
+  the target carries weights, in one of the :data:`WEIGHTINGS` (plain
+  targets, e.g. of the validation set, give the usual loss);
 * :class:`SubsetSchedule` is the callback that, at the start of each epoch,
   runs a selection when the schedule says so and records the phase in the
   net's history.
@@ -24,7 +24,7 @@ from skorch.callbacks import Callback, LRScheduler
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch.utils.data import Dataset
 
-__all__ = ["SubsetDataset", "WeightedCrossEntropyLoss", "WeightedNLLLoss",
+__all__ = ["SubsetDataset", "WeightedCrossEntropyLoss", "WeightedNLLLoss", "WEIGHTINGS",
            "weighted_criterion", "SubsetSchedule", "sync"]
 
 
@@ -72,8 +72,33 @@ class SubsetDataset(Dataset):
         return self.X[j], (self.y[j], self.weights[i])
 
 
+#: how selection weights enter a mini-batch's loss (see :class:`WeightedCrossEntropyLoss`)
+WEIGHTINGS = ("batch", "subset", "none")
+
+
 class _SampleWeighted:
-    """Mixin: a ``(target, weight)`` target gives the weighted loss."""
+    """Mixin: a ``(target, weight)`` target gives the weighted loss.
+
+    ``weighting`` says how the weights enter the loss of a mini-batch of
+    per-example losses ``l_i`` with weights ``w_i``:
+
+    * ``"batch"``: ``sum_i w_i l_i / sum_i w_i`` (the weights normalized
+      within each mini-batch, as the papers' code trains);
+    * ``"subset"``: ``mean_i w_i l_i`` (with weights averaging 1 over the
+      whole subset, an unbiased estimate of the weighted subset loss);
+    * ``"none"``: ``mean_i l_i`` (the weights are ignored).
+
+    ``reduction="sum"`` sums the same normalized terms instead of averaging
+    them and ``"none"`` returns them.  A mini-batch whose weights are all zero
+    contributes a zero loss.
+    """
+
+    def __init__(self, *args, weighting="batch", **kwargs):
+        if weighting not in WEIGHTINGS:
+            raise ValueError(f"weighting must be one of {', '.join(map(repr, WEIGHTINGS))}; "
+                             f"got {weighting!r}.")
+        super().__init__(*args, **kwargs)
+        self.weighting = weighting
 
     def forward(self, input, target):
         if not isinstance(target, (tuple, list)):
@@ -84,7 +109,12 @@ class _SampleWeighted:
             losses = super().forward(input, target)
         finally:
             self.reduction = reduction
-        losses = losses * weight.to(losses.dtype)
+        if self.weighting != "none":
+            weight = weight.to(losses.dtype)
+            if self.weighting == "batch":
+                total = weight.sum().clamp_min(torch.finfo(weight.dtype).tiny)
+                weight = weight / total * len(weight)
+            losses = losses * weight
         if reduction == "sum":
             return losses.sum()
         if reduction == "none":
@@ -130,8 +160,9 @@ class SubsetSchedule(Callback):
     Parameters
     ----------
     run : object
-        The meta-estimator's run state, with ``begin_epoch(net, epoch)`` and
-        ``end_epoch(net, epoch)``.
+        The meta-estimator's run state, with ``begin_epoch(net)``,
+        ``end_batch(net)`` (after each training mini-batch) and
+        ``end_epoch(net)``.
     """
 
     def __init__(self, run=None):
@@ -140,6 +171,10 @@ class SubsetSchedule(Callback):
     def on_epoch_begin(self, net, **kwargs):
         if self.run is not None:
             self.run.begin_epoch(net)
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if self.run is not None and training:
+            self.run.end_batch(net)
 
     def on_epoch_end(self, net, **kwargs):
         if self.run is not None:

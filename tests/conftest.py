@@ -97,3 +97,22 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture
+def toy_gradients(toy_net_factory, toy_data):
+    """Factory: ``toy_gradients(n=120, n_classes=3, seed=0) -> (net, X, y, G)``.
+
+    A toy net trained one epoch on ``n`` rows and ``G =
+    last_layer_gradients(net, X, y)``, its factored last-layer gradients.
+    """
+    from sksubset.gradients import last_layer_gradients
+
+    def make(n=120, n_classes=3, seed=0, **net_kwargs):
+        X, y = toy_data(n=n, n_features=6, n_classes=n_classes, seed=seed)
+        net = toy_net_factory(seed=seed, n_classes=n_classes, n_hidden=7,
+                              criterion=nn.CrossEntropyLoss, **net_kwargs)
+        net.partial_fit(X, y)
+        return net, X, y, last_layer_gradients(net, X, y)
+
+    return make

@@ -12,6 +12,7 @@ from skorch.callbacks import LRScheduler
 from skorch.dataset import ValidSplit
 from sklearn.base import clone
 from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
@@ -20,6 +21,10 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from torch import nn
 
 from sksubset import GradMatchSelector, SubsetTrainingClassifier
+from sksubset.exceptions import DivergenceError
+from sksubset.experiments.datasets import load_dataset
+from sksubset.experiments.models import make_net as make_runner_net
+from sksubset.experiments.models import module_kwargs
 from sksubset.gradients import last_layer, sample_gradients
 from sksubset.selectors import BaseSelector, Selection
 
@@ -176,6 +181,128 @@ def test_weighted_loss_is_exact():
     torch.testing.assert_close(clf.net_.module_.weight.detach(), expected_W)
     torch.testing.assert_close(clf.net_.module_.bias.detach(), expected_b)
     np.testing.assert_array_equal(clf.selection_history_[0]["indices"], idx)
+
+
+# -- weighting -----------------------------------------------------------------
+def _trained_params(X, y, idx, weights, weighting):
+    net = make_net(max_epochs=3, batch_size=8, lr=0.05)
+    clf = SubsetTrainingClassifier(net, selector=FixedSelector(idx, weights), kappa=0, R=1,
+                                   weighting=weighting, random_state=0, verbose=0).fit(X, y)
+    return [p.detach().clone() for p in clf.net_.module_.parameters()]
+
+
+@pytest.fixture(scope="module")
+def fixed_subset(small):
+    rng = np.random.default_rng(0)
+    return rng.choice(len(small[1]), 40, replace=False), rng.uniform(0.1, 10.0, 40)
+
+
+def _same(a, b):
+    return all(torch.equal(p, q) for p, q in zip(a, b))
+
+
+def test_batch_weighting_is_scale_invariant_and_differs_from_subset(small, fixed_subset):
+    X, y = small
+    idx, w = fixed_subset
+    ref = _trained_params(X, y, idx, w, "batch")
+    for c in (1e-3, 3.7, 1e4):
+        assert _same(_trained_params(X, y, idx, w * c, "batch"), ref)
+    # the per-batch normalization changes the steps: mini-batches draw different weight sums
+    assert not _same(_trained_params(X, y, idx, w, "subset"), ref)
+
+
+def test_no_weighting_is_unweighted_training_on_the_same_subsets(small, fixed_subset):
+    X, y = small
+    idx, w = fixed_subset
+    ones = np.ones_like(w)
+    got = _trained_params(X, y, idx, w, "none")
+    assert _same(got, _trained_params(X, y, idx, ones, "subset"))
+    assert _same(got, _trained_params(X, y, idx, ones, "batch"))
+    assert not _same(got, _trained_params(X, y, idx, w, "subset"))
+
+
+def test_weighting_reaches_the_criterion(small):
+    X, y = small
+    clf = SubsetTrainingClassifier(make_net(max_epochs=2), weighting="none", verbose=0).fit(X, y)
+    assert clf.net_.criterion_.weighting == "none"
+    assert SubsetTrainingClassifier(make_net()).weighting == "batch"
+
+
+@pytest.mark.parametrize("kappa", [0.0, 0.5])
+def test_large_learning_rate_does_not_collapse_under_the_default(kappa):
+    """The runner's digits set-up (70/30 split, 64-128-10 MLP, SGD momentum 0.9, weight decay
+    5e-4, batch 32) at a constant lr of 0.1, T = 30, R = 5, 10%, per-class GRAD-MATCH: no seed
+    collapses (docs/benchmarks.md, section "Weighting": RANDOM reaches 93.9%)."""
+    X, y, X_test, y_test = load_dataset("digits")
+    module_kw = module_kwargs("mlp", X, 10)
+    accs = []
+    for seed in range(5):
+        net = make_runner_net("mlp", module_kw, 30, 32, lr=0.1, lr_schedule="constant")
+        clf = SubsetTrainingClassifier(net, budget=0.1, R=5, kappa=kappa, random_state=seed,
+                                       verbose=0)
+        accs.append(clf.fit(X, y).score(X_test, y_test))
+    assert min(accs) > 0.88, accs
+
+
+# -- divergence ------------------------------------------------------------------
+class InfInEval(nn.Module):
+    """Trains normally; at the selection (eval mode) its embeddings are infinite."""
+
+    def __init__(self):
+        super().__init__()
+        self.body, self.head = nn.Linear(64, 16), nn.Linear(16, 10)
+
+    def forward(self, X):
+        h = torch.relu(self.body(X))
+        return self.head(h if self.training else h * float("inf"))
+
+
+@pytest.mark.parametrize("selector,kappa,where", [
+    ("gradmatch", 0.5, r"epoch 1 of 6 \(warm start on all the data\)"),
+    ("gradmatch", 0.0, r"epoch 1 of 10 \(subset training, selection round 1\)"),
+    ("random", 0.5, r"epoch 1 of 6 \(warm start"),
+    ("random", 0.0, r"epoch 1 of 10 \(subset training"),
+    ("crest", 0.0, r"epoch 1 of 10 \(subset training"),
+])
+def test_diverging_training_loss_stops_fit(small, selector, kappa, where):
+    X, y = small
+    clf = SubsetTrainingClassifier(make_net(max_epochs=10, lr=1e30), selector=selector,
+                                   budget=0.2, kappa=kappa, verbose=0)
+    with pytest.raises(DivergenceError, match=where + r".*training loss became nan.*"
+                                                      r"smaller learning rate \(net lr=1e\+30\)"):
+        clf.fit(X, y)
+
+
+def test_non_finite_embeddings_at_a_selection_stop_fit(small):
+    X, y = small
+    net = make_net(module=InfInEval, max_epochs=10, lr=0.01)
+    clf = SubsetTrainingClassifier(net, budget=0.2, R=2, verbose=0)
+    with pytest.raises(DivergenceError, match=r"epoch 6 of 6 \(subset training, selection "
+                                              r"round 1\): at its selection, The net's inputs of "
+                                              r"the last nn.Linear are NaN or infinite"):
+        clf.fit(X, y)
+
+
+def test_huge_inputs_are_named(small):
+    X, y = small
+    X = X.copy()
+    X[:20] = 1e30
+    clf = SubsetTrainingClassifier(make_net(max_epochs=10), budget=0.2, verbose=0)
+    with pytest.raises(DivergenceError, match=r"warm start.*inputs on a smaller scale "
+                                              r"\(the largest \|X\| is 1e\+30\)"):
+        clf.fit(X, y)
+
+
+def test_loss_ending_far_above_its_start_warns(small):
+    X, y = small
+    clf = SubsetTrainingClassifier(make_net(max_epochs=10, lr=1e6, optimizer__momentum=0),
+                                   budget=0.2, verbose=0)
+    with pytest.warns(ConvergenceWarning, match="more than twice its start"):
+        clf.fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        SubsetTrainingClassifier(make_net(max_epochs=10, lr=0.01), budget=0.2,
+                                 verbose=0).fit(X, y)
 
 
 def test_classes_kept_when_subset_lacks_a_class(small):

@@ -260,3 +260,30 @@ def test_end_to_end_digits(selector, valid_size):
     again = SubsetTrainingClassifier(net, **kw).fit(X, y)
     for a, b in zip(history, again.selection_history_):
         np.testing.assert_array_equal(a["indices"], b["indices"])
+
+
+# ---------------------------------------------------------------------------
+# fit on a net's last-layer gradients given by their factors
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("per_class", [False, True])
+def test_held_out_factors_as_target_is_a_training_round(per_class, toy_gradients):
+    """fit(G, y, target=<held-out factors>) re-linearizes like select with held-out data."""
+    from sksubset.gradients import last_layer_gradients
+    from sksubset.selectors._base import SelectionContext
+
+    net, X, y, G = toy_gradients(n=90)
+    Xv, yv = X[:30] + 0.1, y[:30]
+    Gv = last_layer_gradients(net, Xv, yv)
+    params = dict(budget=12, eta=0.5, optimizer="naive", per_class=per_class)
+    sel = GlisterSelector(**params).fit(G, y, target=Gv)
+    ctx = SelectionContext(y=y, n_classes=3, budget=12, batch_size=16, per_batch=False,
+                           rng=np.random.RandomState(0), epoch=0, device=torch.device("cpu"),
+                           train_fn=lambda idx: G, valid_fn=lambda: Gv)
+    out = GlisterSelector(**params).select(ctx)
+    np.testing.assert_array_equal(sel.indices_, out.indices)
+    assert sel.gains_.shape == (12,)
+    # re-linearizing differs from the identity-Hessian model on the same target
+    T = Gv.dense().mean(0).numpy()
+    if not per_class:
+        flat = GlisterSelector(**params).fit(G, y, target=T)
+        assert not np.array_equal(flat.indices_, sel.indices_)

@@ -7,8 +7,8 @@ from skorch import NeuralNetClassifier
 from torch import nn
 
 from sksubset.gradients import (LastLayer, batch_gradients, class_gradients, find_last_linear,
-                                gradient_sum, last_layer, last_layer_params, random_batches,
-                                sample_gradients)
+                                gradient_sum, last_layer, last_layer_gradients,
+                                last_layer_params, random_batches, sample_gradients)
 
 N_CLASSES, N_HIDDEN, N_IN = 3, 5, 6
 CLASS_WEIGHT = [0.5, 2.0, 1.25]
@@ -380,3 +380,55 @@ def test_unsupported_raises(make, match, toy_net_factory, toy_data):
     with pytest.raises(ValueError, match=match):
         last_layer(net, X, y)
     assert net.module_.training  # restored even on error
+
+
+# ---------------------------------------------------------------------------
+# the public, checked entry point
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["ce", "nll_class_weight"])
+def test_last_layer_gradients_equal_autograd(name, toy_net_factory, toy_data):
+    X, y = toy_data(n=23, n_features=N_IN, n_classes=N_CLASSES, seed=1)
+    net = toy_net_factory(seed=2, n_in=N_IN, n_hidden=N_HIDDEN, n_classes=N_CLASSES,
+                          **CONFIGS[name])
+    net.partial_fit(X, y)
+    G = last_layer_gradients(net, X, y)
+    assert isinstance(G, LastLayer)
+    assert G.shape == (23, N_CLASSES * (N_HIDDEN + 1)) and G.device == torch.device(net.device)
+    torch.testing.assert_close(G.dense(), reference_per_example(net, X, y), atol=ATOL, rtol=RTOL)
+    np.testing.assert_array_equal(G.y.numpy(), y)
+    rows = G[torch.tensor([3, 0, 7])]
+    assert rows.shape == (3, G.shape[1])
+    torch.testing.assert_close(rows.dense(), G.dense()[[3, 0, 7]])
+
+
+def test_last_layer_gradients_takes_tensors_and_small_batches(toy_net_factory, toy_data):
+    X, y = toy_data(n=17, n_features=N_IN, n_classes=N_CLASSES, seed=5)
+    net = toy_net_factory(criterion=nn.CrossEntropyLoss, n_in=N_IN, n_hidden=N_HIDDEN,
+                          n_classes=N_CLASSES)
+    a = last_layer_gradients(net, X, y)
+    b = last_layer_gradients(net, torch.as_tensor(X), torch.as_tensor(y), batch_size=4)
+    torch.testing.assert_close(a.E, b.E)
+    torch.testing.assert_close(a.Hb, b.Hb)
+
+
+@pytest.mark.parametrize("y_bad, err, match", [
+    (np.arange(10) * 0.5, TypeError, "integer class indices"),
+    (np.arange(10) % 4, ValueError, r"0\.\.2"),
+    (-np.ones(10, dtype=np.int64), ValueError, r"0\.\.2"),
+    (np.zeros(9, dtype=np.int64), ValueError, "10 rows but y has 9"),
+    (np.zeros((10, 1), dtype=np.int64), ValueError, "1-D"),
+])
+def test_last_layer_gradients_bad_labels(y_bad, err, match, toy_net_factory, toy_data):
+    X, _ = toy_data(n=10, n_features=N_IN, n_classes=N_CLASSES)
+    net = toy_net_factory(n_in=N_IN, n_hidden=N_HIDDEN, n_classes=N_CLASSES)
+    with pytest.raises(err, match=match):
+        last_layer_gradients(net, X, y_bad)
+
+
+def test_last_layer_gradients_needs_an_initialized_net(toy_data):
+    from skorch import NeuralNetClassifier
+
+    X, y = toy_data(n=10, n_features=N_IN, n_classes=N_CLASSES)
+    net = NeuralNetClassifier(nn.Linear(N_IN, N_CLASSES), criterion=nn.CrossEntropyLoss)
+    with pytest.raises(ValueError, match="initialized skorch net"):
+        last_layer_gradients(net, X, y)

@@ -495,3 +495,66 @@ def test_select_from_a_random_pool(per_batch):
         ref = GradMatchSelector(budget=12).fit(G, target=G.sum(0) * n / 50)
         np.testing.assert_array_equal(out.indices, pool[ref.indices_])
         np.testing.assert_allclose(out.weights, ref.weights_, rtol=1e-4)
+
+
+# ---------------------------------------------------------------------------
+# fit on a net's last-layer gradients given by their factors
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("per_class,per_gradient", [(False, False), (True, False),
+                                                    (True, True)])
+def test_factored_and_dense_gradients_give_the_same_selection(per_class, per_gradient,
+                                                               toy_gradients):
+    net, X, y, G = toy_gradients(n=240)
+    params = dict(budget=0.1, per_class=per_class, per_gradient=per_gradient)
+    D = G.dense()
+    # float32: the same subset up to float ties, the same gradient error
+    a = GradMatchSelector(**params).fit(G, y)
+    b = GradMatchSelector(**params).fit(D.numpy(), y)
+    assert len(set(a.indices_) & set(b.indices_)) >= 0.9 * len(b.indices_)
+    assert a.gradient_error_ == pytest.approx(b.gradient_error_, rel=1e-3, abs=1e-6)
+    # float64: exactly the same problem, the same answer
+    a = GradMatchSelector(**params, dtype="float64").fit(G, y)
+    from sksubset.gradients import sample_gradients
+
+    Dd = sample_gradients(G.E.double(), G.Hb.double()).numpy()  # formed in float64
+    b = GradMatchSelector(**params, dtype="float64").fit(Dd, y)
+    np.testing.assert_array_equal(a.indices_, b.indices_)
+    np.testing.assert_allclose(a.weights_, b.weights_, rtol=1e-8)
+    assert a.gradient_error_ == pytest.approx(b.gradient_error_, rel=1e-8)
+    # the error computed from the factors is the dense one of that selection
+    w = a.weights_
+    ref = np.linalg.norm(w @ Dd[a.indices_] - Dd.sum(0)) / np.linalg.norm(Dd.sum(0))
+    assert a.gradient_error_ == pytest.approx(ref, rel=1e-8)
+
+
+@pytest.mark.parametrize("per_class", [False, True])
+def test_held_out_gradients_as_target(per_class, toy_gradients):
+    """target=<held-out factors>: its gradient sum (per class) scaled to the training rows."""
+    net, X, y, G = toy_gradients(n=150)
+    _, Xv, yv, Gv = toy_gradients(n=45, seed=1)
+    from sksubset.gradients import last_layer_gradients
+
+    from sksubset.gradients import sample_gradients
+
+    Gv = last_layer_gradients(net, Xv, yv)  # the same net on other rows
+    Dv = sample_gradients(Gv.E.double(), Gv.Hb.double()).numpy()
+    if per_class:
+        T = np.stack([Dv[yv == c].sum(0) * (y == c).sum() / (yv == c).sum() for c in range(3)])
+    else:
+        T = Dv.sum(0) * len(y) / len(yv)
+    params = dict(budget=15, per_class=per_class, dtype="float64")
+    a = GradMatchSelector(**params).fit(G, y, target=Gv)
+    b = GradMatchSelector(**params).fit(G, y, target=T)
+    c = GradMatchSelector(**params).fit(sample_gradients(G.E.double(), G.Hb.double()).numpy(),
+                                        y, target=T)
+    np.testing.assert_array_equal(a.indices_, b.indices_)
+    np.testing.assert_array_equal(a.indices_, c.indices_)
+    assert a.gradient_error_ == pytest.approx(c.gradient_error_, rel=1e-8)
+    # and it is what a training round with held-out data selects
+    from sksubset.selectors._base import SelectionContext
+
+    ctx = SelectionContext(y=y, n_classes=3, budget=15, batch_size=16, per_batch=False,
+                           rng=np.random.RandomState(0), epoch=0, device=torch.device("cpu"),
+                           train_fn=lambda idx: G, valid_fn=lambda: Gv)
+    out = GradMatchSelector(**params).select(ctx)
+    np.testing.assert_array_equal(out.indices, a.indices_)

@@ -153,3 +153,13 @@ def test_legends_show_only_what_is_drawn(records, tmp_path):
     assert _legend(plot_speedup_error(rows, tmp_path / "s.png")) == []
     assert _legend(plot_accuracy_time(subset_only, rows, tmp_path / "a.png")) == [
         "gradmatch", "budget 0.1"]
+
+
+def test_write_report_without_matplotlib(records, tmp_path, monkeypatch):
+    from sksubset.experiments import report
+
+    monkeypatch.setattr(report, "Figure", None)
+    with pytest.warns(RuntimeWarning, match="matplotlib"):
+        rows, paths = write_report(records, str(tmp_path))
+    assert set(paths) == {"csv", "json"} and len(rows) == 7
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.csv", "summary.json"]

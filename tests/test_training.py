@@ -119,15 +119,16 @@ def test_plain_targets_give_the_base_loss(weighted, base, prep, reduction, kwarg
 
 
 @pytest.mark.parametrize("weighted,base,prep", LOSSES, ids=["ce", "nll"])
-def test_weighted_targets(weighted, base, prep, logits_targets):
+def test_weighted_targets_subset(weighted, base, prep, logits_targets):
     z, t, w = logits_targets
     per = base(reduction="none")(prep(z), t)
-    crit = weighted()
+    crit = weighted(weighting="subset")
     torch.testing.assert_close(crit(prep(z), (t, w)), (w * per).mean())
     assert crit.reduction == "mean"  # restored after the call
     torch.testing.assert_close(crit(prep(z), [t, w]), (w * per).mean())
-    torch.testing.assert_close(weighted(reduction="sum")(prep(z), (t, w)), (w * per).sum())
-    torch.testing.assert_close(weighted(reduction="none")(prep(z), (t, w)), w * per)
+    sub = {"weighting": "subset"}
+    torch.testing.assert_close(weighted(reduction="sum", **sub)(prep(z), (t, w)), (w * per).sum())
+    torch.testing.assert_close(weighted(reduction="none", **sub)(prep(z), (t, w)), w * per)
     # unit weights: the usual mean loss
     torch.testing.assert_close(crit(prep(z), (t, torch.ones(8))), base()(prep(z), t))
     # a float64 weight tensor is cast to the loss dtype
@@ -135,17 +136,58 @@ def test_weighted_targets(weighted, base, prep, logits_targets):
     assert out.dtype == torch.float32
 
 
+@pytest.mark.parametrize("weighted,base,prep", LOSSES, ids=["ce", "nll"])
+def test_weighted_targets_batch(weighted, base, prep, logits_targets):
+    z, t, w = logits_targets
+    per = base(reduction="none")(prep(z), t)
+    crit = weighted()
+    assert crit.weighting == "batch"  # the default
+    torch.testing.assert_close(crit(prep(z), (t, w)), (w * per).sum() / w.sum())
+    # scale invariant: every weight times a constant gives the same loss
+    for c in (1e-20, 0.37, 4.0, 1e20):
+        torch.testing.assert_close(crit(prep(z), (t, w * c)), crit(prep(z), (t, w)))
+    torch.testing.assert_close(weighted(reduction="sum")(prep(z), (t, w)),
+                               (w * per).sum() * (len(w) / w.sum()))
+    torch.testing.assert_close(weighted(reduction="none")(prep(z), (t, w)),
+                               w * per * (len(w) / w.sum()))
+    torch.testing.assert_close(crit(prep(z), (t, torch.ones(8))), base()(prep(z), t))
+    assert crit(prep(z), (t, w.double())).dtype == torch.float32
+
+
+@pytest.mark.parametrize("weighted,base,prep", LOSSES, ids=["ce", "nll"])
+def test_weighted_targets_none_ignores_weights(weighted, base, prep, logits_targets):
+    z, t, w = logits_targets
+    for reduction in ("mean", "sum", "none"):
+        got = weighted(weighting="none", reduction=reduction)(prep(z), (t, w))
+        assert torch.equal(got, base(reduction=reduction)(prep(z), t))
+
+
+def test_batch_weighting_all_zero_weights_give_zero_loss(logits_targets):
+    z, t, _ = logits_targets
+    z1 = z.clone().requires_grad_(True)
+    loss = WeightedCrossEntropyLoss()(z1, (t, torch.zeros(8)))
+    assert loss.item() == 0.0
+    loss.backward()
+    assert torch.equal(z1.grad, torch.zeros_like(z))
+
+
+@pytest.mark.parametrize("bad", ["mean", "Batch", None, 1])
+def test_unknown_weighting(bad):
+    with pytest.raises(ValueError, match="weighting must be one of 'batch', 'subset', 'none'"):
+        WeightedCrossEntropyLoss(weighting=bad)
+
+
 def test_weighted_label_smoothing(logits_targets):
     z, t, w = logits_targets
     per = F.cross_entropy(z, t, reduction="none", label_smoothing=0.2)
     crit = WeightedCrossEntropyLoss(label_smoothing=0.2)
-    torch.testing.assert_close(crit(z, (t, w)), (w * per).mean())
+    torch.testing.assert_close(crit(z, (t, w)), (w * per).sum() / w.sum())
 
 
 def test_weighted_loss_gradient(logits_targets):
     z, t, w = logits_targets
     z1 = z.clone().requires_grad_(True)
-    WeightedCrossEntropyLoss(reduction="sum")(z1, (t, w)).backward()
+    WeightedCrossEntropyLoss(reduction="sum", weighting="subset")(z1, (t, w)).backward()
     z2 = z.clone().requires_grad_(True)
     (F.cross_entropy(z2, t, reduction="none") * w).sum().backward()
     torch.testing.assert_close(z1.grad, z2.grad)
@@ -259,6 +301,9 @@ class RecordingRun:
     def begin_epoch(self, net):
         self.calls.append(("begin", len(net.history)))
 
+    def end_batch(self, net):
+        self.calls.append(("batch", len(net.history)))
+
     def end_epoch(self, net):
         self.calls.append(("end", len(net.history)))
 
@@ -277,11 +322,11 @@ def test_subset_schedule_pickles_without_its_run():
 def test_subset_schedule_drives_the_run(toy_net_factory, toy_data):
     run = RecordingRun()
     X, y = toy_data(n=20)
-    net = toy_net_factory(criterion=torch.nn.CrossEntropyLoss, max_epochs=3,
+    net = toy_net_factory(criterion=torch.nn.CrossEntropyLoss, max_epochs=3, batch_size=8,
                           callbacks=[("subset", SubsetSchedule(run))])
-    net.fit(X, y)
-    assert run.calls == [("begin", 1), ("end", 1), ("begin", 2), ("end", 2),
-                         ("begin", 3), ("end", 3)]
+    net.fit(X, y)  # 20 rows: 3 training mini-batches an epoch (no train split)
+    assert run.calls == [call for e in (1, 2, 3) for call in
+                         [("begin", e), ("batch", e), ("batch", e), ("batch", e), ("end", e)]]
     # the fitted net pickles although its callback is armed with an unpicklable run
     net2 = pickle.loads(pickle.dumps(net))
     assert dict(net2.callbacks_)["subset"].run is None

@@ -135,11 +135,12 @@ def make_net(X, hidden):
 class RealGradients:
     """Last-layer gradients of small nets trained with skorch, built lazily per
     penultimate width (84: LeNet-5, or an MLP on digits; 512: MLP), on
-    Fashion-MNIST (its first 6400 images with ``quick``) or sklearn's digits."""
+    Fashion-MNIST from ``data_dir`` (its first 6400 images with ``quick``) or
+    sklearn's digits."""
 
-    def __init__(self, device, seed, quick):
+    def __init__(self, device, seed, quick, data_dir=None):
         try:
-            self.X, self.y = load_fashion_mnist()[:2]
+            self.X, self.y = load_fashion_mnist(data_dir)[:2]
             self.dataset, self.epochs = "Fashion-MNIST", 1
         except FileNotFoundError:
             X, y = load_digits(return_X_y=True)
@@ -338,6 +339,8 @@ def parse_args(argv=None):
     p.add_argument("--repeats", type=int, default=3, help="timings of ours (median)")
     p.add_argument("--cords-timeout", type=float, help="seconds (default 600 CPU, 420 GPU)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir", help="folder of the Fashion-MNIST IDX files of the real "
+                   "matrices (default: where dataset-fashion-mnist installs them)")
     p.add_argument("--out", default="./results/omp_vs_cords")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p.parse_args(argv)
@@ -354,7 +357,8 @@ def main(argv=None):
             "date": datetime.datetime.now().isoformat(timespec="seconds"),
             "command": " ".join(["python"] + [shlex.quote(a) for a in sys.argv]),
             "cords_timeout_s": timeout, "sources": []}
-    real = RealGradients(device, args.seed, args.quick) if "real" in args.matrices else None
+    real = (RealGradients(device, args.seed, args.quick, args.data_dir)
+            if "real" in args.matrices else None)
     warm = torch.randn(64, 32, device=device)
     omp_batched(warm[None], warm.sum(0)[None], [4], lam=LAM, eps=EPS, positive=True)
     rows = []

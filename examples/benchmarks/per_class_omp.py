@@ -25,6 +25,9 @@ Run::
 
     python examples/benchmarks/per_class_omp.py [--device cpu|cuda] [--out DIR]
 
+(``--n-samples`` takes the first examples only, for a smoke test; ``--data-dir``
+is the folder of the Fashion-MNIST IDX files.)
+
 Writes ``per_class_omp.md`` and ``.json`` under ``--out`` (default
 ``results/per_class_omp``).
 """
@@ -43,14 +46,15 @@ from sksubset.omp import OuterProductAtoms, omp_batched
 from sksubset.training import sync
 
 
-def factors(device):
-    """(E, Hb, y) of 60 000 examples: a trained LeNet-5's, or random ones."""
+def factors(device, n=60000, data_dir=None):
+    """(E, Hb, y) of ``n`` examples: a trained LeNet-5's, or random ones."""
     try:
         from sksubset.experiments.datasets import load_fashion_mnist
         from sksubset.experiments.models import make_net, module_kwargs
         from sksubset.gradients import last_layer
 
-        X, y, _, _ = load_fashion_mnist()
+        X, y, _, _ = load_fashion_mnist(data_dir)
+        X, y = X[:n], y[:n]
         torch.manual_seed(0)
         net = make_net("lenet5", module_kwargs("lenet5", X, 10), 1, 64, 0.01, device)
         net.fit(X, y)
@@ -58,10 +62,10 @@ def factors(device):
         return ll.E, ll.Hb, ll.y, "LeNet-5 after one epoch on Fashion-MNIST"
     except FileNotFoundError:
         g = torch.Generator().manual_seed(0)
-        y = torch.arange(60000) % 10
-        Z = torch.randn(60000, 10, generator=g)
+        y = torch.arange(n) % 10
+        Z = torch.randn(n, 10, generator=g)
         E = torch.softmax(Z, 1) - torch.nn.functional.one_hot(y, 10).float()
-        Hb = torch.cat([torch.ones(60000, 1), torch.randn(60000, 84, generator=g).relu()], 1)
+        Hb = torch.cat([torch.ones(n, 1), torch.randn(n, 84, generator=g).relu()], 1)
         return E.to(device), Hb.to(device), y.to(device), "random factors of the same shapes"
 
 
@@ -78,9 +82,11 @@ def main(argv=None):
     p.add_argument("--device", default="cpu")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--out", default="results/per_class_omp")
+    p.add_argument("--n-samples", type=int, default=60000)
+    p.add_argument("--data-dir", help="folder of the Fashion-MNIST IDX files")
     args = p.parse_args(argv)
     dev = torch.device(args.device)
-    E, Hb, y, source = factors(dev)
+    E, Hb, y, source = factors(dev, args.n_samples, args.data_dir)
     rows = [torch.nonzero(y == c).squeeze(1) for c in range(10)]
     k = [len(r) // 10 for r in rows]
     Ec, Hc = [E[r] for r in rows], [Hb[r] for r in rows]
@@ -116,8 +122,8 @@ def main(argv=None):
                         "error": float(np.mean([r.error for r in out])), "shared": float(shared)})
         print(f"{name:24s} {results[-1]['seconds']:.3f} s", flush=True)
     os.makedirs(args.out, exist_ok=True)
-    lines = [f"Per-class GRAD-MATCH, 10 classes x 600 atoms of 6000 ({source}); device "
-             f"{dev}, median of {args.repeats}.", "",
+    lines = [f"Per-class GRAD-MATCH, 10 classes, {sum(k)} atoms of {len(y)} examples in all "
+             f"({source}); device {dev}, median of {args.repeats}.", "",
              "| way | seconds | mean regularized error | picks shared with the loop |",
              "|---|---|---|---|"]
     lines += [f"| {r['way']} | {r['seconds']:.3f} | {r['error']:.2e} | {r['shared']:.1%} |"

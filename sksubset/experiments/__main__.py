@@ -8,6 +8,7 @@ import warnings
 
 from .datasets import DATASETS, FASHION_MNIST_DIR
 from .models import MODELS
+from ..training import WEIGHTINGS
 from .plan import DATASET_DEFAULTS, DEFAULT_STRATEGIES, ExperimentConfig
 
 __all__ = ["build_parser", "config_from_args", "main"]
@@ -73,7 +74,8 @@ def build_parser():
                "(gradmatch alone is per example, per class and per gradient as in the "
                "paper's code; -pc: per class on the whole gradient; -pb: per batch; -warm: "
                "kappa warm start). Training: SGD lr 0.01, momentum 0.9, weight decay 5e-4, "
-               "cosine annealing per epoch. Defaults per dataset: " + defaults + ".")
+               "cosine annealing per epoch (--lr-schedule). Defaults per dataset: "
+               + defaults + ".")
     p.add_argument("--dataset", choices=DATASETS, default="digits",
                    help="data set (default: digits, sklearn's bundled 8x8 digits, 70/30 split)")
     p.add_argument("--data-dir", default=None,
@@ -118,6 +120,21 @@ def build_parser():
                    type=_key_value,
                    help="parameter of the subset strategies' selector, e.g. pool_fraction=0.3 "
                         "(repeatable; VALUE is a Python literal)")
+    p.add_argument("--weighting", choices=WEIGHTINGS, default="batch",
+                   help="how selection weights enter a mini-batch's loss: batch (sum w l / "
+                        "sum w per mini-batch), subset (mean w l, weights averaging 1 over the "
+                        "subset) or none (ignored); default: batch")
+    p.add_argument("--lr-schedule", choices=("cosine", "constant"), default="cosine",
+                   help="learning-rate schedule of every run (default: cosine annealing over "
+                        "the run's epochs)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="train the runs on the Dask cluster of this scheduler (e.g. "
+                            "tcp://10.0.0.5:8786); workers need the data and OUT at the same "
+                            "paths (needs sksubset[dask])")
+    where.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                       help="train the runs on a local Dask cluster of N worker processes "
+                            "(needs sksubset[dask])")
     p.add_argument("--report-only", action="store_true",
                    help="train nothing: summarize every finished run under OUT/runs")
     p.add_argument("--quiet", action="store_true",
@@ -136,7 +153,8 @@ def config_from_args(args):
         lr=args.lr, out=args.out, quiet=args.quiet, valid_size=args.valid_size,
         frontier_epochs=tuple(args.frontier_epochs) if args.frontier_epochs else None,
         threads=args.threads, report_only=args.report_only, tag=args.tag,
-        selector_params=dict(args.selector_param) or None)
+        selector_params=dict(args.selector_param) or None, weighting=args.weighting,
+        lr_schedule=args.lr_schedule, scheduler=args.scheduler, workers=args.workers)
 
 
 def main(argv=None):
@@ -156,7 +174,7 @@ def main(argv=None):
     warnings.simplefilter("default", RuntimeWarning)
     try:
         run_experiment(config_from_args(args))
-    except (FileNotFoundError, KeyError, ValueError) as exc:
+    except (FileNotFoundError, ImportError, KeyError, ValueError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"{parser.prog}: error: {msg}", file=sys.stderr)
         return 2

@@ -14,7 +14,7 @@ import torch
 from skorch import NeuralNetClassifier
 from skorch.callbacks import LRScheduler
 from torch import nn
-from torch.optim.lr_scheduler import CosineAnnealingLR
+from torch.optim.lr_scheduler import ConstantLR, CosineAnnealingLR
 
 __all__ = ["MLP", "LeNet5", "MODELS", "DEFAULT_MODEL", "module_kwargs", "make_net",
            "LR_EVENT"]
@@ -120,7 +120,8 @@ def module_kwargs(model, X, n_classes):
     raise ValueError(f"Unknown model {model!r}; choose one of {', '.join(MODELS)}.")
 
 
-def make_net(model, module_kw, epochs, batch_size, lr=0.01, device="cpu", t_max=None):
+def make_net(model, module_kw, epochs, batch_size, lr=0.01, device="cpu", t_max=None,
+             lr_schedule="cosine"):
     """An unfitted skorch classifier with the paper's optimizer and schedule.
 
     Parameters
@@ -135,22 +136,29 @@ def make_net(model, module_kw, epochs, batch_size, lr=0.01, device="cpu", t_max=
     device : str, default="cpu"
     t_max : int, optional
         Period of the cosine annealing (default ``epochs``).
+    lr_schedule : {"cosine", "constant"}, default="cosine"
+        Cosine annealing over ``t_max`` epochs, or a constant learning rate.
 
     Returns
     -------
     skorch.NeuralNetClassifier
         SGD (momentum 0.9, weight decay 5e-4, no Nesterov),
-        ``CrossEntropyLoss``, ``CosineAnnealingLR(T_max=t_max)`` stepped per
-        epoch with each epoch's learning rate recorded under :data:`LR_EVENT`,
+        ``CrossEntropyLoss``, ``CosineAnnealingLR(T_max=t_max)`` (or a constant
+        rate) stepped per epoch with each epoch's learning rate recorded under
+        :data:`LR_EVENT`,
         ``train_split=None``, ``verbose=0``.
     """
     kwargs = {f"module__{k}": v for k, v in module_kw.items()}
+    if lr_schedule == "cosine":
+        schedule = {"policy": CosineAnnealingLR, "T_max": int(t_max or epochs)}
+    elif lr_schedule == "constant":
+        schedule = {"policy": ConstantLR, "factor": 1.0, "total_iters": 0}
+    else:
+        raise ValueError(f"lr_schedule must be 'cosine' or 'constant'; got {lr_schedule!r}.")
     return NeuralNetClassifier(
         MODELS[model], criterion=nn.CrossEntropyLoss, optimizer=torch.optim.SGD, lr=lr,
         optimizer__momentum=0.9, optimizer__weight_decay=5e-4, optimizer__nesterov=False,
         max_epochs=int(epochs), batch_size=int(batch_size), train_split=None, verbose=0,
         device=device, iterator_train__shuffle=True,
-        callbacks=[("lr_scheduler", LRScheduler(policy=CosineAnnealingLR,
-                                                T_max=int(t_max or epochs),
-                                                event_name=LR_EVENT))],
+        callbacks=[("lr_scheduler", LRScheduler(**schedule, event_name=LR_EVENT))],
         **kwargs)

@@ -100,6 +100,16 @@ class ExperimentConfig:
     selector_params : dict, optional
         Parameters of the subset strategies' selector (e.g.
         ``{"pool_fraction": 0.3}``), passed to its class.
+    weighting : {"batch", "subset", "none"}, default="batch"
+        How selection weights enter the subset strategies' mini-batch losses
+        (:class:`~sksubset.SubsetTrainingClassifier`'s ``weighting``).
+    lr_schedule : {"cosine", "constant"}, default="cosine"
+        Learning-rate schedule of every run (:func:`~sksubset.experiments.models.make_net`).
+    scheduler : str, optional
+        Address of a Dask scheduler that trains the runs
+        (:mod:`sksubset.experiments.cluster`); not part of a run's identity.
+    workers : int, optional
+        Train the runs on a local Dask cluster of this many worker processes.
     """
 
     dataset: str = "digits"
@@ -122,6 +132,10 @@ class ExperimentConfig:
     report_only: bool = False
     tag: Optional[str] = None
     selector_params: Optional[dict] = None
+    weighting: str = "batch"
+    lr_schedule: str = "cosine"
+    scheduler: Optional[str] = None
+    workers: Optional[int] = None
 
     def resolved(self):
         """A copy with every default filled in."""
@@ -244,8 +258,11 @@ def _settings(cfg, strategy):
     s = {"dataset": cfg.dataset, "data_dir": cfg.data_dir if cfg.dataset != "digits" else None,
          "model": cfg.model, "T": cfg.epochs, "batch_size": cfg.batch_size, "lr": cfg.lr,
          "device": cfg.device}
+    if cfg.lr_schedule != "cosine":
+        s["lr_schedule"] = cfg.lr_schedule
     if strategy.kind == "subset":
-        s.update(R=cfg.R, kappa=cfg.kappa if strategy.warm else 0.0, valid_size=cfg.valid_size)
+        s.update(R=cfg.R, kappa=cfg.kappa if strategy.warm else 0.0, valid_size=cfg.valid_size,
+                 weighting=cfg.weighting)
         if cfg.tag:
             s["tag"] = cfg.tag
         if cfg.selector_params:

@@ -38,11 +38,15 @@ import os
 import warnings
 
 import numpy as np
-from matplotlib import colormaps
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 from scipy.stats import wilcoxon
+
+try:  # the plots need matplotlib; without it the table, CSV and JSON are still written
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+except ImportError:  # pragma: no cover - depends on the environment
+    Figure = None
 
 __all__ = ["relative_error", "frontier_accuracy", "wilcoxon_greater", "summarize",
            "format_table", "write_report", "plot_speedup_error", "plot_accuracy_time",
@@ -51,7 +55,8 @@ __all__ = ["relative_error", "frontier_accuracy", "wilcoxon_greater", "summarize
 #: table columns, in order
 COLUMNS = ("strategy", "budget", "epochs", "n_seeds", "accuracy_mean", "accuracy_std",
            "seconds_mean", "speedup", "relative_error_pct", "selection_share", "energy_kwh",
-           "full_epoch_equivalents", "n_selections", "mean_gradient_error", "p_vs_random",
+           "full_epoch_equivalents", "n_selections", "mean_gradient_error", "n_diverged",
+           "p_vs_random",
            "p_vs_random_warm", "above_frontier", "frontier_gain_pp", "p_vs_frontier",
            "warm_start_seconds", "gradients_seconds", "solver_seconds",
            "subset_training_seconds")
@@ -59,7 +64,9 @@ COLUMNS = ("strategy", "budget", "epochs", "n_seeds", "accuracy_mean", "accuracy
 _NAN = float("nan")
 
 
-_PLAIN = FuncFormatter(lambda v, _: f"{v:g}")
+def _plain():
+    """Tick labels as plain numbers (2, 0.5, 1000, not 2x10^0)."""
+    return FuncFormatter(lambda v, _: f"{v:g}")
 
 #: the y axis of the speedup plot, as written under it
 RELATIVE_ERROR_NOTE = ("relative test error = 100 x (test error - test error of full training) / "
@@ -86,7 +93,7 @@ def _log_axis(ax, values):
     values = [v for v in values if np.isfinite(v) and v > 0]
     if values:
         ax.xaxis.set_major_locator(FixedLocator(log_ticks(min(values), max(values))))
-    ax.xaxis.set_major_formatter(_PLAIN)
+    ax.xaxis.set_major_formatter(_plain())
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
@@ -217,6 +224,7 @@ def summarize(records):
                "full_epoch_equivalents": _mean([r["full_epoch_equivalents"] for r in runs]),
                "n_selections": _mean([r["n_selections"] for r in runs]),
                "mean_gradient_error": _mean([r.get("mean_gradient_error") for r in runs]),
+               "n_diverged": sum(bool(r.get("diverged")) for r in runs),
                "p_vs_random": _NAN, "p_vs_random_warm": _NAN, "above_frontier": None,
                "frontier_gain_pp": _NAN, "p_vs_frontier": _NAN}
         for part in ("warm_start", "gradients", "solver", "subset_training"):
@@ -251,7 +259,8 @@ def _fmt(value, spec):
 def format_table(rows):
     """The summary rows as an aligned plain-text table."""
     cols = [("strategy", "strategy", ""), ("budget", "budget", "g"), ("E", "epochs", ""),
-            ("seeds", "n_seeds", ""), ("acc %", None, None), ("sec", "seconds_mean", ".2f"),
+            ("seeds", "n_seeds", ""), ("diverged", "n_diverged", ""), ("acc %", None, None),
+            ("sec", "seconds_mean", ".2f"),
             ("speedup", "speedup", ".2f"), ("rel.err %", "relative_error_pct", ".1f"),
             ("sel.share", "selection_share", ".2f"), ("kWh", "energy_kwh", ".2e"),
             ("p>rand", "p_vs_random", ".3f"), ("p>rand-w", "p_vs_random_warm", ".3f"),
@@ -323,7 +332,7 @@ def plot_speedup_error(rows, path, title=""):
                     color=colors[r["strategy"]], label=r["strategy"], markersize=7)
         _log_axis(ax, [x for line in ax.get_lines() for x in np.ravel(line.get_xdata())])
         ax.set_yscale("symlog", linthresh=1.0)
-        ax.yaxis.set_major_formatter(_PLAIN)
+        ax.yaxis.set_major_formatter(_plain())
         ys = [y for line in ax.get_lines() for y in np.ravel(line.get_ydata())]
         if ys:
             lo, hi = min(ys), max(ys)
@@ -400,6 +409,8 @@ def plot_accuracy_time(records, rows, path, title=""):
 def write_report(records, out_dir):
     """Write ``summary.csv``, ``summary.json`` and the two PNG plots into ``out_dir``.
 
+    Without matplotlib the plots are left out, with a ``RuntimeWarning``.
+
     Parameters
     ----------
     records : list of dict
@@ -411,7 +422,8 @@ def write_report(records, out_dir):
     rows : list of dict
         The summary rows.
     paths : dict
-        ``csv``, ``json``, ``speedup_plot`` and ``accuracy_plot`` file paths.
+        ``csv``, ``json``, ``speedup_plot`` and ``accuracy_plot`` file paths (the
+        last two only when the plots were drawn).
     """
     os.makedirs(out_dir, exist_ok=True)
     rows = summarize(records)
@@ -426,7 +438,11 @@ def write_report(records, out_dir):
             writer.writerow({k: "" if _jsonable(r[k]) is None else r[k] for k in COLUMNS})
     with open(paths["json"], "w", encoding="utf-8") as f:
         json.dump([{k: _jsonable(r[k]) for k in COLUMNS} for r in rows], f, indent=1)
-    title = describe_runs(records)
-    plot_speedup_error(rows, paths["speedup_plot"], title)
-    plot_accuracy_time(records, rows, paths["accuracy_plot"], title)
+    if Figure is None:
+        warnings.warn("matplotlib is not installed: the plots were not drawn.", RuntimeWarning)
+        del paths["speedup_plot"], paths["accuracy_plot"]
+    else:
+        title = describe_runs(records)
+        plot_speedup_error(rows, paths["speedup_plot"], title)
+        plot_accuracy_time(records, rows, paths["accuracy_plot"], title)
     return rows, paths

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from .._progress import interactive
 from ..classifier import SubsetTrainingClassifier
+from ..exceptions import DivergenceError
 from ..selectors import get_selector
 from ..training import sync
 from .datasets import load_dataset
@@ -26,8 +27,9 @@ from .models import LR_EVENT, make_net, module_kwargs
 from .plan import (DATASET_DEFAULTS, DEFAULT_STRATEGIES, ExperimentConfig, RunSpec, Strategy,
                    parse_strategy, plan_runs, pool_size)
 
-__all__ = ["train_run", "warm_up", "execute", "load_data", "load_records", "ExperimentConfig", "RunSpec",
-           "Strategy", "parse_strategy", "plan_runs", "DEFAULT_STRATEGIES", "DATASET_DEFAULTS"]
+__all__ = ["train_run", "warm_up", "execute", "save_record", "load_data", "load_records",
+           "ExperimentConfig", "RunSpec", "Strategy", "parse_strategy", "plan_runs",
+           "DEFAULT_STRATEGIES", "DATASET_DEFAULTS"]
 
 class _EnergyMeter:
     """GPU energy through NVML (``pynvml``, optional); ``kwh()`` is None when unmeasurable."""
@@ -107,14 +109,19 @@ def train_run(spec, cfg, data):
               "budget": spec.budget, "epochs": spec.epochs, "seed": spec.seed,
               "settings": spec.settings}
     if strategy.kind == "subset":
-        net = make_net(cfg.model, module_kw, cfg.epochs, cfg.batch_size, cfg.lr, cfg.device)
+        net = make_net(cfg.model, module_kw, cfg.epochs, cfg.batch_size, cfg.lr, cfg.device,
+                       lr_schedule=cfg.lr_schedule)
         clf = SubsetTrainingClassifier(
             net, selector=_selector(strategy, cfg.selector_params), budget=spec.budget, R=cfg.R,
             kappa=cfg.kappa if strategy.warm else 0.0, per_batch=strategy.per_batch,
             per_class=strategy.per_class, per_gradient=strategy.per_gradient,
-            valid_size=cfg.valid_size, random_state=spec.seed,
+            weighting=cfg.weighting, valid_size=cfg.valid_size, random_state=spec.seed,
             verbose=0)
-        seconds, energy = _fit_timed(clf, X_train, y_train, cfg.device)
+        t0 = time.perf_counter()
+        try:
+            seconds, energy = _fit_timed(clf, X_train, y_train, cfg.device)
+        except DivergenceError as exc:
+            return _diverged(record, exc, y_test, time.perf_counter() - t0)
         accuracy = float(clf.score(X_test, y_test))
         errors = [h["gradient_error"] for h in clf.selection_history_
                   if h.get("gradient_error") is not None]
@@ -131,7 +138,7 @@ def train_run(spec, cfg, data):
     else:
         epochs = spec.epochs
         net = make_net(cfg.model, module_kw, epochs, cfg.batch_size, cfg.lr, cfg.device,
-                       t_max=epochs)
+                       t_max=epochs, lr_schedule=cfg.lr_schedule)
         devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(spec.seed)
@@ -145,6 +152,17 @@ def train_run(spec, cfg, data):
                       full_epoch_equivalents=float(epochs))
     record.update(test_accuracy=accuracy, fit_seconds=float(seconds), energy_kwh=energy,
                   learning_rates=[float(lr) for lr in history[:, LR_EVENT]])
+    return record
+
+
+def _diverged(record, exc, y_test, seconds):
+    """The record of a run whose training diverged: the error's message under ``diverged``,
+    the accuracy of a constant prediction (the most frequent test label) and the seconds
+    until the error."""
+    record.update(diverged=str(exc), test_accuracy=float(np.bincount(y_test).max() / len(y_test)),
+                  fit_seconds=seconds, timing={"total": seconds}, n_selections=None,
+                  selections=[], mean_gradient_error=None, epochs_trained=None,
+                  full_epoch_equivalents=None, energy_kwh=None, learning_rates=[])
     return record
 
 
@@ -198,7 +216,13 @@ def execute(cfg, specs, data, runs_dir):
     Returns
     -------
     list of dict
+
+    With ``cfg.scheduler`` or ``cfg.workers`` set, the runs are trained on a
+    Dask cluster (:func:`sksubset.experiments.cluster.execute_on_dask`).
     """
+    if cfg.scheduler or cfg.workers:
+        from .cluster import execute_on_dask
+        return execute_on_dask(cfg, specs, runs_dir)
     os.makedirs(runs_dir, exist_ok=True)
     records = []
     if not all(os.path.exists(os.path.join(runs_dir, s.run_id + ".json")) for s in specs):
@@ -222,12 +246,10 @@ def execute(cfg, specs, data, runs_dir):
                 if bar is not None:
                     bar.set_postfix_str(label.split("] ", 1)[1])
                 record = train_run(spec, cfg, data)
-                tmp = path + ".tmp"
-                with open(tmp, "w", encoding="utf-8") as f:
-                    json.dump(record, f, indent=1)
-                os.replace(tmp, path)  # never leave a half-written record behind
+                save_record(record, path)
                 records.append(record)
-                _log(f"{label}: accuracy {record['test_accuracy']:.4f}, "
+                _log(f"{label}: diverged ({record['diverged']})" if record.get("diverged") else
+                     f"{label}: accuracy {record['test_accuracy']:.4f}, "
                      f"{record['fit_seconds']:.2f} s", bar)
             if bar is not None:
                 bar.update()
@@ -235,6 +257,14 @@ def execute(cfg, specs, data, runs_dir):
         if bar is not None:
             bar.close()
     return records
+
+
+def save_record(record, path):
+    """Write a run's record to ``path`` atomically: never a half-written record."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(record, f, indent=1)
+    os.replace(tmp, path)
 
 
 def load_records(runs_dir):

@@ -3,8 +3,11 @@
 A selector is used in two ways:
 
 * standalone, like an apricot selector: ``fit(G, y)`` on a matrix with one row
-  per candidate (gradients, features), then ``indices_`` and ``weights_``, and
-  ``transform(X)`` returns ``X[indices_]``;
+  per candidate (gradients, features), or on a net's last-layer gradients
+  given by their factors (:func:`sksubset.gradients.last_layer_gradients`),
+  then ``indices_`` and ``weights_``, and ``transform(X)`` returns
+  ``X[indices_]``; ``fit_resample(X, y)`` is imbalanced-learn's sampler
+  interface (the selected rows of ``X`` and ``y``);
 * inside :class:`~sksubset.SubsetTrainingClassifier`, which calls
   ``select(context)`` every selection round.  The :class:`SelectionContext`
   is the only thing the selector sees of the training run: labels, the budget,
@@ -27,12 +30,14 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
+from ..gradients import LastLayer
 from ..omp import _resolve_device
 
 __all__ = ["BaseSelector", "Selection", "SelectionContext", "resolve_budget",
            "split_budget", "expand_batches", "n_batches_for", "check_matrix", "check_target",
            "check_labels",
-           "group_rows", "DTYPES"]
+           "group_rows", "DTYPES", "check_last_layer", "check_holdout",
+           "take_rows"]
 
 BUDGET_CONSTRAINTS = [Interval(Real, 0, 1, closed="right"), Interval(Integral, 1, None, closed="left")]
 
@@ -224,6 +229,7 @@ class BaseSelector(BaseEstimator):
 
     def _device(self, *arrays):
         """The torch device of ``self.device`` (``"auto"``: where ``arrays`` live)."""
+        arrays = [a.E if isinstance(a, LastLayer) else a for a in arrays]
         try:
             return _resolve_device(self.device, *arrays)
         except RuntimeError as exc:
@@ -235,24 +241,50 @@ class BaseSelector(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, ...)
-            Data aligned with the matrix the selector was fitted on.
+        X : array-like, torch.Tensor, LastLayer or torch Dataset of shape (n_samples, ...)
+            Data aligned with the rows the selector was fitted on (the
+            gradients themselves, or the inputs they were computed from).
 
         Returns
         -------
-        X_subset : array-like of shape (n_selected, ...)
+        X_subset : same kind as X, of n_selected rows
+            A torch ``Dataset`` gives a :class:`torch.utils.data.Subset` view.
         """
         check_is_fitted(self, "indices_")
-        if hasattr(X, "shape") and X.shape[0] != self.n_samples_fit_:
-            raise ValueError(f"X has {X.shape[0]} rows but the selector was fitted on "
-                             f"{self.n_samples_fit_}.")
-        if isinstance(X, torch.Tensor):
-            return X[torch.as_tensor(self.indices_, device=X.device)]
-        return _safe_indexing(X, self.indices_)
+        return take_rows(X, self.indices_, self.n_samples_fit_)
 
     def fit_transform(self, X, y=None, **fit_params):
         """Fit on ``X`` and return its selected rows."""
         return self.fit(X, y, **fit_params).transform(X)
+
+    def fit_resample(self, X, y, *, gradients=None, **fit_params):
+        """Select rows and return them with their labels (imbalanced-learn's sampler API).
+
+        Parameters
+        ----------
+        X : array-like, torch.Tensor or torch Dataset of shape (n_samples, ...)
+            The rows to resample.
+        y : array-like of shape (n_samples,)
+            Their labels.
+        gradients : array-like, torch.Tensor or LastLayer, default=None
+            What to select on, one row per row of ``X`` (e.g.
+            ``last_layer_gradients(net, X, y)``); ``None`` selects on ``X``
+            itself.
+        **fit_params
+            Passed to ``fit`` (e.g. ``target``).
+
+        Returns
+        -------
+        X_resampled, y_resampled
+            The selected rows, in the order of ``indices_``.  Their weights
+            are ``weights_`` (same order): pass them as ``sample_weight`` to an
+            estimator that takes one.  imbalanced-learn's protocol has no slot
+            for weights, so inside an ``imblearn.pipeline.Pipeline`` the next
+            step trains unweighted.
+        """
+        self.fit(X if gradients is None else gradients, y, **fit_params)
+        return (take_rows(X, self.indices_, self.n_samples_fit_),
+                take_rows(y, self.indices_, self.n_samples_fit_))
 
     def select(self, context):  # pragma: no cover - interface
         """Choose a subset for one round of a training run.
@@ -285,3 +317,66 @@ def expand_batches(batches, chosen, weights):
 def n_batches_for(budget, batch_size):
     """Number of mini-batches to select for a budget of examples (CORDS: ceil)."""
     return max(1, math.ceil(budget / batch_size))
+
+
+# ---------------------------------------------------------------------------
+# Selecting on a net's last-layer gradients given by their factors, and
+# returning rows of what was selected on.  Kept apart from the dense-matrix
+# checks above.
+# ---------------------------------------------------------------------------
+def check_last_layer(G, y, device, dtype):
+    """Validate a :class:`~sksubset.gradients.LastLayer` given to ``fit``.
+
+    Returns ``(ll, y)``: the factors and logits as finite ``dtype`` tensors on
+    ``device`` (labels as long), and the labels as an ndarray.  ``y`` may be
+    ``None`` (the labels the gradients were computed with are used); when
+    given it must be those labels, since each row's gradient depends on its
+    label.
+    """
+    if len(G) < 1:
+        raise ValueError("G (last-layer gradients) must have at least one row.")
+    for name in ("E", "Hb", "Z"):
+        if getattr(G, name).ndim != 2 or len(getattr(G, name)) != len(G):
+            raise ValueError(f"G.{name} must be 2-D with one row per example; got shape "
+                             f"{tuple(getattr(G, name).shape)}.")
+    ll = LastLayer(*(_check_finite(getattr(G, name).detach().to(device=device, dtype=dtype),
+                                   f"G.{name} (last-layer gradients)")
+                     for name in ("E", "Hb", "Z")), G.y.to(device=device, dtype=torch.long))
+    labels = ll.y.cpu().numpy()
+    if y is not None:
+        y = np.asarray(y)
+        if y.shape != labels.shape or not np.array_equal(y, labels):
+            raise ValueError("y must be the labels the last-layer gradients were computed "
+                             "with (or None to use them).")
+    return ll, labels
+
+
+def check_holdout(target, ll, device, dtype):
+    """Held-out last-layer gradients given as ``target``, as a :class:`LastLayer` like ``ll``.
+
+    ``ll`` is what ``fit`` got as ``G`` (None when it got a matrix, which
+    cannot be matched to held-out factors: TypeError).
+    """
+    if ll is None:
+        raise TypeError("target may be a LastLayer (held-out last-layer gradients) only when "
+                        "G is one too; pass a dense target with a dense G.")
+    valid = check_last_layer(target, None, device, dtype)[0]
+    if valid.E.shape[1] != ll.E.shape[1] or valid.Hb.shape[1] != ll.Hb.shape[1]:
+        raise ValueError(f"target has last-layer gradients of shape {valid.shape[1:]} per row "
+                         f"but G has {ll.shape[1:]}; compute both with the same net.")
+    return valid
+
+
+def take_rows(X, indices, n_rows):
+    """Rows ``indices`` of ``X`` (array-like, tensor, LastLayer or torch Dataset).
+
+    ``X`` must have ``n_rows`` rows (the rows the selector was fitted on).
+    """
+    n = X.shape[0] if hasattr(X, "shape") else len(X)
+    if n != n_rows:
+        raise ValueError(f"X has {n} rows but the selector was fitted on {n_rows}.")
+    if isinstance(X, torch.utils.data.Dataset):
+        return torch.utils.data.Subset(X, [int(i) for i in indices])
+    if isinstance(X, (torch.Tensor, LastLayer)):
+        return X[torch.as_tensor(indices, device=X.device)]
+    return _safe_indexing(X, indices)

@@ -74,10 +74,10 @@ from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..gradients import batch_gradients, gradient_sum, random_batches
+from ..gradients import LastLayer, batch_gradients, gradient_sum, random_batches
 from ._base import (BUDGET_CONSTRAINTS, DTYPES, BaseSelector, Selection, check_labels,
-                    check_matrix, expand_batches, group_rows, n_batches_for, resolve_budget,
-                    split_budget)
+                    check_last_layer, check_matrix, expand_batches, group_rows, n_batches_for,
+                    resolve_budget, split_budget)
 
 __all__ = ["CraigSelector", "facility_location_batched", "facility_location_greedy",
            "pairwise_distances"]
@@ -490,27 +490,37 @@ class CraigSelector(BaseSelector):
 
         Parameters
         ----------
-        G : array-like or torch.Tensor of shape (n_samples, n_features)
-            One gradient (or any feature vector) per candidate.
+        G : array-like, torch.Tensor or LastLayer of shape (n_samples, n_features)
+            One gradient (or any feature vector) per candidate; or a net's
+            last-layer gradients as factors
+            (:func:`sksubset.gradients.last_layer_gradients`), whose distances
+            come from the factors (``g_i . g_j = (e_i . e_j)(hb_i . hb_j)``)
+            without forming the gradients: the selection of ``G.dense()`` up
+            to float ties.
         y : array-like of shape (n_samples,), default=None
             Class labels.  With ``per_class`` (the default) and ``y``, one
-            problem per class; without ``y``, one problem over all rows.
+            problem per class; without ``y``, one problem over all rows.  A
+            ``LastLayer`` carries its labels (``y`` must be those, or None).
 
         Returns
         -------
         self
         """
         device = self._device(G)
-        Gt = check_matrix(G, device, DTYPES[self.dtype])
-        n, d = Gt.shape
+        if isinstance(G, LastLayer):
+            ll, y = check_last_layer(G, y, device, DTYPES[self.dtype])
+            (n, d), factors = ll.shape, [ll.E, ll.Hb]
+        else:
+            factors = [check_matrix(G, device, DTYPES[self.dtype])]
+            n, d = factors[0].shape
+            y = check_labels(y, n, required=False)
         k = resolve_budget(self.budget, n)
-        y = check_labels(y, n, required=False)
         if self.per_class and y is not None:
             classes, rows = group_rows(y)
             self.classes_ = classes
         else:
             rows = [np.arange(n)]
-        groups = [(r, [Gt[torch.as_tensor(r, device=device)]]) for r in rows]
+        groups = [(r, [F[torch.as_tensor(r, device=device)] for F in factors]) for r in rows]
         ks = split_budget(k, [len(r) for r in rows]).tolist()
         idx, w, pairs, obj, n_eval = self._solve_groups(
             groups, ks, check_random_state(self.random_state))

@@ -90,8 +90,9 @@ from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import (BUDGET_CONSTRAINTS, BaseSelector, Selection, check_matrix, resolve_budget,
-                    split_budget)
+from ..gradients import LastLayer
+from ._base import (BUDGET_CONSTRAINTS, BaseSelector, Selection, check_last_layer, check_matrix,
+                    resolve_budget, split_budget)
 from .craig import facility_location_batched
 
 __all__ = ["CrestSelector"]
@@ -458,20 +459,28 @@ class CrestSelector(BaseSelector):
 
         Parameters
         ----------
-        G : array-like or torch.Tensor of shape (n_samples, n_features)
+        G : array-like, torch.Tensor or LastLayer of shape (n_samples, n_features)
             One feature vector per candidate, e.g. ``softmax(z) - onehot(y)``
-            (CREST's last-layer gradient features).
+            (CREST's last-layer gradient features); or a net's last-layer
+            gradients (:func:`sksubset.gradients.last_layer_gradients`),
+            whose logits and labels give those features, as in a training
+            run.
         y : array-like of shape (n_samples,), default=None
             Class labels; when given, random subsets and coresets are
-            stratified by class.
+            stratified by class.  A ``LastLayer`` carries its labels (``y``
+            must be those, or None).
 
         Returns
         -------
         self
         """
         device = self._device(G)
-        Gt = check_matrix(G, device, torch.float64)
-        n, d = Gt.shape
+        if isinstance(G, LastLayer):
+            ll, y = check_last_layer(G, y, device, torch.float64)
+            Gt, (n, d) = _features(ll.Z, ll.y)[1], ll.shape
+        else:
+            Gt = check_matrix(G, device, torch.float64)
+            n, d = Gt.shape
         if y is not None:
             y = np.asarray(y)
             if y.shape != (n,):

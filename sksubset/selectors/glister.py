@@ -77,8 +77,10 @@ from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import (BUDGET_CONSTRAINTS, DTYPES, BaseSelector, Selection, check_labels,
-                    check_matrix, check_target, group_rows, resolve_budget, split_budget)
+from ..gradients import LastLayer
+from ._base import (BUDGET_CONSTRAINTS, DTYPES, BaseSelector, Selection, check_holdout,
+                    check_labels, check_last_layer, check_matrix, check_target, group_rows,
+                    resolve_budget, split_budget)
 
 __all__ = ["GlisterSelector"]
 
@@ -284,17 +286,30 @@ class GlisterSelector(BaseSelector):
     def fit(self, G, y=None, *, target=None):
         """Select rows of ``G`` greedily under the identity-Hessian model.
 
+        Or, given a net's last-layer gradients and held-out ones as
+        ``target``, by GLISTER's exact re-linearization of the held-out loss,
+        as in a training run.
+
         Parameters
         ----------
-        G : array-like or torch.Tensor of shape (n_samples, n_features)
-            One (training) gradient per candidate.
+        G : array-like, torch.Tensor or LastLayer of shape (n_samples, n_features)
+            One (training) gradient per candidate; or a net's last-layer
+            gradients as factors
+            (:func:`sksubset.gradients.last_layer_gradients`), on which every
+            product is taken without forming the gradients (the selection of
+            ``G.dense()``, up to float ties).
         y : array-like of shape (n_samples,), default=None
-            Class labels; required with ``per_class``.
-        target : array-like or torch.Tensor, default=None
+            Class labels; required with ``per_class`` for a matrix.  A
+            ``LastLayer`` carries its labels (``y`` must be those, or None).
+        target : array-like, torch.Tensor or LastLayer, default=None
             Gradient of the mean validation loss at the current parameters,
             shape ``(n_features,)``, or ``(n_classes, n_features)`` with
             ``per_class`` (classes in sorted order).  ``None``: the mean of
-            ``G``'s rows (of each class's rows with ``per_class``).
+            ``G``'s rows (of each class's rows with ``per_class``).  When
+            ``G`` is a ``LastLayer``, ``target`` may be the same net's
+            last-layer gradients on held-out data: the greedy then
+            re-linearizes their loss after each pick (the module docstring),
+            per class with ``per_class``.
 
         Returns
         -------
@@ -302,39 +317,122 @@ class GlisterSelector(BaseSelector):
         """
         device = self._device(G)
         dtype = DTYPES[self.dtype]
-        Gt = check_matrix(G, device, dtype)
-        n, d = Gt.shape
-        k = resolve_budget(self.budget, n)
-        y = check_labels(y, n, self.per_class)
-        classes, rows = group_rows(y) if self.per_class else (None, [np.arange(n)])
-        if target is not None:
-            t = check_target(target, (len(rows), d) if self.per_class else (d,), device, dtype)
         rng = check_random_state(self.random_state)
-        ks = split_budget(k, [len(r) for r in rows]).tolist()
-        idx, gains = [], []
-        for c, (r, kc) in enumerate(zip(rows, ks)):
-            if kc == 0:
-                continue
-            Gc = Gt[torch.as_tensor(r, device=device)]
-            state = {"r": Gc.mean(0) if target is None else t[c]}
-
-            def score(cols, Gc=Gc, state=state):
-                return Gc[cols] @ state["r"]
-
-            def update(new, Gc=Gc, state=state):
-                state["r"] = state["r"] - self.eta * Gc[new].sum(0)
-
-            p, g = _greedy(len(r), kc, score, update, device=device, **self._greedy_kwargs(rng))
-            idx.append(r[p])
-            gains.append(g)
-        self.indices_ = np.concatenate(idx).astype(np.int64)
+        ll = None
+        if isinstance(G, LastLayer):
+            ll, y = check_last_layer(G, y, device, dtype)
+            n, d = ll.shape
+        elif isinstance(target, LastLayer):
+            check_holdout(target, None, device, dtype)
+        else:
+            Gt = check_matrix(G, device, dtype)
+            n, d = Gt.shape
+            y = check_labels(y, n, self.per_class)
+        k = resolve_budget(self.budget, n)
+        classes, rows = group_rows(y) if self.per_class else (None, [np.arange(n)])
+        if isinstance(target, LastLayer):
+            valid = check_holdout(target, ll, device, dtype)
+            indices, gains = self._relinearized(ll, valid, y, k, ll.E.shape[1], rng, device,
+                                                dtype)
+        else:
+            if target is not None:
+                target = check_target(target, (len(rows), d) if self.per_class else (d,),
+                                      device, dtype)
+            indices, gains = self._identity_hessian(Gt if ll is None else ll, rows, k, target,
+                                                    rng, device)
+        self.indices_ = indices
         self.weights_ = np.ones(len(self.indices_))
-        self.gains_ = np.concatenate(gains)
+        self.gains_ = gains
         if self.per_class:
             self.classes_ = classes
         self.n_features_in_ = d
         self.n_samples_fit_ = n
         return self
+
+    def _identity_hessian(self, G, rows, k, target, rng, device):
+        """The greedy of :meth:`fit` under the identity-Hessian model, per group of ``rows``.
+
+        ``G`` is a gradient matrix or a :class:`LastLayer`, on which the
+        residual ``target - eta sum_S g_j`` is kept as a ``(C, H + 1)``
+        matrix and every product comes from the factors.  ``target``: one row
+        per group, or None for each group's mean gradient.
+        """
+        ks = split_budget(k, [len(r) for r in rows]).tolist()
+        idx, gains = [], []
+        for c, (r, kc) in enumerate(zip(rows, ks)):
+            if kc == 0:
+                continue
+            rt = torch.as_tensor(r, device=device)
+            if isinstance(G, LastLayer):
+                Ec, Hc = G.E[rt], G.Hb[rt]
+                shape = (Ec.shape[1], Hc.shape[1])
+                state = {"r": Ec.T @ Hc / len(r) if target is None else target[c].view(shape)}
+
+                def score(cols, Ec=Ec, Hc=Hc, state=state):
+                    return ((Hc[cols] @ state["r"].T) * Ec[cols]).sum(1)
+
+                def update(new, Ec=Ec, Hc=Hc, state=state):
+                    state["r"] = state["r"] - self.eta * (Ec[new].T @ Hc[new])
+            else:
+                Gc = G[rt]
+                state = {"r": Gc.mean(0) if target is None else target[c]}
+
+                def score(cols, Gc=Gc, state=state):
+                    return Gc[cols] @ state["r"]
+
+                def update(new, Gc=Gc, state=state):
+                    state["r"] = state["r"] - self.eta * Gc[new].sum(0)
+
+            p, g = _greedy(len(r), kc, score, update, device=device, **self._greedy_kwargs(rng))
+            idx.append(r[p])
+            gains.append(g)
+        return np.concatenate(idx).astype(np.int64), np.concatenate(gains)
+
+    def _relinearized(self, ll, valid, y, k, n_classes, rng, dev, dtype):
+        """GLISTER with exact re-linearization of the loss on ``valid`` (module docstring).
+
+        ``ll``: candidates' last-layer quantities, ``y`` their labels
+        (``0 .. n_classes-1``), ``valid``: the validation examples'.  Per
+        class with ``per_class`` (a class that ``valid`` lacks is matched to
+        its own candidates).  Returns the picks (rows of ``ll``) and their
+        gains.
+        """
+
+        def cast(x):
+            return x.to(device=dev, dtype=dtype)
+
+        E, Hb = cast(ll.E), cast(ll.Hb)
+        Ev, Hbv, Zv, yv = cast(valid.E), cast(valid.Hb), cast(valid.Z), valid.y.to(dev)
+        n = len(ll)
+        if self.per_class:
+            yv_np = yv.cpu().numpy()
+            groups = []
+            for c in range(n_classes):
+                r = np.flatnonzero(y == c)
+                if not len(r):
+                    continue
+                vr = np.flatnonzero(yv_np == c)
+                groups.append((r, vr if len(vr) else None))
+        else:
+            groups = [(np.arange(n), None)]
+        ks = split_budget(k, [len(r) for r, _ in groups]).tolist()
+        idx, gains = [], []
+        for (r, vr), kc in zip(groups, ks):
+            if kc == 0:
+                continue
+            rt = torch.as_tensor(r, device=dev)
+            if self.per_class:
+                # the class's validation examples, or its own training examples
+                src = (Ev, Hbv, Zv) if vr is not None else (cast(ll.E), cast(ll.Hb), cast(ll.Z))
+                vt = torch.as_tensor(vr if vr is not None else r, device=dev)
+                ev, hv, zv = (s[vt] for s in src)
+            else:
+                ev, hv, zv = Ev, Hbv, Zv
+            p, g = _relinearizing_greedy(E[rt], Hb[rt], ev, hv, zv, kc, eta=self.eta,
+                                         **self._greedy_kwargs(rng))
+            idx.append(r[p])
+            gains.append(g)
+        return np.concatenate(idx).astype(np.int64), np.concatenate(gains)
 
     def select(self, context):
         """One GLISTER round of a training run (see the module docstring).
@@ -355,41 +453,14 @@ class GlisterSelector(BaseSelector):
             valid = ll[torch.as_tensor(sample, device=ll.E.device)]
         dev = self._device(ll.E)
         dtype = DTYPES[self.dtype]
+        indices, _ = self._relinearized(ll, valid, context.y, min(context.budget, len(ll)),
+                                        context.n_classes, context.rng, dev, dtype)
 
         def cast(x):
             return x.to(device=dev, dtype=dtype)
 
         E, Hb = cast(ll.E), cast(ll.Hb)
-        Ev, Hbv, Zv, yv = cast(valid.E), cast(valid.Hb), cast(valid.Z), valid.y.to(dev)
-        n, k = len(ll), min(context.budget, len(ll))
-        if self.per_class:
-            yv_np = yv.cpu().numpy()
-            groups = []
-            for c in range(context.n_classes):
-                r = np.flatnonzero(context.y == c)
-                if not len(r):
-                    continue
-                vr = np.flatnonzero(yv_np == c)
-                groups.append((r, vr if len(vr) else None))
-        else:
-            groups = [(np.arange(n), None)]
-        ks = split_budget(k, [len(r) for r, _ in groups]).tolist()
-        idx = []
-        for (r, vr), kc in zip(groups, ks):
-            if kc == 0:
-                continue
-            rt = torch.as_tensor(r, device=dev)
-            if self.per_class:
-                # the class's validation examples, or its own training examples
-                src = (Ev, Hbv, Zv) if vr is not None else (cast(ll.E), cast(ll.Hb), cast(ll.Z))
-                vt = torch.as_tensor(vr if vr is not None else r, device=dev)
-                ev, hv, zv = (s[vt] for s in src)
-            else:
-                ev, hv, zv = Ev, Hbv, Zv
-            p, _ = _relinearizing_greedy(E[rt], Hb[rt], ev, hv, zv, kc, eta=self.eta,
-                                         **self._greedy_kwargs(context.rng))
-            idx.append(r[p])
-        indices = np.concatenate(idx).astype(np.int64)
+        Zv, Hbv, yv = cast(valid.Z), cast(valid.Hb), valid.y.to(dev)
         it = torch.as_tensor(indices, device=dev)
         info = {"validation": source,
                 "valid_loss": float(torch.nn.functional.cross_entropy(Zv.double(), yv)),

@@ -27,11 +27,12 @@ import torch
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..gradients import batch_gradients, class_gradients, random_batches, sample_gradients
+from ..gradients import (LastLayer, batch_gradients, class_gradients, gradient_sum,
+                         random_batches)
 from ..omp import DenseAtoms, OuterProductAtoms, omp_batched
-from ._base import (BUDGET_CONSTRAINTS, DTYPES, BaseSelector, Selection, check_labels,
-                    check_matrix, check_target, expand_batches, group_rows, n_batches_for,
-                    resolve_budget, split_budget)
+from ._base import (BUDGET_CONSTRAINTS, DTYPES, BaseSelector, Selection, check_holdout,
+                    check_labels, check_last_layer, check_matrix, check_target, expand_batches,
+                    group_rows, n_batches_for, resolve_budget, split_budget)
 
 __all__ = ["GradMatchSelector", "gradmatch"]
 
@@ -71,6 +72,60 @@ def _relative_error(G_sel, weights, target):
     w = torch.as_tensor(weights, device=G_sel.device, dtype=torch.float64)
     resid = w @ G_sel.to(torch.float64) - target
     return float(resid.norm() / target.norm().clamp_min(1e-300))
+
+
+def _group_targets(ll, groups, valid, scale, per_class):
+    """The full-gradient target of each group of rows of ``ll``.
+
+    The group's gradient sum times ``scale``; with held-out data ``valid``
+    (a :class:`LastLayer`), its gradient sum (of the group's class with
+    ``per_class``) rescaled to the group's size instead, a class that
+    ``valid`` lacks keeping its own training gradient.
+    """
+    yv = None if valid is None else valid.y.cpu().numpy()
+    out = []
+    for g in groups:
+        src, src_scale = ll[torch.as_tensor(g, device=ll.E.device)], scale
+        if valid is not None:
+            vr = np.flatnonzero(yv == int(ll.y[g[0]])) if per_class else np.arange(len(yv))
+            if len(vr):
+                src = valid[torch.as_tensor(vr, device=valid.E.device)]
+                src_scale = len(g) * scale / len(vr)
+        out.append(src.gradient_sum.to(ll.E.device) * src_scale)
+    return out
+
+
+def _fit_factored(ll, groups, full_targets, ks, opts, per_gradient):
+    """Per-example GRAD-MATCH on the factors of ``ll``, one problem per group of rows.
+
+    ``full_targets`` holds each group's target over all columns (only the
+    group's own class block is matched with ``per_gradient``).  The
+    per-example gradients are never formed: the atoms are
+    :class:`~sksubset.omp.OuterProductAtoms` (own-class blocks, ``(n, H + 1)``,
+    with ``per_gradient``).  Returns rows of ``ll``, weights, the relative
+    error against the sum of the full targets and the solver's rounds.
+    """
+    subs = [ll[torch.as_tensor(g, device=ll.E.device)] for g in groups]
+    H1 = ll.Hb.shape[1]
+    if per_gradient:
+        targets = [t[int(sub.y[0]) * H1:(int(sub.y[0]) + 1) * H1]
+                   for sub, t in zip(subs, full_targets)]
+        atoms, valid_rows = _pad([class_gradients(sub.E, sub.Hb, sub.y) for sub in subs])
+        atoms = DenseAtoms(atoms)
+    else:
+        targets = full_targets
+        E, valid_rows = _pad([sub.E for sub in subs])
+        atoms = OuterProductAtoms(E, _pad([sub.Hb for sub in subs])[0])
+    idx_l, w_l, rounds = _solve(atoms, valid_rows, targets, ks, opts)
+    local = np.concatenate([g[i] for g, i in zip(groups, idx_l)]).astype(np.int64)
+    weights = np.concatenate(w_l)
+    # the error from the factors too: sum_i w_i e_i [1, h_i]^T, never the rows
+    it = torch.as_tensor(local, device=ll.E.device)
+    w = torch.as_tensor(weights, device=ll.E.device, dtype=torch.float64)
+    approx = gradient_sum(ll.E[it].to(torch.float64) * w[:, None], ll.Hb[it].to(torch.float64))
+    target = sum(full_targets).to(torch.float64)
+    err = float((approx - target).norm() / target.norm().clamp_min(1e-300))
+    return local, weights, err, rounds
 
 
 def _fit_gradmatch(G, k, y, target, opts, per_class, per_gradient):
@@ -252,15 +307,26 @@ class GradMatchSelector(BaseSelector):
 
         Parameters
         ----------
-        G : array-like or torch.Tensor of shape (n_samples, n_features)
-            One gradient (or any vector) per candidate.
+        G : array-like, torch.Tensor or LastLayer of shape (n_samples, n_features)
+            One gradient (or any vector) per candidate; or a net's last-layer
+            gradients as factors
+            (:func:`sksubset.gradients.last_layer_gradients`), which the
+            solver uses directly (:class:`~sksubset.omp.OuterProductAtoms`),
+            never forming the gradient matrix.  The selection is the one the
+            dense matrix ``G.dense()`` gives, up to float ties.
         y : array-like of shape (n_samples,), default=None
-            Class labels; required with ``per_class``.
-        target : array-like or torch.Tensor, default=None
+            Class labels; required with ``per_class`` for a matrix.  For a
+            ``LastLayer`` the labels it was computed with (``None``: those).
+        target : array-like, torch.Tensor or LastLayer, default=None
             Gradient to match; ``None`` for the sum of ``G``'s rows.  Shape
             ``(n_features,)``, or ``(n_classes, n_features)`` with
             ``per_class`` (one target per class, classes in sorted order), for
-            example validation gradients.
+            example validation gradients.  When ``G`` is a ``LastLayer``,
+            ``target`` may be one too, of held-out data: each class then
+            matches the held-out gradient sum of its class rescaled to its
+            number of rows in ``G`` (the whole held-out sum rescaled to
+            ``n_samples`` without ``per_class``), as
+            ``SubsetTrainingClassifier(valid_size=...)`` does.
 
         Returns
         -------
@@ -268,17 +334,24 @@ class GradMatchSelector(BaseSelector):
         """
         self._check_options()
         device = self._device(G)
-        Gt = check_matrix(G, device, DTYPES[self.dtype])
-        n, d = Gt.shape
-        k = resolve_budget(self.budget, n)
-        y = check_labels(y, n, self.per_class)
-        if target is not None:
-            shape = (len(np.unique(y)), d) if self.per_class else (d,)
-            target = check_target(target, shape, device, torch.float64)
-            if not self.per_class:
-                target = target[0]
-        idx, w, err, rounds = _fit_gradmatch(Gt, k, y, target, self._opts, self.per_class,
-                                             self.per_gradient)
+        if isinstance(G, LastLayer):
+            ll, y = check_last_layer(G, y, device, DTYPES[self.dtype])
+            n, d = ll.shape
+            idx, w, err, rounds = self._fit_last_layer(ll, y, target, device)
+        else:
+            if isinstance(target, LastLayer):
+                check_holdout(target, None, device, torch.float64)
+            Gt = check_matrix(G, device, DTYPES[self.dtype])
+            n, d = Gt.shape
+            k = resolve_budget(self.budget, n)
+            y = check_labels(y, n, self.per_class)
+            if target is not None:
+                shape = (len(np.unique(y)), d) if self.per_class else (d,)
+                target = check_target(target, shape, device, torch.float64)
+                if not self.per_class:
+                    target = target[0]
+            idx, w, err, rounds = _fit_gradmatch(Gt, k, y, target, self._opts, self.per_class,
+                                                 self.per_gradient)
         self.indices_ = idx.astype(np.int64)
         self.weights_ = w
         self.gradient_error_ = err
@@ -288,6 +361,21 @@ class GradMatchSelector(BaseSelector):
         self.n_features_in_ = d
         self.n_samples_fit_ = n
         return self
+
+    def _fit_last_layer(self, ll, y, target, device):
+        """:meth:`fit` on last-layer gradients given by their factors."""
+        n, d = ll.shape
+        groups = group_rows(y)[1] if self.per_class else [np.arange(n)]
+        if isinstance(target, LastLayer):
+            valid = check_holdout(target, ll, device, torch.float64)
+            full_targets = _group_targets(ll, groups, valid, 1.0, self.per_class)
+        elif target is None:
+            full_targets = _group_targets(ll, groups, None, 1.0, self.per_class)
+        else:
+            shape = (len(groups), d) if self.per_class else (d,)
+            full_targets = list(check_target(target, shape, device, torch.float64))
+        ks = split_budget(resolve_budget(self.budget, n), [len(g) for g in groups]).tolist()
+        return _fit_factored(ll, groups, full_targets, ks, self._opts, self.per_gradient)
 
     def select(self, context):
         """One GRAD-MATCH round of a training run (see :class:`.SelectionContext`).
@@ -332,32 +420,8 @@ class GradMatchSelector(BaseSelector):
         groups = ([np.flatnonzero(y == c) for c in range(n_classes)] if self.per_class
                   else [np.arange(len(ll))])
         groups = [g for g in groups if len(g)]
-        yv = None if valid is None else valid.y.cpu().numpy()
-        subs, targets, full_targets = [], [], []
-        for g in groups:
-            sub = ll[torch.as_tensor(g, device=ll.E.device)]
-            src, src_scale = sub, scale
-            if valid is not None:
-                vr = np.flatnonzero(yv == y[g[0]]) if self.per_class else np.arange(len(yv))
-                if len(vr):
-                    src = valid[torch.as_tensor(vr, device=ll.E.device)]
-                    src_scale = len(g) * scale / len(vr)
-            full_targets.append(src.gradient_sum * src_scale)
-            subs.append(sub)
-            H1 = sub.Hb.shape[1]
-            c = int(y[g[0]])
-            targets.append(full_targets[-1][c * H1:(c + 1) * H1] if self.per_gradient
-                           else full_targets[-1])
+        full_targets = _group_targets(ll, groups, valid, scale, self.per_class)
         ks = split_budget(k, [len(g) for g in groups]).tolist()
-        if self.per_gradient:
-            atoms, valid_rows = _pad([class_gradients(sub.E, sub.Hb, sub.y) for sub in subs])
-            atoms = DenseAtoms(atoms)
-        else:
-            E, valid_rows = _pad([sub.E for sub in subs])
-            atoms = OuterProductAtoms(E, _pad([sub.Hb for sub in subs])[0])
-        idx_l, w_l, rounds = _solve(atoms, valid_rows, targets, ks, self._opts)
-        local = np.concatenate([g[i] for g, i in zip(groups, idx_l)]).astype(np.int64)
-        weights = np.concatenate(w_l)
-        sel = ll[torch.as_tensor(local, device=ll.E.device)]
-        err = _relative_error(sample_gradients(sel.E, sel.Hb), weights, sum(full_targets))
+        local, weights, err, rounds = _fit_factored(ll, groups, full_targets, ks, self._opts,
+                                                    self.per_gradient)
         return local, weights, {"gradient_error": err, "omp_rounds": rounds}

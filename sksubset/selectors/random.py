@@ -11,13 +11,18 @@ import torch
 from sklearn.base import _fit_context
 from sklearn.utils import check_array, check_random_state
 
+from ..gradients import LastLayer
 from ._base import BUDGET_CONSTRAINTS, BaseSelector, Selection, resolve_budget
 
 __all__ = ["RandomSelector"]
 
 
 def _n_rows(X):
-    """Number of rows of a 2-D array-like, sparse matrix or tensor (values unread)."""
+    """Number of rows of a 2-D array-like, sparse matrix, tensor or LastLayer (values unread)."""
+    if isinstance(X, LastLayer):
+        if len(X) < 1:
+            raise ValueError("X must have at least one row; got 0.")
+        return X.shape
     if isinstance(X, torch.Tensor):
         if X.ndim != 2:
             raise ValueError(f"X must be 2-D (n_samples, n_features); got shape {tuple(X.shape)}.")
@@ -88,8 +93,9 @@ class RandomSelector(BaseSelector):
 
         Parameters
         ----------
-        X : array-like, sparse matrix or torch.Tensor of shape (n_samples, n_features)
-            Only its number of rows is used.
+        X : array-like, sparse matrix, torch.Tensor or LastLayer of shape (n_samples, n_features)
+            Only its number of rows is used (a ``LastLayer`` of
+            :func:`sksubset.gradients.last_layer_gradients` works too).
         y : None
             Ignored.
 
