@@ -30,6 +30,7 @@ from ._progress import epoch_bar
 from .distributed import processes_of
 from .exceptions import DivergenceError
 from .gradients import last_layer_params
+from .preflight import check_module, check_selector, reseed_module
 from .schedule import make_schedule
 from .selectors import STRATEGIES, BaseSelector, GradMatchSelector, SelectionContext, get_selector
 from .selectors._base import BUDGET_CONSTRAINTS, resolve_budget
@@ -63,7 +64,8 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         own ``budget`` is ignored: the classifier's ``budget`` applies.
     budget : float in (0, 1] or int >= 1, default=0.1
         Fraction of the training examples in each subset, or their number
-        (an int, e.g. the resource of ``HalvingGridSearchCV(...,
+        (as for the selectors: ``1`` is one example, ``1.0`` all of them; an
+        int is also the resource of ``HalvingGridSearchCV(...,
         resource="budget")``).
     R : int >= 1, default=20
         Reselect every ``R`` subset epochs (adaptive selectors decide
@@ -71,14 +73,16 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
     kappa : float in [0, 1], default=0.5
         Warm-start fraction of the epoch budget (0: no warm start).
     per_batch : bool, default=False
-        Select mini-batches (of the net's ``batch_size``) instead of examples,
-        for selectors that support it (GRAD-MATCH-PB, CRAIG-PB).
+        Select mini-batches (of the net's ``batch_size``) instead of examples
+        (GRAD-MATCH-PB, CRAIG-PB); refused for the selectors without a
+        per-batch variant.
     per_class : bool, default=True
         With ``selector="gradmatch"`` and ``per_batch=False``: one problem per
-        class, the budget split in proportion to class sizes.  The defaults
-        (per-class, per-example GRAD-MATCH) are the variant that came closest
-        to full training cut to the same wall-clock, and beat RANDOM-WARM, on
-        Fashion-MNIST (``docs/benchmarks.md``, section 4).
+        class, the budget split in proportion to class sizes (every class
+        present gets at least one example once the budget allows one each).
+        The defaults (per-class, per-example GRAD-MATCH) are the variant that
+        came closest to full training cut to the same wall-clock, and beat
+        RANDOM-WARM, on Fashion-MNIST (``docs/benchmarks.md``, section 4).
     per_gradient : bool, default=False
         With ``selector="gradmatch"`` and ``per_class``: match only each
         class's own output-unit gradient.
@@ -106,7 +110,10 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
     random_state : int, RandomState instance or None, default=None
         Seeds the selections, the hold-out split and (through a forked torch
         generator) the net's initialization and shuffling, so that the same
-        value gives the same run on the same device.
+        value gives the same run on the same device, in any process.  A
+        module given to the net as an instance is re-initialized for that
+        (each layer's ``reset_parameters()``); with ``None`` it starts from
+        the weights it has.
     verbose : int, default=1
         Progress bar over the epochs, showing the phase (``warm``, ``select``,
         ``subset``).  0: never.  1: only where a person watches: standard
@@ -252,6 +259,7 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             raise TypeError("net must be a skorch.NeuralNetClassifier; got "
                             f"{type(self.net).__name__}.")
         weighted_criterion(self.net.criterion)  # fail early on an unsupported loss
+        check_selector(self.selector, self.per_batch)
         X, y = validate_data(self, X, y, allow_nd=True, dtype=np.float32)
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
@@ -288,6 +296,9 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             callbacks=list(net.callbacks or []) + [(_CALLBACK, callback)],
         )
         net.initialize()
+        if self.random_state is not None:
+            reseed_module(net)
+        check_module(net, X, len(self.classes_))
         run = _Run(self, net, dataset, pool, valid_ds, rng, k)
         callback.run = run
         run.watch.totals["setup"] = time.perf_counter() - t_start
@@ -379,7 +390,7 @@ class _Run:
         try:
             out = self.processes.last_layer(self.net, X, y)
         except DivergenceError as exc:
-            raise self._diverged(f"at its selection, {exc}") from None
+            raise self._diverged(f"at its selection, {exc}", selecting=True) from None
         sync(self.device)
         self.grad_seconds += time.perf_counter() - t
         return out
@@ -451,21 +462,21 @@ class _Run:
     def _train_phase(self):
         return "warm_start" if self.phase == "warm" else "subset_training"
 
-    def _where(self):
-        """Epoch (1-based, as in the net's history), phase and selection round."""
+    def _where(self, selecting):
+        """Epoch (1-based, as in the net's history), phase and selection round (the one being
+        selected, or the one being trained)."""
         where = f"epoch {self.epoch + 1} of {self.schedule.n_trained}"
-        if self.phase == "warm" or (self.phase is None
-                                    and self.schedule.phase(self.epoch) == "warm"):
+        if self.schedule.phase(self.epoch) == "warm":
             return where + " (warm start on all the data)"
-        return where + f" (subset training, selection round {max(len(self.history), 1)})"
+        return where + f" (subset training, selection round {len(self.history) + selecting})"
 
-    def _diverged(self, what):
+    def _diverged(self, what, selecting=False):
         hint = f"a smaller learning rate (net lr={self.net.lr:g})"
         scale = float(self.dataset.X.abs().max()) if self.dataset.X.numel() else 0.0
         if scale > 1e6:
             hint += f" or inputs on a smaller scale (the largest |X| is {scale:.3g})"
-        return DivergenceError(f"Training diverged in {self._where()}: {what.rstrip('.')}. "
-                               f"Try {hint}.")
+        return DivergenceError(f"Training diverged in {self._where(selecting)}: "
+                               f"{what.rstrip('.')}. Try {hint}.")
 
     def end_batch(self, net):
         loss = net.history[-1, "batches", -1, "train_loss"]

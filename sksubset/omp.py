@@ -75,9 +75,11 @@ stays exact.
 """
 
 from dataclasses import dataclass
+from numbers import Integral, Real
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 __all__ = ["OMPResult", "DenseAtoms", "OuterProductAtoms", "orthogonal_matching_pursuit",
            "omp_batched", "nnls_gram"]
@@ -137,7 +139,10 @@ class DenseAtoms:
         return self.A[bi, idx].to(torch.float64)
 
     def sqnorms(self):
-        return torch.linalg.vector_norm(self.A, dim=2, dtype=torch.float64) ** 2
+        # in row slices: a float64 copy of A at once would double the memory of a float32 A
+        rows = max(1, (1 << 22) // max(1, self.shape[0] * self.shape[2]))
+        return torch.cat([torch.linalg.vector_norm(a, dim=2, dtype=torch.float64)
+                          for a in self.A.split(rows, dim=1)], dim=1) ** 2
 
 
 class OuterProductAtoms:
@@ -187,12 +192,6 @@ def _resolve_device(device, *arrays):
                 return a.device
         return torch.device("cpu")
     return torch.device(device)
-
-
-def _to_tensor(x, dtype, device):
-    if not isinstance(x, torch.Tensor):
-        x = torch.from_numpy(np.ascontiguousarray(x))
-    return x.to(device=device, dtype=dtype)
 
 
 class _BatchedOMP:
@@ -346,8 +345,12 @@ class _BatchedOMP:
         self.blocked[bi] = torch.where(blocked, -torch.inf, 0.0).to(self.A.dtype)
         self.r[bi] = self.b[bi] - self.z[bi, :t] @ self.Q[bi, :t]
         if self.gain:  # the basis changed: project every atom on it afresh
-            P = self.A.project(bi, self.Q[bi, :t]).to(torch.float64)
-            self.proj2[bi] = (P * P).sum(1)
+            # a few basis rows at a time: all of them at once is an (n, t) matrix
+            proj2 = torch.zeros_like(self.proj2[bi])
+            for V in self.Q[bi, :t].split(max(1, (1 << 22) // self.n)):
+                P = self.A.project(bi, V).to(torch.float64)
+                proj2 += (P * P).sum(1)
+            self.proj2[bi] = proj2
             self.c[bi] = self.A.project(bi, self.r[bi].unsqueeze(0))[:, 0].to(torch.float64)
 
     def _replace(self, bi, zero, w):
@@ -416,7 +419,10 @@ class _BatchedOMP:
                 w[:, :P] = _masked_solve(self.G[:, :P, :P], self.h[:, :P], mask)[0]
                 break
             ti = torch.as_tensor(todo, device=w.device)
-            G, h = self.G[ti, :P, :P], self.h[ti, :P]
+            if len(todo) == self.B:  # a view: a copy of the k x k Gram blocks costs their size
+                G, h = self.G[:, :P, :P], self.h[:, :P]
+            else:
+                G, h = self.G[ti, :P, :P], self.h[ti, :P]
             wt = nnls_gram(G, h, mask[ti])
             w[ti] = 0
             w[ti, :P] = wt
@@ -459,9 +465,10 @@ def _masked_solve(G, h, F):
 
     Returns ``x`` and the dual ``y = G x - h`` (zero on ``F``).
     """
-    eye = torch.eye(G.shape[1], device=G.device, dtype=G.dtype)
-    both = F.unsqueeze(1) & F.unsqueeze(2)
-    L, _ = torch.linalg.cholesky_ex(torch.where(both, G, 0.0) + eye * (~F).unsqueeze(1))
+    M = torch.where(F.unsqueeze(1) & F.unsqueeze(2), G, 0.0)
+    M.diagonal(dim1=1, dim2=2).add_((~F).to(G.dtype))  # identity off F, in place
+    L, _ = torch.linalg.cholesky_ex(M)
+    del M
     x = torch.cholesky_solve(torch.where(F, h, 0.0).unsqueeze(2), L).squeeze(2)
     y = torch.where(F, 0.0, torch.bmm(G, x.unsqueeze(2)).squeeze(2) - h)
     return x, y
@@ -509,6 +516,8 @@ def nnls_gram(G, h, mask, max_iter=None):
         swap = torch.where(full.unsqueeze(1), infeas, infeas & (pos == last.unsqueeze(1)))
         F = F ^ swap
         changed = torch.nonzero(swap.any(1)).squeeze(1)  # refactor only what moved
+        if len(changed) == B:
+            changed = slice(None)  # all of them: no copy of G
         x[changed], y[changed] = _masked_solve(G[changed], h[changed], F[changed])
     return torch.where(F, x, 0.0).clamp_min(0)
 
@@ -552,6 +561,13 @@ def omp_batched(A, b, n_nonzero, *, valid=None, lam=0.5, eps=1e-10, positive=Tru
                            check_every, max_rounds).solve()
 
 
+@validate_params({"A": ["array-like", torch.Tensor], "b": ["array-like", torch.Tensor],
+                  "n_nonzero": [Interval(Integral, 1, None, closed="left")],
+                  "lam": [Interval(Real, 0, None, closed="left")],
+                  "eps": [Interval(Real, 0, None, closed="left")], "positive": ["boolean"],
+                  "criterion": [StrOptions({"gain", "correlation"})],
+                  "dtype": [StrOptions({"float32", "float64"}), torch.dtype],
+                  "device": [str, torch.device]}, prefer_skip_nested_validation=True)
 def orthogonal_matching_pursuit(A, b, n_nonzero, *, lam=0.5, eps=1e-10, positive=True,
                                 criterion="gain", dtype=torch.float32, device="auto"):
     """Regularized (non-negative) orthogonal matching pursuit.
@@ -566,11 +582,11 @@ def orthogonal_matching_pursuit(A, b, n_nonzero, *, lam=0.5, eps=1e-10, positive
         Candidate vectors, one per row (e.g. per-example gradients).
     b : array-like or torch.Tensor of shape (n_features,)
         Target vector (e.g. the full training gradient).
-    n_nonzero : int
+    n_nonzero : int >= 1
         Number of atoms to select (at most ``n_atoms``).
-    lam : float, default=0.5
+    lam : float >= 0, default=0.5
         Ridge regularization of the weights.
-    eps : float, default=1e-10
+    eps : float >= 0, default=1e-10
         Stop early once the regularized error is at most ``eps * ||b||^2``.
     positive : bool, default=True
         Constrain the weights to be non-negative.
@@ -578,7 +594,7 @@ def orthogonal_matching_pursuit(A, b, n_nonzero, *, lam=0.5, eps=1e-10, positive
         How the next atom is chosen: the largest decrease of the
         unconstrained regularized error, or the largest inner product with the
         residual (the paper's Algorithm 2); see the module docstring.
-    dtype : torch.dtype, default=torch.float32
+    dtype : torch.float32, torch.float64, "float32" or "float64", default=torch.float32
         Precision in which ``A`` is read; the basis and the final weights are
         always computed in float64.
     device : str or torch.device, default="auto"
@@ -591,6 +607,13 @@ def orthogonal_matching_pursuit(A, b, n_nonzero, *, lam=0.5, eps=1e-10, positive
     weights : ndarray of shape (n_selected,)
         Their weights.
 
+    Raises
+    ------
+    ValueError or TypeError
+        For a parameter out of range, ``A`` not 2-D or with NaN/inf values,
+        ``b`` not of shape ``(n_features,)``, complex input, or ``n_nonzero >
+        n_atoms``.
+
     Examples
     --------
     >>> import numpy as np
@@ -602,9 +625,20 @@ def orthogonal_matching_pursuit(A, b, n_nonzero, *, lam=0.5, eps=1e-10, positive
     >>> sorted(idx.tolist()), np.round(w, 3).tolist()
     ([3, 7], [1.0, 1.0])
     """
-    dev = _resolve_device(device, A, b)
-    At = _to_tensor(A, dtype, dev)
-    bt = _to_tensor(b, torch.float64, dev)
+    from .selectors._base import check_matrix, check_target  # the selectors' input checks
+
+    try:
+        dev = _resolve_device(device, A, b)
+    except RuntimeError as exc:
+        raise ValueError(f"device={device!r} is not a valid torch device.") from exc
+    dtype = {"float32": torch.float32, "float64": torch.float64}.get(dtype, dtype)
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64; got {dtype}.")
+    At = check_matrix(A, dev, dtype, name="A")
+    bt = check_target(b, (At.shape[1],), dev, torch.float64, name="b")[0]
+    if n_nonzero > At.shape[0]:
+        raise ValueError(f"n_nonzero={n_nonzero} is larger than the number of atoms (rows of "
+                         f"A: {At.shape[0]}).")
     res = omp_batched(At.unsqueeze(0), bt.unsqueeze(0), [int(n_nonzero)], lam=lam,
                       eps=eps, positive=positive, criterion=criterion)[0]
     return res.indices.cpu().numpy(), res.weights.cpu().numpy()

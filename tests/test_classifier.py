@@ -2,6 +2,7 @@
 
 import math
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -165,8 +166,9 @@ def test_weighted_loss_is_exact():
     net = NeuralNetClassifier(module, criterion=nn.CrossEntropyLoss, max_epochs=1, lr=0.5,
                               batch_size=64, train_split=None, verbose=0)
     idx, w = [3, 7, 20, 21], [0.5, 1.0, 2.0, 4.5]
+    # random_state=None: the module instance keeps its weights W0 (a seed would re-draw them)
     clf = SubsetTrainingClassifier(net, selector=FixedSelector(idx, w), kappa=0, R=1,
-                                   random_state=0, verbose=0).fit(X, y)
+                                   random_state=None, verbose=0).fit(X, y)
     ref = nn.Linear(4, 3)
     with torch.no_grad():
         ref.weight.copy_(W0)
@@ -246,15 +248,21 @@ def test_large_learning_rate_does_not_collapse_under_the_default(kappa):
 
 # -- divergence ------------------------------------------------------------------
 class InfInEval(nn.Module):
-    """Trains normally; at the selection (eval mode) its embeddings are infinite."""
+    """Trains normally; from its ``after + 1``-th evaluation (a selection's forward pass) on,
+    its embeddings are infinite."""
 
-    def __init__(self):
+    def __init__(self, after=0, softmax=False):  # softmax: make_net's module__softmax, unused
         super().__init__()
         self.body, self.head = nn.Linear(64, 16), nn.Linear(16, 10)
+        self.after, self.evaluations = after, 0
 
     def forward(self, X):
         h = torch.relu(self.body(X))
-        return self.head(h if self.training else h * float("inf"))
+        if not self.training:
+            self.evaluations += 1
+            if self.evaluations > self.after:
+                h = h * float("inf")
+        return self.head(h)
 
 
 @pytest.mark.parametrize("selector,kappa,where", [
@@ -273,23 +281,26 @@ def test_diverging_training_loss_stops_fit(small, selector, kappa, where):
         clf.fit(X, y)
 
 
-def test_non_finite_embeddings_at_a_selection_stop_fit(small):
+@pytest.mark.parametrize("after,where", [(0, "epoch 2 of 6 (subset training, selection round 1)"),
+                                         (1, "epoch 4 of 6 (subset training, selection round 2)")])
+def test_non_finite_logits_at_a_selection_stop_fit(small, after, where):
     X, y = small
-    net = make_net(module=InfInEval, max_epochs=10, lr=0.01)
+    # T = 10, kappa = 0.5, 20%: one warm epoch, then selections before trained epochs 2, 4, 6
+    net = make_net(module=InfInEval, module__after=after, max_epochs=10, lr=0.01)
     clf = SubsetTrainingClassifier(net, budget=0.2, R=2, verbose=0)
-    with pytest.raises(DivergenceError, match=r"epoch 6 of 6 \(subset training, selection "
-                                              r"round 1\): at its selection, The net's inputs of "
-                                              r"the last nn.Linear are NaN or infinite"):
+    with pytest.raises(DivergenceError, match=re.escape(where) + r": at its selection, The net's "
+                                              r"logits are NaN or infinite for 400 of 400"):
         clf.fit(X, y)
 
 
-def test_huge_inputs_are_named(small):
+@pytest.mark.parametrize("kappa,where", [(0.5, "warm start"), (0.0, "subset training")])
+def test_huge_inputs_are_named(small, kappa, where):
     X, y = small
     X = X.copy()
     X[:20] = 1e30
-    clf = SubsetTrainingClassifier(make_net(max_epochs=10), budget=0.2, verbose=0)
-    with pytest.raises(DivergenceError, match=r"warm start.*inputs on a smaller scale "
-                                              r"\(the largest \|X\| is 1e\+30\)"):
+    clf = SubsetTrainingClassifier(make_net(max_epochs=10), budget=0.2, kappa=kappa, verbose=0)
+    with pytest.raises(DivergenceError, match=where + r".*inputs on a smaller scale "
+                                                      r"\(the largest \|X\| is 1e\+30\)"):
         clf.fit(X, y)
 
 

@@ -349,3 +349,15 @@ def test_cuda_matches_cpu():
     gpu = CraigSelector(budget=30, dtype="float64").fit(G.cuda(), y)
     np.testing.assert_array_equal(cpu.indices_, gpu.indices_)
     np.testing.assert_array_equal(cpu.weights_, gpu.weights_)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "sqeuclidean", "cosine"])
+def test_all_zero_gradients_warn_and_share_the_rows_evenly(metric):
+    """Identical rows: ties would give all but k-1 rows to the first medoid."""
+    G = np.zeros((271, 5))
+    with pytest.warns(UserWarning, match="rows of a problem are identical"):
+        sel = CraigSelector(budget=10, metric=metric, per_class=False).fit(G)
+    assert len(np.unique(sel.indices_)) == 10
+    assert sorted(sel.weights_.tolist()) == [27.0] * 9 + [28.0]
+    np.testing.assert_array_equal(np.bincount(sel.assignments_, minlength=271)[sel.indices_],
+                                  sel.weights_)

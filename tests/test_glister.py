@@ -287,3 +287,9 @@ def test_held_out_factors_as_target_is_a_training_round(per_class, toy_gradients
     if not per_class:
         flat = GlisterSelector(**params).fit(G, y, target=T)
         assert not np.array_equal(flat.indices_, sel.indices_)
+@pytest.mark.parametrize("optimizer", ["naive", "stochastic"])
+def test_all_zero_gradients_warn(optimizer):
+    with pytest.warns(UserWarning, match="every gain is zero"):
+        sel = GlisterSelector(budget=12, optimizer=optimizer, random_state=0).fit(
+            np.zeros((120, 4)))
+    assert len(np.unique(sel.indices_)) == 12 and (sel.weights_ == 1).all()

@@ -59,7 +59,9 @@ def per_class_reference(G, y, k, targets=None, per_gradient=False, lam=0.5):
     (11, [1, 1, 10], [1, 1, 9]),
     (10, [2, 3], [2, 3]),               # k larger than the total: everything
     (3, [0, 5], [0, 3]),                # an empty group gets nothing
-    (50, [1, 100], [0, 50]),
+    (50, [1, 100], [1, 49]),            # a class of one keeps a slot
+    (10, [1, 2, 97], [1, 1, 8]),        # every class present gets one when k >= 3
+    (2, [1, 2, 97], [0, 0, 2]),         # k < number of classes: proportional only
     (1, [4, 4, 4], [1, 0, 0]),          # ties: stable order
 ])
 def test_split_budget_cases(k, sizes, expected):
@@ -79,7 +81,12 @@ def test_split_budget_properties():
         assert parts.sum() == min(k, total)
         assert (parts <= sizes).all() and (parts >= 0).all()
         quota = min(k, total) * sizes / total
-        assert (np.abs(parts - quota) < 1).all()  # proportional (largest remainder)
+        if k >= np.count_nonzero(sizes):
+            assert (parts[sizes > 0] >= 1).all()  # every class present has a slot
+        # proportional (largest remainder), up to the slots given to the smallest groups
+        assert (np.abs(parts - quota) < 1 + np.count_nonzero(sizes)).all()
+        if not (k >= np.count_nonzero(sizes) and (np.floor(quota)[sizes > 0] == 0).any()):
+            assert (np.abs(parts - quota) < 1).all()
 
 
 @pytest.mark.parametrize("budget,n,expected", [
@@ -97,6 +104,12 @@ def test_resolve_budget_too_large():
         resolve_budget(11, 10)
 
 
+@pytest.mark.parametrize("budget", [True, False, np.True_])
+def test_resolve_budget_refuses_booleans(budget):
+    with pytest.raises(TypeError, match="boolean"):
+        resolve_budget(budget, 10)
+
+
 # ---------------------------------------------------------------------------
 # per-class budget split inside the selector
 # ---------------------------------------------------------------------------
@@ -105,6 +118,7 @@ def test_resolve_budget_too_large():
     ([100, 70, 30], 0.1, [10, 7, 3]),
     ([7, 5, 3], 5, [2, 2, 1]),
     ([20, 3, 3], 25, [19, 3, 3]),  # quotas 19.23, 2.88, 2.88
+    ([97, 2, 1], 0.1, [8, 1, 1]),  # quotas 9.7, 0.2, 0.1: every class keeps a slot
 ])
 def test_per_class_budget_split(sizes, budget, expected):
     y = make_labels(sizes, seed=1)
@@ -386,6 +400,61 @@ def test_bad_params(params, match):
         GradMatchSelector(**params).fit(G_OK)
 
 
+# -- inputs shared by every selector that reads G -----------------------------
+_SELECTORS = ["GradMatchSelector", "CraigSelector", "GlisterSelector", "CrestSelector"]
+_BAD_SHARED = [
+    (lambda G: G + 1j, {}, TypeError, "G must be real"),
+    (lambda G: torch.tensor(G, dtype=torch.complex128), {}, TypeError, "G must be real"),
+    (lambda G: G, {"budget": True}, TypeError, "boolean"),
+]
+if not torch.cuda.is_available():
+    _BAD_SHARED.append((lambda G: G, {"device": "cuda"}, ValueError, "CUDA is not available"))
+
+
+@pytest.mark.parametrize("name", _SELECTORS)
+@pytest.mark.parametrize("make,params,error,match", _BAD_SHARED)
+def test_bad_shared_inputs(name, make, params, error, match):
+    import sksubset.selectors as selectors
+
+    with pytest.raises(error, match=match):
+        getattr(selectors, name)(**params).fit(make(G_OK))
+
+
+def test_float32_numpy_is_read_without_a_copy():
+    from sksubset.selectors._base import check_matrix
+
+    G = np.ones((50, 4), dtype=np.float32)
+    Gt = check_matrix(G, torch.device("cpu"), torch.float32)
+    assert np.shares_memory(Gt.numpy(), G)
+    assert check_matrix(G.astype(np.float64), "cpu", torch.float32).dtype == torch.float32
+
+
+# -- no silently empty or degenerate selection ---------------------------------
+def test_huge_values_keep_k_rows():
+    """Values near 1e30 overflow float32 products: the matrix is rescaled first."""
+    G = make_G(n=400, d=16).astype(np.float32)
+    sel = GradMatchSelector(budget=10).fit(G * np.float32(1e30))
+    assert len(sel.indices_) == 10 and sel.gradient_error_ < 0.1
+    # a power-of-two scale with the ridge scaled by its square is the same problem
+    for e in (100, -100):
+        ref = GradMatchSelector(budget=30).fit(G)
+        big = GradMatchSelector(budget=30, lam=0.5 * 4.0 ** e).fit(G * np.float32(2.0 ** e))
+        np.testing.assert_array_equal(big.indices_, ref.indices_)
+        np.testing.assert_allclose(big.weights_, ref.weights_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("per_class", [False, True])
+def test_all_zero_gradients_warn_and_give_even_rows(per_class):
+    G = np.zeros((300, 8))
+    y = np.arange(300) % 3
+    with pytest.warns(UserWarning, match="gradient to match is zero"):
+        sel = GradMatchSelector(budget=30, per_class=per_class).fit(G, y)
+    assert len(np.unique(sel.indices_)) == 30
+    np.testing.assert_allclose(sel.weights_, 10.0)  # equal, summing to the rows matched
+    if per_class:
+        assert np.bincount(y[sel.indices_]).tolist() == [10, 10, 10]
+
+
 def test_y_length_mismatch():
     with pytest.raises(ValueError, match="y"):
         GradMatchSelector(budget=5, per_class=True).fit(G_OK, Y_OK[:-1])
@@ -558,3 +627,19 @@ def test_held_out_gradients_as_target(per_class, toy_gradients):
                            train_fn=lambda idx: G, valid_fn=lambda: Gv)
     out = GradMatchSelector(**params).select(ctx)
     np.testing.assert_array_equal(out.indices, a.indices_)
+
+
+@pytest.mark.parametrize("factor", [2.0 ** 100, 2.0 ** -100])
+def test_factors_of_extreme_magnitude_give_the_same_selection(factor, toy_gradients):
+    """Gradients are linear in Hb: scaling it by a power of two far outside float32's comfortable
+    range selects the same rows with the same weights (the solver rescales, the ridge with it)."""
+    from sksubset.gradients import LastLayer
+
+    _, _, y, G = toy_gradients(n=120)
+    ref = GradMatchSelector(budget=12, per_class=True, dtype="float64").fit(G, y)
+    big = LastLayer(G.E, G.Hb.double() * factor, G.Z, G.y)
+    got = GradMatchSelector(budget=12, per_class=True, lam=0.5 * factor ** 2,
+                            dtype="float64").fit(big, y)
+    np.testing.assert_array_equal(got.indices_, ref.indices_)
+    np.testing.assert_allclose(got.weights_, ref.weights_, rtol=1e-9)
+    assert got.gradient_error_ == pytest.approx(ref.gradient_error_, rel=1e-9)

@@ -300,6 +300,43 @@ def test_invalid_criterion():
         orthogonal_matching_pursuit(np.eye(3), np.ones(3), 2, criterion="best")
 
 
+_A = np.random.default_rng(0).normal(size=(8, 4))
+_A_NAN = _A.copy()
+_A_NAN[2, 1] = np.nan
+
+
+# (A, b, n_nonzero, keyword arguments, error class, message fragment)
+@pytest.mark.parametrize("A,b,k,kwargs,error,match", [
+    (_A_NAN, _A.sum(0), 3, {}, ValueError, "A contains NaN or infinite"),
+    (_A, np.r_[_A.sum(0)[:3], np.inf], 3, {}, ValueError, "b contains NaN or infinite"),
+    (_A, _A.sum(0), -1, {}, ValueError, "'n_nonzero'"),
+    (_A, _A.sum(0), 0, {}, ValueError, "'n_nonzero'"),
+    (_A, _A.sum(0), 9, {}, ValueError, r"n_nonzero=9 is larger than the number of atoms"),
+    (_A, _A.sum(0), 3, {"lam": -0.5}, ValueError, "'lam'"),
+    (_A, _A.sum(0), 3, {"eps": -1.0}, ValueError, "'eps'"),
+    (_A, _A.sum(0)[:3], 3, {}, ValueError, r"b must have shape \(4,\); got \(3,\)"),
+    (_A, _A[:2], 3, {}, ValueError, r"b must have shape \(4,\); got \(2, 4\)"),
+    (_A[0], _A[0], 1, {}, ValueError, "A must be 2-D"),
+    (_A + 1j, _A.sum(0), 3, {}, TypeError, "A must be real"),
+    (torch.tensor(_A, dtype=torch.complex64), _A.sum(0), 3, {}, TypeError, "A must be real"),
+    (_A, _A.sum(0) + 0j, 3, {}, TypeError, "b must be real"),
+    ([["a", "b"]], [1.0, 2.0], 1, {}, TypeError, "A must be a numeric array"),
+    (_A, _A.sum(0), 3, {"dtype": torch.int64}, ValueError, "dtype"),
+    (_A, _A.sum(0), 3, {"device": "tpu"}, ValueError, "device='tpu'"),
+    (_A, _A.sum(0), 3, {"positive": "yes"}, ValueError, "'positive'"),
+])
+def test_bad_input_is_refused(A, b, k, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        orthogonal_matching_pursuit(A, b, k, **kwargs)
+
+
+def test_float64_input_and_dtype_names_agree():
+    i1, w1 = orthogonal_matching_pursuit(_A, _A.sum(0), 3, dtype=torch.float64)
+    i2, w2 = orthogonal_matching_pursuit(torch.from_numpy(_A), _A.sum(0), 3, dtype="float64")
+    np.testing.assert_array_equal(i1, i2)
+    np.testing.assert_array_equal(w1, w2)
+
+
 @pytest.mark.parametrize("k", [4, 5])
 @pytest.mark.parametrize("lam", [0.5, 0.01])
 def test_every_atom_tried_keeps_exact_count(k, lam):

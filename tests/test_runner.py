@@ -204,3 +204,31 @@ def test_tagged_variant_with_selector_params_shares_the_table(tmp_path):
     assert tagged["settings"]["selector_params"] == {"pool_fraction": 0.5}
     rows = run_experiment(ExperimentConfig(**base, report_only=True))["rows"]
     assert {r["strategy"] for r in rows} == set(names)
+
+
+def test_truncated_record_is_named_and_only_that_run_repeats(tmp_path, monkeypatch):
+    cfg = ExperimentConfig(**{**TINY, "seeds": 3}, strategies=("random",)).resolved()
+    specs = plan_runs(cfg, 100)
+    trained = []
+
+    def fake_train(spec, cfg, data):
+        trained.append(spec.run_id)
+        return {"run_id": spec.run_id, "test_accuracy": 0.5, "fit_seconds": 0.1}
+
+    monkeypatch.setattr(runner, "train_run", fake_train)
+    monkeypatch.setattr(runner, "warm_up", lambda cfg, data: None)
+    runs_dir = str(tmp_path / "runs")
+    runner.execute(cfg, specs, None, runs_dir)
+    assert len(trained) == 3
+    broken = os.path.join(runs_dir, specs[1].run_id + ".json")
+    with open(broken, "r+", encoding="utf-8") as f:  # a crash mid-write: half a file
+        f.truncate(len(f.read()) // 2)
+    trained.clear()
+    with pytest.warns(RuntimeWarning, match=specs[1].run_id + ".json.*cannot be read"):
+        records = runner.execute(cfg, specs, None, runs_dir)
+    assert trained == [specs[1].run_id]
+    assert [r["run_id"] for r in records] == [s.run_id for s in specs]
+    with open(broken, "wb") as f:
+        f.write(b"\xff\xfe{")  # not even text
+    with pytest.warns(RuntimeWarning, match="cannot be read"):
+        assert len(runner.load_records(runs_dir)) == 2

@@ -8,7 +8,8 @@ sksubset.experiments``) in its own folder, one tag per weighting, so every run i
 resumable runner record.  The table gives, per strategy, weighting and learning rate, the mean ±
 sd test accuracy (%) over the seeds, the worst seed in parentheses, and after a dagger the number
 of weighted runs that *collapsed*: diverged, or ended more than 10 points below RANDOM's mean at
-the same learning rate.
+the same learning rate.  The last column compares ``batch`` with ``subset``, paired by seed: the
+mean difference in points and a two-sided Wilcoxon signed-rank p-value.
 
 Run (digits: sklearn's bundled set, the runner's 70/30 split and 64-128-10 MLP; SGD momentum
 0.9, weight decay 5e-4, cosine annealing; batch 32, T = 30, R = 5, 10%)::
@@ -31,6 +32,7 @@ import json
 import os
 
 import numpy as np
+from scipy.stats import wilcoxon
 from sklearn.model_selection import train_test_split
 
 from sksubset.experiments import ExperimentConfig, run_experiment
@@ -83,6 +85,7 @@ def summarize(records, lr):
     for r in records:
         groups.setdefault(r["strategy"], []).append(r)
     random_mean = 100 * np.mean([r["test_accuracy"] for r in groups["random"]])
+    by_seed = {name: {r["seed"]: r["test_accuracy"] for r in runs} for name, runs in groups.items()}
     rows = []
     for name, runs in groups.items():
         strategy, _, weighting = name.partition("+")
@@ -93,21 +96,36 @@ def summarize(records, lr):
         rows.append({"lr": lr, "strategy": strategy, "weighting": weighting or "-",
                      "seeds": len(runs), "mean": float(acc.mean()),
                      "sd": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
-                     "min": float(acc.min()), "diverged": diverged, "collapsed": collapsed})
+                     "min": float(acc.min()), "diverged": diverged, "collapsed": collapsed,
+                     "batch_vs_subset": _paired(by_seed, strategy) if weighting == "batch" else None})
     return rows
+
+
+def _paired(by_seed, strategy):
+    """``batch`` minus ``subset`` in points (mean over shared seeds) and the two-sided p."""
+    a, b = by_seed.get(strategy + "+batch", {}), by_seed.get(strategy + "+subset", {})
+    seeds = sorted(set(a) & set(b))
+    if not seeds:
+        return None
+    d = 100 * np.array([a[s] - b[s] for s in seeds])
+    p = float(wilcoxon(d).pvalue) if np.any(d != 0) else 1.0
+    return float(d.mean()), p
 
 
 def markdown(rows):
     """One line per (learning rate, strategy); a cell per weighting: mean ± sd (worst seed),
     with the number of collapsed runs after a dagger."""
-    columns = ("-",) + WEIGHTINGS
+    columns = ("-",) + WEIGHTINGS + ("paired",)
     cells = {}
     for r in rows:
         text = f"{r['mean']:.1f} ± {r['sd']:.1f} ({r['min']:.1f})"
         if r["collapsed"]:
             text += f" †{r['collapsed']}"
-        cells.setdefault((r["lr"], r["strategy"]), {})[r["weighting"]] = text
-    lines = ["| lr | strategy | unweighted | " + " | ".join(WEIGHTINGS) + " |",
+        cell = cells.setdefault((r["lr"], r["strategy"]), {})
+        cell[r["weighting"]] = text
+        if r.get("batch_vs_subset"):
+            cell["paired"] = "{:+.2f} (p = {:.3f})".format(*r["batch_vs_subset"])
+    lines = ["| lr | strategy | unweighted | " + " | ".join(WEIGHTINGS) + " | batch − subset |",
              "|---" * (len(columns) + 2) + "|"]
     for (lr, strategy), by in cells.items():
         lines.append(f"| {lr:g} | {strategy} | "

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -200,6 +201,18 @@ def warm_up(cfg, data):
     sync(cfg.device)
 
 
+def _read_record(path):
+    """The record saved at ``path``, or None (with a warning naming the file) when it cannot
+    be read back: a truncated or corrupted file counts as a run not done."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (ValueError, OSError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        warnings.warn(f"Run record {path} cannot be read ({type(exc).__name__}: {exc}); "
+                      "treating that run as not done.", RuntimeWarning, stacklevel=2)
+        return None
+
+
 def execute(cfg, specs, data, runs_dir):
     """Train the specs whose record is not on disk yet; return all records, in spec order.
 
@@ -225,7 +238,12 @@ def execute(cfg, specs, data, runs_dir):
         return execute_on_dask(cfg, specs, runs_dir)
     os.makedirs(runs_dir, exist_ok=True)
     records = []
-    if not all(os.path.exists(os.path.join(runs_dir, s.run_id + ".json")) for s in specs):
+    saved = {}
+    for s in specs:
+        path = os.path.join(runs_dir, s.run_id + ".json")
+        if os.path.exists(path):
+            saved[s.run_id] = _read_record(path)
+    if not all(saved.get(s.run_id) is not None for s in specs):
         warm_up(cfg, data)
     # a bar where a person watches, plain log lines in a log file or with --quiet
     show = interactive() and not cfg.quiet
@@ -237,9 +255,8 @@ def execute(cfg, specs, data, runs_dir):
                      + ("" if spec.budget is None else f" budget={spec.budget:g}")
                      + ("" if spec.epochs is None else f" E={spec.epochs}")
                      + f" seed={spec.seed}")
-            if os.path.exists(path):
-                with open(path, encoding="utf-8") as f:
-                    records.append(json.load(f))
+            if saved.get(spec.run_id) is not None:
+                records.append(saved[spec.run_id])
                 if bar is None:
                     _log(f"{label}: done before, skipped", bar)
             else:
@@ -268,14 +285,16 @@ def save_record(record, path):
 
 
 def load_records(runs_dir):
-    """Every finished run's record under ``runs_dir``, in file-name order."""
+    """Every finished run's record under ``runs_dir``, in file-name order (an unreadable
+    file is skipped with a warning naming it)."""
     if not os.path.isdir(runs_dir):
         return []
     records = []
     for name in sorted(os.listdir(runs_dir)):
         if name.endswith(".json"):
-            with open(os.path.join(runs_dir, name), encoding="utf-8") as f:
-                records.append(json.load(f))
+            record = _read_record(os.path.join(runs_dir, name))
+            if record is not None:
+                records.append(record)
     return records
 
 

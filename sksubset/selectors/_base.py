@@ -43,42 +43,55 @@ BUDGET_CONSTRAINTS = [Interval(Real, 0, 1, closed="right"), Interval(Integral, 1
 
 #: values of the selectors' ``dtype`` parameter
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+_NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 
 
-def _as_tensor(x, name):
+def _as_tensor(x, name, dtype=None):
+    """``x`` as a real floating tensor; numpy input is read straight into ``dtype`` (default
+    float64), without a copy when it is a C-contiguous array of that dtype already."""
     if isinstance(x, torch.Tensor):
         t = x.detach()
+        complex_ = t.is_complex()
     else:
         try:
-            t = torch.from_numpy(np.ascontiguousarray(np.asarray(x, dtype=np.float64)))
+            a = np.asarray(x)
+            complex_ = a.dtype.kind == "c"
+            if not complex_:
+                a = np.ascontiguousarray(a, dtype=_NUMPY_DTYPES.get(dtype, np.float64))
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{name} must be a numeric array or torch.Tensor, got "
                             f"{type(x).__name__}") from exc
+        t = None if complex_ else torch.from_numpy(a)
+    if complex_:
+        raise TypeError(f"{name} must be real; got complex values.")
     return t if t.is_floating_point() else t.to(torch.float64)
 
 
 def _check_finite(t, name):
-    if not bool(torch.isfinite(t).all()):
+    # in slices: a mask of the whole tensor would cost more memory than a float32 copy of it
+    if not all(bool(torch.isfinite(c).all()) for c in t.reshape(-1).split(1 << 20)):
         raise ValueError(f"{name} contains NaN or infinite values; it must be finite.")
     return t
 
 
-def check_matrix(G, device, dtype):
+def check_matrix(G, device, dtype, name="G"):
     """``G`` as a finite 2-D float tensor on ``device`` (clear errors otherwise)."""
-    Gt = _as_tensor(G, "G")
+    Gt = _as_tensor(G, name, dtype)
     if Gt.ndim != 2:
-        raise ValueError(f"G must be 2-D (n_samples, n_features); got shape {tuple(Gt.shape)}.")
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features); got shape "
+                         f"{tuple(Gt.shape)}.")
     if Gt.shape[0] < 1 or Gt.shape[1] < 1:
-        raise ValueError(f"G must have at least one row and one column; got shape {tuple(Gt.shape)}.")
-    return _check_finite(Gt.to(device=device, dtype=dtype), "G")
+        raise ValueError(f"{name} must have at least one row and one column; got shape "
+                         f"{tuple(Gt.shape)}.")
+    return _check_finite(Gt.to(device=device, dtype=dtype), name)
 
 
-def check_target(target, shape, device, dtype):
+def check_target(target, shape, device, dtype, name="target"):
     """``target`` of the given ``shape`` as a finite ``(n_problems, d)`` tensor."""
-    t = _as_tensor(target, "target")
+    t = _as_tensor(target, name, dtype)
     if tuple(t.shape) != tuple(shape):
-        raise ValueError(f"target must have shape {tuple(shape)}; got {tuple(t.shape)}.")
-    return _check_finite(t.to(device=device, dtype=dtype).reshape(-1, shape[-1]), "target")
+        raise ValueError(f"{name} must have shape {tuple(shape)}; got {tuple(t.shape)}.")
+    return _check_finite(t.to(device=device, dtype=dtype).reshape(-1, shape[-1]), name)
 
 
 def check_labels(y, n, required):
@@ -105,9 +118,12 @@ def resolve_budget(budget, n):
     """Turn a budget (fraction in (0, 1] or count) into a number of examples.
 
     A fraction gives ``max(1, round(budget * n))``; a count must not exceed
-    ``n``.
+    ``n``.  Booleans are refused (``True`` is no budget).
     """
-    if isinstance(budget, Integral) and not isinstance(budget, bool):
+    if isinstance(budget, (bool, np.bool_)):
+        raise TypeError(f"budget must be a fraction in (0, 1] or a count >= 1; got the "
+                        f"boolean {budget!r}.")
+    if isinstance(budget, Integral):
         if budget > n:
             raise ValueError(f"budget={budget} is larger than the number of samples ({n}); "
                              "pass a count of at most n_samples or a fraction in (0, 1].")
@@ -119,6 +135,9 @@ def split_budget(k, sizes):
     """Split ``k`` over groups in proportion to ``sizes`` (largest remainder).
 
     The parts sum to ``min(k, sum(sizes))`` and none exceeds its group's size.
+    When ``k`` is at least the number of non-empty groups, each of them gets
+    at least one: a group left at zero takes one from the largest part, so
+    that a class of one or two examples still has a slot.
     """
     sizes = np.asarray(sizes, dtype=np.int64)
     total = int(sizes.sum())
@@ -132,6 +151,10 @@ def split_budget(k, sizes):
         if parts[g] < sizes[g]:
             parts[g] += 1
         i += 1
+    if k >= np.count_nonzero(sizes):
+        for g in np.flatnonzero((parts == 0) & (sizes > 0)):
+            parts[np.argmax(parts)] -= 1
+            parts[g] += 1
     return parts
 
 
@@ -226,15 +249,37 @@ class BaseSelector(BaseEstimator):
 
     #: whether the selector decides itself when to reselect
     adaptive = False
+    #: whether ``select`` has a per-batch variant (``SubsetTrainingClassifier(per_batch=True)``)
+    supports_per_batch = False
 
     def _device(self, *arrays):
         """The torch device of ``self.device`` (``"auto"``: where ``arrays`` live)."""
         arrays = [a.E if isinstance(a, LastLayer) else a for a in arrays]
         try:
-            return _resolve_device(self.device, *arrays)
+            device = _resolve_device(self.device, *arrays)
         except RuntimeError as exc:
             raise ValueError(f"device={self.device!r} is not a valid torch device; use "
                              "'auto', 'cpu', 'cuda' or 'cuda:N'.") from exc
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device={self.device!r} but CUDA is not available; use 'auto' "
+                             "or 'cpu'.")
+        return device
+
+    def _check_options(self):
+        """Checks that involve several parameters (none by default)."""
+
+    def _check_params(self):
+        """Validate the parameters as ``fit`` does, without fitting.
+
+        :class:`~sksubset.SubsetTrainingClassifier` calls this on a selector
+        instance before any training, so that a bad value fails at once and
+        not at the first selection.
+        """
+        if hasattr(self, "_parameter_constraints"):  # a user's selector may have none
+            self._validate_params()
+        self._check_options()
+        if hasattr(self, "device"):
+            self._device()
 
     def transform(self, X):
         """Return the selected rows of ``X`` (``X[indices_]``).

@@ -66,6 +66,7 @@ Variants of a training run
 """
 
 import math
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -133,6 +134,12 @@ class _Ground:
                 d = d.sqrt()
         d[cols, torch.arange(len(cols), device=d.device)] = 0.0
         return d
+
+    def identical(self):
+        """Whether all rows are the same vector (every distance zero)."""
+        if float(self.sq.max()) == 0:
+            return True
+        return all(bool((F == F[:1]).all()) for F in self.factors)
 
     def bound(self):
         """A constant ``D`` no smaller than any distance of the ground set."""
@@ -385,7 +392,8 @@ class CraigSelector(BaseSelector):
     per_class : bool, default=True
         One problem per class (when labels are available: ``y`` in ``fit``,
         always in a training run), the budget split in proportion to class
-        sizes.  Ignored in per-batch mode.
+        sizes (every class gets at least one row when the budget is at least
+        the number of classes).  Ignored in per-batch mode.
     metric : {"euclidean", "sqeuclidean", "cosine"}, default="euclidean"
         Distance ``d`` of the similarity ``sim = D - d`` (module docstring).
     optimizer : {"lazy", "naive", "stochastic"}, default="lazy"
@@ -426,6 +434,13 @@ class CraigSelector(BaseSelector):
     n_features_in_ : int
     n_samples_fit_ : int
 
+    Notes
+    -----
+    When all rows of a problem are identical (all gradients zero, say), any
+    ``k`` of them represent it equally and the tie rule would give all but
+    ``k - 1`` rows to the first pick: the rows are shared out evenly instead
+    (weights differ by at most one), with a warning.
+
     Examples
     --------
     >>> import numpy as np
@@ -439,6 +454,8 @@ class CraigSelector(BaseSelector):
     >>> sel.transform(G).shape
     (3, 2)
     """
+
+    supports_per_batch = True
 
     _parameter_constraints = {
         "budget": BUDGET_CONSTRAINTS,
@@ -476,6 +493,15 @@ class CraigSelector(BaseSelector):
             c, wg, a, obj, ne, _ = facility_location_greedy(
                 ground, kg, optimizer=self.optimizer, epsilon=self.epsilon,
                 chunk_size=self.chunk_size, rng=rng)
+            if len(c) > 1 and ground.identical():
+                # every row is every medoid's: ties would give all but k-1 rows to the first
+                warnings.warn(f"CRAIG: all {len(rows)} rows of a problem are identical (all "
+                              f"gradients zero?), so any {len(c)} of them represent it "
+                              f"equally; the rows are shared out evenly among them.",
+                              UserWarning, stacklevel=3)
+                share = np.arange(len(rows)) % len(c)
+                wg = np.bincount(share, minlength=len(c)).astype(np.float64)
+                a = c[share]
             idx.append(rows[c])
             w.append(wg)
             assign_pairs.append((rows, rows[a]))

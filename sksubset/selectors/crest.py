@@ -102,18 +102,6 @@ _DEFAULT_BATCH = 128
 
 
 # -- mini-batch coresets --------------------------------------------------------
-def _allocate(size, counts):
-    """Split ``size`` over groups ``counts`` proportionally, one at least for each if possible."""
-    counts = np.asarray(counts, dtype=np.int64)
-    parts = split_budget(size, counts)
-    if size >= np.count_nonzero(counts):
-        for g in np.flatnonzero((parts == 0) & (counts > 0)):
-            donor = int(np.argmax(parts))
-            parts[donor] -= 1
-            parts[g] += 1
-    return parts
-
-
 def _subset_coresets(F, ys, sizes):
     """One mini-batch coreset per random subset (per class when labels are given).
 
@@ -129,7 +117,7 @@ def _subset_coresets(F, ys, sizes):
     for y_sub, size in zip(ys, sizes):
         m = len(y_sub)
         grp = [np.flatnonzero(y_sub == c) for c in np.unique(y_sub)]
-        parts = _allocate(size, [len(g) for g in grp])
+        parts = split_budget(size, [len(g) for g in grp])  # one slot per class if possible
         served = [g for g, p in zip(grp, parts) if p > 0]
         unserved = [g for g, p in zip(grp, parts) if p == 0]
         plans.append((start, len(groups), len(served), unserved))

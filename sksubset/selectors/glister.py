@@ -69,6 +69,7 @@ rows (GLISTER without validation data).
 """
 
 import math
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -174,6 +175,15 @@ def _relinearizing_greedy(E, Hb, Ev, Hbv, Zv, k, *, eta, update_every, optimizer
     return picks, gains
 
 
+def _warn_if_uninformative(gains):
+    """Warn when every pick had gain zero: the choice among the rows was arbitrary."""
+    if len(gains) and not np.any(gains):
+        warnings.warn("GLISTER: every gain is zero (all gradients, or the validation "
+                      "gradient, zero?), so the rows chosen are arbitrary: the first in "
+                      "index order, or random draws with optimizer='stochastic'.",
+                      UserWarning, stacklevel=3)
+
+
 def _valid_loss(Z, Hbv, yv, E, Hb, eta):
     """Mean validation cross-entropy at logits ``Z + Delta [1, h]`` for the full step."""
     step = -eta * (E.T @ Hb)
@@ -203,7 +213,8 @@ class GlisterSelector(BaseSelector):
     epsilon : float in (0, 1), default=0.01
         Stochastic greedy's accuracy (CORDS: 0.01).
     per_class : bool, default=False
-        One problem per class, the budget split in proportion to class sizes,
+        One problem per class, the budget split in proportion to class sizes
+        (every class gets one pick at least when the budget allows),
         each class matching its own validation examples (the training pool's
         own class examples when the validation data lack that class).
     n_valid : float in (0, 1] or int >= 1, default=0.1
@@ -237,7 +248,9 @@ class GlisterSelector(BaseSelector):
     :meth:`fit` on a bare gradient matrix cannot re-linearize a loss it does
     not know; it uses the identity-Hessian model described in
     :mod:`sksubset.selectors.glister`.  :meth:`select` (training runs)
-    re-linearizes the true validation loss of the net's last layer.
+    re-linearizes the true validation loss of the net's last layer.  When
+    every gain is zero (zero gradients), the picks are arbitrary and a
+    warning says so.
 
     Examples
     --------
@@ -343,6 +356,7 @@ class GlisterSelector(BaseSelector):
         self.indices_ = indices
         self.weights_ = np.ones(len(self.indices_))
         self.gains_ = gains
+        _warn_if_uninformative(self.gains_)
         if self.per_class:
             self.classes_ = classes
         self.n_features_in_ = d
@@ -453,8 +467,9 @@ class GlisterSelector(BaseSelector):
             valid = ll[torch.as_tensor(sample, device=ll.E.device)]
         dev = self._device(ll.E)
         dtype = DTYPES[self.dtype]
-        indices, _ = self._relinearized(ll, valid, context.y, min(context.budget, len(ll)),
-                                        context.n_classes, context.rng, dev, dtype)
+        indices, gains = self._relinearized(ll, valid, context.y, min(context.budget, len(ll)),
+                                            context.n_classes, context.rng, dev, dtype)
+        _warn_if_uninformative(gains)
 
         def cast(x):
             return x.to(device=dev, dtype=dtype)

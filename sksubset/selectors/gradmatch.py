@@ -20,6 +20,8 @@ solved by regularized non-negative orthogonal matching pursuit
 The per-class problems are solved together in one batched greedy loop.
 """
 
+import math
+import warnings
 from numbers import Real
 
 import numpy as np
@@ -53,12 +55,45 @@ def _solve(atoms, valid, targets, ks, opts):
     """Solve one OMP per problem together; returns (local indices, weights, rounds).
 
     ``opts`` holds the solver options ``lam``, ``eps``, ``positive``, ``criterion``.
+    A problem whose target is zero is matched exactly by zero weights, which
+    train on nothing: it gets ``k`` evenly spaced rows with equal weights
+    summing to its number of rows instead, and a warning.
     """
     b = torch.stack([t.to(device=atoms.device, dtype=torch.float64) for t in targets])
     results = omp_batched(atoms, b, ks, valid=valid, **opts)
-    return ([r.indices.cpu().numpy() for r in results],
-            [r.weights.cpu().numpy() for r in results],
-            max(r.n_rounds for r in results))
+    idx = [r.indices.cpu().numpy() for r in results]
+    w = [r.weights.cpu().numpy() for r in results]
+    sizes = [atoms.shape[1]] * len(ks) if valid is None else valid.sum(1).tolist()
+    for p in np.flatnonzero((b == 0).all(1).cpu().numpy()):
+        k = min(int(ks[p]), int(sizes[p]))
+        if k == 0:
+            continue
+        warnings.warn(f"GRAD-MATCH: the gradient to match is zero (problem {p}: all "
+                      f"gradients zero?), which zero weights match exactly; taking {k} "
+                      f"evenly spaced rows with equal weights instead.", UserWarning,
+                      stacklevel=3)
+        idx[p] = (np.arange(k) * int(sizes[p])) // k
+        w[p] = np.full(k, sizes[p] / k)
+    return idx, w, max(r.n_rounds for r in results)
+
+
+def _scale(X):
+    """1, or the power of two that brings ``max |X|`` to [1, 2) when it is so large (or small)
+    that the solver's float32 products would overflow (or underflow)."""
+    top = float(torch.linalg.vector_norm(X, float("inf")))
+    if top == 0 or 2.0 ** -32 <= top <= 2.0 ** 32:
+        return 1.0
+    return 2.0 ** -math.floor(math.log2(top))
+
+
+def _rescaled(G, target, opts):
+    """``G``, ``target`` and the solver options, all scaled by :func:`_scale` of ``G`` (the
+    ridge by its square), so that the minimizer is the same."""
+    scale = _scale(G)
+    if scale == 1.0:
+        return G, target, opts
+    return (G * scale, None if target is None else target * scale,
+            dict(opts, lam=opts["lam"] * scale * scale))
 
 
 def _solve_dense(blocks, targets, ks, opts):
@@ -107,6 +142,13 @@ def _fit_factored(ll, groups, full_targets, ks, opts, per_gradient):
     """
     subs = [ll[torch.as_tensor(g, device=ll.E.device)] for g in groups]
     H1 = ll.Hb.shape[1]
+    # gradients are linear in Hb: scale it (and the targets, the ridge by the square) when
+    # its magnitude would overflow the solver's products; the weights are unchanged
+    scale = _scale(ll.Hb)
+    if scale != 1.0:
+        subs = [LastLayer(sub.E, sub.Hb * scale, sub.Z, sub.y) for sub in subs]
+        full_targets = [t * scale for t in full_targets]
+        opts = dict(opts, lam=opts["lam"] * scale * scale)
     if per_gradient:
         targets = [t[int(sub.y[0]) * H1:(int(sub.y[0]) + 1) * H1]
                    for sub, t in zip(subs, full_targets)]
@@ -123,7 +165,7 @@ def _fit_factored(ll, groups, full_targets, ks, opts, per_gradient):
     it = torch.as_tensor(local, device=ll.E.device)
     w = torch.as_tensor(weights, device=ll.E.device, dtype=torch.float64)
     approx = gradient_sum(ll.E[it].to(torch.float64) * w[:, None], ll.Hb[it].to(torch.float64))
-    target = sum(full_targets).to(torch.float64)
+    target = sum(full_targets).to(torch.float64) / scale
     err = float((approx - target).norm() / target.norm().clamp_min(1e-300))
     return local, weights, err, rounds
 
@@ -131,6 +173,7 @@ def _fit_factored(ll, groups, full_targets, ks, opts, per_gradient):
 def _fit_gradmatch(G, k, y, target, opts, per_class, per_gradient):
     """Standalone GRAD-MATCH on a gradient matrix (tensor already validated)."""
     n, d = G.shape
+    G, target, opts = _rescaled(G, target, opts)
     if not per_class:
         b = G.sum(0) if target is None else target
         idx, w, rounds = _solve_dense([G], [b], [k], opts)
@@ -200,7 +243,9 @@ class GradMatchSelector(BaseSelector):
         Constrain the weights to be non-negative.
     per_class : bool, default=False
         One problem per class of ``y``, each matching its class's gradient, with
-        the budget split in proportion to class sizes (largest remainder).
+        the budget split in proportion to class sizes (largest remainder; every
+        class gets at least one row when the budget is at least the number of
+        classes).
     per_gradient : bool, default=False
         With ``per_class``: each class's problem only uses that class's block
         of columns.  ``G``'s columns must then come in ``n_classes`` equal
@@ -250,6 +295,12 @@ class GradMatchSelector(BaseSelector):
     ``transform`` returns fewer rows than it gets, so this is not a
     scikit-learn transformer and not meant for a ``Pipeline`` step.
 
+    A matrix whose magnitude would overflow or underflow float32 products
+    (``max |G|`` outside ``[2^-32, 2^32]``) is solved rescaled by a power of
+    two, with ``lam`` scaled by its square: the same problem.  A zero target
+    (all gradients zero), which zero weights match exactly, gives ``k``
+    evenly spaced rows with equal weights instead, and a warning.
+
     Examples
     --------
     >>> import numpy as np
@@ -262,6 +313,8 @@ class GradMatchSelector(BaseSelector):
     >>> sel.transform(G).shape
     (25, 32)
     """
+
+    supports_per_batch = True
 
     _parameter_constraints = {
         "budget": BUDGET_CONSTRAINTS,
