@@ -1,6 +1,7 @@
 """sksubset: train deep nets on small, well-chosen weighted subsets of the data."""
 
 from .classifier import SubsetTrainingClassifier
+from .data import SelectionView
 from .omp import orthogonal_matching_pursuit
 from .selectors import (STRATEGIES, CraigSelector, CrestSelector, GlisterSelector,
                         GradMatchSelector, RandomSelector, gradmatch)
@@ -9,4 +10,4 @@ __version__ = "0.1.0"
 
 __all__ = ["SubsetTrainingClassifier", "GradMatchSelector", "RandomSelector", "CraigSelector",
            "GlisterSelector", "CrestSelector", "gradmatch", "orthogonal_matching_pursuit",
-           "STRATEGIES"]
+           "STRATEGIES", "SelectionView"]

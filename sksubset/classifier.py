@@ -21,12 +21,12 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
-from skorch.dataset import Dataset as SkorchDataset
 from skorch.helper import predefined_split
 
 from ._progress import epoch_bar
+from .data import Examples, dataset_labels, prediction_input, read_training_data
 from .distributed import processes_of
 from .exceptions import DivergenceError
 from .gradients import last_layer_params
@@ -138,6 +138,7 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         The trained net.
     classes_ : ndarray of shape (n_classes,)
     n_features_in_ : int
+        Only after a fit on arrays.
     schedule_ : sksubset.schedule.Schedule
     subset_size_ : int
         ``k``, examples per subset epoch.
@@ -217,8 +218,8 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
                                      per_gradient=self.per_gradient)
         return get_selector(self.selector)()
 
-    def _split(self, net, X, y, rng):
-        """Training pool and optional validation rows (indices into X)."""
+    def _split(self, net, examples, y, rng):
+        """Training pool and optional validation rows (indices into the examples)."""
         n = len(y)
         if self.valid_size is not None:
             n_valid = self.valid_size if isinstance(self.valid_size, Integral) else None
@@ -233,22 +234,26 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             return np.sort(pool), np.sort(valid)
         if net.train_split is None:
             return np.arange(n), None
-        ds = SkorchDataset(X, y)
-        ds_train, ds_valid = net.train_split(ds, y)
+        ds_train, ds_valid = net.train_split(examples, y)
         if ds_valid is None:
             return np.arange(n), None
         return np.asarray(ds_train.indices), np.asarray(ds_valid.indices)
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y):
+    def fit(self, X, y=None):
         """Train ``net`` on selected subsets of ``(X, y)``.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, ...)
-            Inputs as the module takes them (converted to float32).
-        y : array-like of shape (n_samples,)
-            Class labels (any values; encoded internally).
+        X : array-like of shape (n_samples, ...), torch Dataset or SliceDataset
+            Inputs as the module takes them (converted to float32); or a
+            :class:`torch.utils.data.Dataset` of ``(x, y)`` items, read through
+            its transform every time an example is trained on (subsets are
+            index views of it); or a :class:`skorch.helper.SliceDataset` of
+            one, for scikit-learn's splitters (see :mod:`sksubset.data`).
+        y : array-like of shape (n_samples,), SliceDataset or None
+            Class labels (any values; encoded internally); ``None`` with a
+            Dataset, whose items carry them.
 
         Returns
         -------
@@ -260,7 +265,7 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
                             f"{type(self.net).__name__}.")
         weighted_criterion(self.net.criterion)  # fail early on an unsupported loss
         check_selector(self.selector, self.per_batch)
-        X, y = validate_data(self, X, y, allow_nd=True, dtype=np.float32)
+        rows, y = read_training_data(self, X, y)
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         self.classes_ = encoder.classes_
@@ -273,21 +278,21 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
         with torch.random.fork_rng(devices=devices, enabled=self.random_state is not None):
             torch.manual_seed(seed)
-            self._fit(X, y_enc, rng, t_start)
+            self._fit(Examples(rows, y_enc), y_enc, rng, t_start)
         return self
 
-    def _fit(self, X, y, rng, t_start):
+    def _fit(self, examples, y, rng, t_start):
         net = clone(self.net)
-        pool, valid = self._split(net, X, y, rng)
+        pool, valid = self._split(net, examples, y, rng)
         k = resolve_budget(self.budget, len(pool))
         self.subset_size_ = k
         self.schedule_ = make_schedule(net.max_epochs, k, len(pool), self.R, self.kappa)
         if self.schedule_.subset_epochs:
             _warn_if_below_one_batch(k, len(pool), net.batch_size)
-        valid_ds = None if valid is None else SkorchDataset(X[valid], y[valid])
-        if len(pool) < len(X):
-            X, y = X[pool], y[pool]
-        dataset = SubsetDataset(torch.from_numpy(X), torch.from_numpy(y))
+        valid_ds = None if valid is None else examples.take(valid).clean()
+        if len(pool) < len(y):
+            examples = examples.take(pool)
+        dataset = SubsetDataset(examples.rows, examples.y)
         callback = SubsetSchedule()
         net.set_params(
             criterion=weighted_criterion(net.criterion), criterion__weighting=self.weighting,
@@ -298,7 +303,7 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         net.initialize()
         if self.random_state is not None:
             reseed_module(net)
-        check_module(net, X, len(self.classes_))
+        check_module(net, examples, len(self.classes_))
         run = _Run(self, net, dataset, pool, valid_ds, rng, k)
         callback.run = run
         run.watch.totals["setup"] = time.perf_counter() - t_start
@@ -318,14 +323,14 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
     # -- prediction -------------------------------------------------------
     def _check_X(self, X):
         check_is_fitted(self, "net_")
-        return validate_data(self, X, reset=False, allow_nd=True, dtype=np.float32)
+        return prediction_input(self, X)
 
     def predict_proba(self, X):
         """Class probabilities of the trained net.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, ...)
+        X : array-like of shape (n_samples, ...), torch Dataset or SliceDataset
 
         Returns
         -------
@@ -339,7 +344,7 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, ...)
+        X : array-like of shape (n_samples, ...), torch Dataset or SliceDataset
 
         Returns
         -------
@@ -347,6 +352,21 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         """
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean accuracy on ``(X, y)``; ``y=None`` with a Dataset reads its labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...), torch Dataset or SliceDataset
+        y : array-like of shape (n_samples,) or None
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        score : float
+        """
+        return super().score(X, dataset_labels(X) if y is None else y, sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -382,13 +402,16 @@ class _Run:
         self.epoch = 0
         self.phase = None
         self.grad_seconds = 0.0
+        # seeds of the selection loaders' generators, without drawing from any stream
+        self.seed, self.n_passes = torch.initial_seed(), 0
         self.bar = (epoch_bar(self.schedule.n_trained, est.verbose, net.verbose)
                     if self.processes.is_main else None)
 
-    def _last_layer(self, X, y):
+    def _last_layer(self, examples):
         t = time.perf_counter()
+        self.n_passes += 1
         try:
-            out = self.processes.last_layer(self.net, X, y)
+            out = self.processes.last_layer(self.net, examples, seed=self.seed + self.n_passes)
         except DivergenceError as exc:
             raise self._diverged(f"at its selection, {exc}", selecting=True) from None
         sync(self.device)
@@ -396,11 +419,8 @@ class _Run:
         return out
 
     def _train_fn(self, idx):
-        X, y = self.dataset.X, self.dataset.y
-        if idx is not None:
-            idx = torch.as_tensor(idx)
-            X, y = X[idx], y[idx]
-        return self._last_layer(X, y)
+        examples = Examples(self.dataset.X, self.dataset.y)
+        return self._last_layer(examples if idx is None else examples.take(idx))
 
     def _context(self):
         valid = self.valid
@@ -409,8 +429,7 @@ class _Run:
             batch_size=self.net.batch_size, per_batch=self.est.per_batch, rng=self.rng,
             epoch=self.epoch, device=self.device, train_fn=self._train_fn,
             params_fn=lambda: last_layer_params(self.net.module_),
-            valid_fn=None if valid is None else (
-                lambda: self._last_layer(torch.as_tensor(valid.X), torch.as_tensor(valid.y))))
+            valid_fn=None if valid is None else (lambda: self._last_layer(valid)))
 
     def _timed(self, step):
         """Run a selection step; charge its forward passes to ``gradients``, the rest to
@@ -472,7 +491,8 @@ class _Run:
 
     def _diverged(self, what, selecting=False):
         hint = f"a smaller learning rate (net lr={self.net.lr:g})"
-        scale = float(self.dataset.X.abs().max()) if self.dataset.X.numel() else 0.0
+        X = getattr(self.dataset.X, "X", None)  # in-memory array rows (not a Dataset's)
+        scale = float(X.abs().max()) if isinstance(X, torch.Tensor) and X.numel() else 0.0
         if scale > 1e6:
             hint += f" or inputs on a smaller scale (the largest |X| is {scale:.3g})"
         return DivergenceError(f"Training diverged in {self._where(selecting)}: "

@@ -125,9 +125,10 @@ class SingleProcess:
         """``rng`` itself."""
         return rng
 
-    def last_layer(self, net, X, y):
-        """:func:`sksubset.gradients.last_layer` of all the rows."""
-        return last_layer(net, X, y)
+    def last_layer(self, net, examples, seed=0):
+        """:func:`sksubset.gradients.last_layer` of all the ``examples``
+        (a :class:`sksubset.data.Examples`); ``seed`` seeds its loader."""
+        return last_layer(net, examples.batches(net, seed=seed))
 
     def agree(self, value):
         """``value`` itself."""
@@ -210,27 +211,26 @@ class AcceleratedProcesses:
         return torch.cat([p[:c] for p, c in zip(parts, counts)])
 
     # -- a selection round ------------------------------------------------
-    def last_layer(self, net, X, y):
-        """Factors of all rows of ``X``: each rank computes its shard, then all gather.
+    def last_layer(self, net, examples, seed=0):
+        """Factors of all ``examples``: each rank computes its shard, then all gather.
 
         Returns
         -------
         LastLayer
-            The same on every rank, in the row order of ``X``.
+            The same on every rank, in the row order of ``examples``.
         """
         local = _LocalNet(net, self.accelerator)
-        n = len(y)
+        n = len(examples)
         if self.world_size == 1 or n < self.world_size:
             self.rows += n
-            return last_layer(local, X, y)
+            return last_layer(local, examples.batches(local, seed=seed))
         bounds = np.linspace(0, n, self.world_size + 1).round().astype(int)
         lo, hi = bounds[self.rank], bounds[self.rank + 1]
         counts = [int(b - a) for a, b in zip(bounds[:-1], bounds[1:])]
-        part = last_layer(local, X[lo:hi], y[lo:hi])
+        part = last_layer(local, examples.take(np.arange(lo, hi)).batches(local, seed=seed))
         self.rows += hi - lo
         E, Hb, Z = (self._gather_rows(t, counts) for t in (part.E, part.Hb, part.Z))
-        y_all = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y)
-        return LastLayer(E, Hb, Z, y_all.to(device=E.device, dtype=torch.long))
+        return LastLayer(E, Hb, Z, examples.y.to(device=E.device))
 
     def record_costs(self, record, selection):
         """Add every rank's cost of the round and whether its own solve matched rank 0's.

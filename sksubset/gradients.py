@@ -287,7 +287,13 @@ def last_layer_gradients(net, X, y, *, batch_size=None):
     return last_layer(net, X, yt, batch_size=batch_size)
 
 
-def last_layer(net, X, y, *, batch_size=None):
+def _chunks(X, y, batch_size):
+    """``(X[s:s+bs], y[s:s+bs])`` chunks of in-memory inputs."""
+    for start in range(0, len(y), batch_size):
+        yield X[start:start + batch_size], y[start:start + batch_size]
+
+
+def last_layer(net, X, y=None, *, batch_size=None):
     """Last-layer gradient factors of a fitted skorch net on ``X`` (arguments unchecked).
 
     :func:`last_layer_gradients` is the checked, public form.
@@ -296,13 +302,16 @@ def last_layer(net, X, y, *, batch_size=None):
     ----------
     net : skorch.NeuralNetClassifier
         An initialized net (``net.module_`` and ``net.criterion_`` exist).
-    X : array-like or torch.Tensor of shape (n_samples, ...)
-        Inputs, as the module takes them.
-    y : array-like or torch.Tensor of shape (n_samples,)
-        Integer class labels ``0 .. C-1``.
+    X : array-like, torch.Tensor or iterable of ``(x, y)`` batches
+        Inputs of shape ``(n_samples, ...)``, as the module takes them; or,
+        with ``y=None``, a stream of batches such as a
+        :class:`torch.utils.data.DataLoader` yielding ``(x, y)`` with integer
+        labels, read once, of which only the factors are kept.
+    y : array-like or torch.Tensor of shape (n_samples,), optional
+        Integer class labels ``0 .. C-1`` of array inputs.
     batch_size : int, optional
-        Chunk size of the forward passes (default 512 on the CPU, where larger
-        chunks fall out of the caches, and 8192 on a GPU).
+        Chunk size of the forward passes over array inputs (default 512 on the
+        CPU, where larger chunks fall out of the caches, and 8192 on a GPU).
 
     Returns
     -------
@@ -316,15 +325,36 @@ def last_layer(net, X, y, *, batch_size=None):
         When logits or the last layer's inputs are NaN or infinite.
     ValueError
         When the module's output is not what its criterion expects.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skorch import NeuralNetClassifier
+    >>> from torch.utils.data import DataLoader, TensorDataset
+    >>> module = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(),
+    ...                              torch.nn.Linear(8, 3))
+    >>> net = NeuralNetClassifier(module, criterion=torch.nn.CrossEntropyLoss).initialize()
+    >>> X, y = torch.randn(10, 4), torch.arange(10) % 3
+    >>> ll = last_layer(net, DataLoader(TensorDataset(X, y), batch_size=4))
+    >>> ll.E.shape, ll.Hb.shape
+    (torch.Size([10, 3]), torch.Size([10, 9]))
+    >>> bool(torch.allclose(ll.E, last_layer(net, X, y).E))
+    True
     """
     module, criterion = net.module_, net.criterion_
     kind = _loss_kind(criterion)
     layer = find_last_linear(module)
     device = torch.device(net.device)
-    y = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y)
-    y = y.to(device=device, dtype=torch.long)
-    n = len(y)
-    bs = batch_size or (512 if device.type == "cpu" else 8192)
+    if y is None:
+        batches = X
+        try:  # a DataLoader (or our chunks) knows the number of examples: preallocate
+            n = len(X.dataset)
+        except (AttributeError, TypeError):
+            n = None
+    else:
+        y = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y)
+        n = len(y)
+        batches = _chunks(X, y, batch_size or (512 if device.type == "cpu" else 8192))
     captured = {}
 
     def hook(mod, inputs, output):
@@ -333,29 +363,43 @@ def last_layer(net, X, y, *, batch_size=None):
     handle = layer.register_forward_hook(hook)
     was_training = module.training
     module.eval()
-    E = Hb = Z = None
+    parts, start = [], 0
+    E = Hb = Z = Y = None
     try:
         with torch.inference_mode():
-            for start in range(0, n, bs):
-                xb = X[start:start + bs]
+            for xb, yb in batches:
                 if not isinstance(xb, torch.Tensor):
                     xb = torch.as_tensor(np.asarray(xb))
+                yb = torch.as_tensor(yb).to(device=device, dtype=torch.long)
                 out = net.infer(xb.to(device))
-                h, z = captured["h"].reshape(len(xb), -1), captured["z"]
-                if E is None:
+                h, z = captured["h"].reshape(len(yb), -1), captured["z"]
+                if not parts and E is None:
                     _check_finite(z, h, out)
                     _check_output(out, z, kind)
+                e = _dloss_dlogits(z, out, yb, criterion, kind)
+                if n is None:
+                    parts.append((e, h, z, yb))
+                    continue
+                if E is None:
                     E = torch.empty(n, z.shape[1], device=device, dtype=z.dtype)
                     Z = torch.empty_like(E)
                     Hb = torch.ones(n, h.shape[1] + 1, device=device, dtype=z.dtype)
-                Z[start:start + bs] = z
-                E[start:start + bs] = _dloss_dlogits(z, out, y[start:start + bs], criterion, kind)
-                Hb[start:start + bs, 1:] = h
+                    Y = torch.empty(n, device=device, dtype=torch.long)
+                stop = start + len(yb)
+                E[start:stop], Z[start:stop], Hb[start:stop, 1:], Y[start:stop] = e, z, h, yb
+                start = stop
     finally:
         handle.remove()
         module.train(was_training)
+    if n is None:
+        if not parts:
+            raise ValueError("last_layer got no batches; it needs at least one example.")
+        E, h, Z, Y = (torch.cat(c) for c in zip(*parts))
+        Hb = torch.cat([torch.ones(len(h), 1, device=device, dtype=h.dtype), h], dim=1)
+    elif start != n:
+        raise ValueError(f"The batches held {start} examples; their dataset has {n}.")
     _check_finite(Z, Hb[:, 1:])
-    return LastLayer(E, Hb, Z, y)
+    return LastLayer(E, Hb, Z, Y)
 
 
 def sample_gradients(E, Hb):

@@ -46,8 +46,9 @@ def check_selector(selector, per_batch):
                          f"selector={name} has none. Use per_batch=False.")
 
 
-def check_module(net, X, n_classes):
-    """Run ``net.module_`` (in eval mode, without autograd) on two rows of ``X``.
+def check_module(net, examples, n_classes):
+    """Run ``net.module_`` (in eval mode, without autograd) on the first two ``examples``
+    (a :class:`sksubset.data.Examples`).
 
     Raises
     ------
@@ -56,7 +57,9 @@ def check_module(net, X, n_classes):
         ``(n_rows, n_classes)``.
     """
     module = net.module_
-    rows = torch.as_tensor(X[:2]).to(net.device)
+    rows = torch.stack([torch.as_tensor(examples.rows[i]) for i in range(min(2, len(examples)))])
+    shape = (len(examples),) + tuple(rows.shape[1:])
+    rows = rows.to(net.device)
     was_training = module.training
     module.eval()
     try:
@@ -64,7 +67,7 @@ def check_module(net, X, n_classes):
             out = module(rows)
     except (RuntimeError, ValueError, TypeError, IndexError) as exc:
         raise ValueError(
-            f"net.module does not accept X of shape {tuple(X.shape)}: on X[:2] (shape "
+            f"net.module does not accept X of shape {shape}: on X[:2] (shape "
             f"{tuple(rows.shape)}) it raised {type(exc).__name__}: {exc}. Give X the shape "
             f"the module takes (n_samples, ...).") from exc
     finally:

@@ -40,7 +40,8 @@ class SubsetDataset(Dataset):
 
     Parameters
     ----------
-    X : torch.Tensor of shape (n, ...)
+    X : torch.Tensor of shape (n, ...) or sksubset.data.Rows
+        Anything whose ``X[j]`` is the input of row ``j``.
     y : torch.Tensor of shape (n,)
     """
 

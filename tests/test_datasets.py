@@ -87,3 +87,50 @@ def test_digits_split():
 def test_unknown_dataset():
     with pytest.raises(ValueError, match="digits"):
         load_dataset("cifar")
+
+
+def write_cifar10(folder, n_per_batch=6, seed=0):
+    """A tiny folder in the format of ``cifar-10-batches-py`` (pickled dicts of bytes keys)."""
+    import pickle
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for name in datasets.CIFAR10_FILES:
+        data = rng.integers(0, 256, size=(n_per_batch, 3072), dtype=np.uint8)
+        labels = (np.arange(n_per_batch) % 10).tolist()
+        with open(folder / name, "wb") as f:
+            pickle.dump({b"data": data, b"labels": labels, b"batch_label": name.encode()}, f)
+        arrays[name] = (data, labels)
+    return arrays
+
+
+def test_cifar10_from_a_tiny_folder(tmp_path):
+    arrays = write_cifar10(tmp_path / "cifar-10-batches-py")
+    X_train, y_train, X_test, y_test = datasets.load_cifar10(str(tmp_path))  # the parent works
+    assert X_train.shape == (30, 3, 32, 32) and X_test.shape == (6, 3, 32, 32)
+    assert X_train.dtype == np.float32 and y_train.dtype == np.int64
+    raw = arrays["data_batch_2"][0][1].reshape(3, 32, 32)
+    mean = np.asarray(datasets.CIFAR10_MEAN).reshape(3, 1, 1)
+    std = np.asarray(datasets.CIFAR10_STD).reshape(3, 1, 1)
+    np.testing.assert_allclose(X_train[7], (raw / 255.0 - mean) / std, atol=1e-6)
+    np.testing.assert_array_equal(y_test, arrays["test_batch"][1])
+    X2 = load_dataset("cifar10", str(tmp_path / "cifar-10-batches-py"))[0]
+    np.testing.assert_array_equal(X2, X_train)
+
+
+def test_cifar10_missing_files_named(tmp_path):
+    write_cifar10(tmp_path)
+    (tmp_path / "data_batch_3").unlink()
+    (tmp_path / "test_batch").unlink()
+    with pytest.raises(FileNotFoundError, match="data_batch_3, test_batch.*not downloaded"):
+        datasets.load_cifar10(str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="--data-dir"):
+        datasets.load_cifar10(None)
+    (tmp_path / "test_batch").write_bytes(b"not a pickle of a dict")
+    write_cifar10(tmp_path)
+    import pickle
+    with open(tmp_path / "test_batch", "wb") as f:
+        pickle.dump([1, 2], f)
+    with pytest.raises(ValueError, match="not a CIFAR-10 batch"):
+        datasets.load_cifar10(str(tmp_path))

@@ -335,6 +335,23 @@ def test_chunking_and_input_types(toy_net_factory, toy_data):
         assert torch.equal(other.y, ref.y)
 
 
+def test_stream_of_batches_gives_the_array_factors(toy_net_factory, toy_data):
+    from torch.utils.data import DataLoader, TensorDataset
+
+    X, y = toy_data(n=23, n_features=N_IN, n_classes=N_CLASSES, seed=3)
+    net = toy_net_factory(softmax=True, n_in=N_IN, n_hidden=N_HIDDEN, n_classes=N_CLASSES)
+    ref = last_layer(net, X, y)
+    loader = DataLoader(TensorDataset(torch.as_tensor(X), torch.as_tensor(y)), batch_size=5)
+    generator = ((X[s:s + 4], y[s:s + 4]) for s in range(0, len(y), 4))  # no length: grown
+    for stream in (loader, generator):
+        other = last_layer(net, stream)
+        for a, b in ((other.E, ref.E), (other.Hb, ref.Hb), (other.Z, ref.Z)):
+            torch.testing.assert_close(a, b)
+        assert torch.equal(other.y, ref.y)
+    with pytest.raises(ValueError, match="no batches"):
+        last_layer(net, iter(()))
+
+
 # ---------------------------------------------------------------------------
 # unsupported arrangements
 # ---------------------------------------------------------------------------

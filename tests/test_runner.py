@@ -11,7 +11,7 @@ import torch
 
 from sksubset.experiments import ExperimentConfig, run_experiment, runner
 from sksubset.experiments.__main__ import build_parser, config_from_args, main
-from sksubset.experiments.models import LeNet5, make_net, module_kwargs
+from sksubset.experiments.models import LeNet5, ResNet18, SmallResNet, make_net, module_kwargs
 from sksubset.experiments.plan import (default_frontier_epochs, earlystop_epochs,
                                        parse_strategy, plan_runs)
 
@@ -232,3 +232,56 @@ def test_truncated_record_is_named_and_only_that_run_repeats(tmp_path, monkeypat
         f.write(b"\xff\xfe{")  # not even text
     with pytest.warns(RuntimeWarning, match="cannot be read"):
         assert len(runner.load_records(runs_dir)) == 2
+def test_residual_nets():
+    net = ResNet18()
+    assert sum(p.numel() for p in net.parameters()) == 11_173_962
+    assert net.eval()(torch.zeros(1, 3, 32, 32)).shape == (1, 10)
+    assert module_kwargs("resnet18", np.zeros((2, 3, 32, 32)), 10) == {"n_classes": 10,
+                                                                       "in_channels": 3}
+    small = SmallResNet(n_classes=4, in_channels=1)
+    assert small(torch.zeros(2, 1, 28, 28)).shape == (2, 4)
+    assert small.linear.in_features == 64
+    with pytest.raises(ValueError, match="images"):
+        module_kwargs("resnet-small", np.zeros((2, 784)), 10)
+
+
+def test_cifar10_runs_augmented_from_a_tiny_folder(tmp_path, capsys):
+    from test_datasets import write_cifar10
+
+    write_cifar10(tmp_path / "data", n_per_batch=4)
+    out = tmp_path / "out"
+    argv = ["--dataset", "cifar10", "--data-dir", str(tmp_path / "data"), "--model",
+            "resnet-small", "--epochs", "2", "--batch-size", "5", "--R", "1", "--seeds", "1",
+            "--budgets", "0.5", "--strategies", "full", "gradmatch-pb-warm", "--device", "cpu",
+            "--threads", "1", "--quiet", "--out", str(out)]
+    assert main(argv) == 0
+    records = runner.load_records(str(out / "runs"))
+    assert sorted(r["strategy"] for r in records) == ["full", "gradmatch-pb-warm"]
+    assert all(r["settings"]["augment"] is True and r["settings"]["dataset"] == "cifar10"
+               for r in records)
+    gm = next(r for r in records if r["strategy"] == "gradmatch-pb-warm")
+    assert gm["subset_size"] == 10 and gm["n_selections"] >= 1
+    assert main(argv[:3] + [str(tmp_path / "nothing")] + argv[4:]) == 2
+    assert "data_batch_1" in capsys.readouterr().err
+
+
+def test_train_and_test_samples_are_stratified():
+    cfg = ExperimentConfig(dataset="digits", train_size=100, test_size=50).resolved()
+    X_train, y_train, X_test, y_test = runner.load_data(cfg)
+    assert X_train.shape == (100, 64) and len(y_test) == 50
+    assert np.bincount(y_train).min() >= 9 and np.bincount(y_test).min() >= 4
+    assert plan_runs(cfg, 100)[0].settings["train_size"] == 100
+    with pytest.raises(ValueError, match="--train-size"):
+        runner.load_data(ExperimentConfig(dataset="digits", train_size=5).resolved())
+
+
+def test_augment_option():
+    args = build_parser().parse_args(["--dataset", "fashion-mnist", "--augment"])
+    assert config_from_args(args).resolved().augment is True
+    assert ExperimentConfig(dataset="cifar10").resolved().augment is True
+    assert ExperimentConfig(dataset="cifar10", augment=False).resolved().augment is False
+    assert ExperimentConfig(dataset="fashion-mnist").resolved().augment is False
+    with pytest.raises(ValueError, match="--augment"):
+        ExperimentConfig(dataset="digits", augment=True).resolved()
+    cfg = ExperimentConfig(**TINY).resolved()
+    assert "augment" not in plan_runs(cfg, 100)[0].settings  # earlier run ids unchanged

@@ -163,14 +163,20 @@ def _verdict(ok, text):
 
 
 # -- the parts ----------------------------------------------------------------
+def _run_script(script, name, argv, args, out):
+    """Run a benchmark script's ``main`` on ``argv`` (and the data folder); return its JSON
+    result and the lines of its Markdown table, both read from ``out/<name>.*``."""
+    script.main(argv + (["--data-dir", args.data_dir] if args.data_dir else []))
+    with open(os.path.join(out, name + ".json"), encoding="utf-8") as f:
+        result = json.load(f)
+    with open(os.path.join(out, name + ".md"), encoding="utf-8") as f:
+        return result, f.read().splitlines()
+
+
 def run_device(settings, args, device, out):
     argv = ["--device", device.type, "--n-samples", str(settings["device_n"]), "--epochs",
             str(settings["device_T"]), "--R", str(settings["device_R"]), "--out", out]
-    device_check.main(argv + (["--data-dir", args.data_dir] if args.data_dir else []))
-    with open(os.path.join(out, "device_check.json"), encoding="utf-8") as f:
-        result = json.load(f)
-    with open(os.path.join(out, "device_check.md"), encoding="utf-8") as f:
-        return result, f.read().splitlines()
+    return _run_script(device_check, "device_check", argv, args, out)
 
 
 def omp_goals(rows):
@@ -221,11 +227,7 @@ def run_omp(settings, args, device, out):
 def run_per_class(settings, args, device, out):
     argv = ["--device", device.type, "--repeats", str(settings["repeats"]), "--out", out,
             "--n-samples", str(settings["per_class_n"])]
-    per_class_omp.main(argv + (["--data-dir", args.data_dir] if args.data_dir else []))
-    with open(os.path.join(out, "per_class_omp.json"), encoding="utf-8") as f:
-        result = json.load(f)
-    with open(os.path.join(out, "per_class_omp.md"), encoding="utf-8") as f:
-        return result, f.read().splitlines()
+    return _run_script(per_class_omp, "per_class_omp", argv, args, out)
 
 
 def has_strategy(name):

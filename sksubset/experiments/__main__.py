@@ -79,8 +79,13 @@ def build_parser():
     p.add_argument("--dataset", choices=DATASETS, default="digits",
                    help="data set (default: digits, sklearn's bundled 8x8 digits, 70/30 split)")
     p.add_argument("--data-dir", default=None,
-                   help=f"Fashion-MNIST folder (default {FASHION_MNIST_DIR}) or the .npz file "
-                        "(arrays X_train, y_train, X_test, y_test)")
+                   help=f"Fashion-MNIST folder (default {FASHION_MNIST_DIR}), the "
+                        "cifar-10-batches-py folder (data_batch_1..5, test_batch; never "
+                        "downloaded) or the .npz file (arrays X_train, y_train, X_test, y_test)")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                   help="train through a new random crop of each image every epoch (padding 4; "
+                        "CIFAR-10 also flips, as the papers' code); default: on for cifar10, "
+                        "off for fashion-mnist")
     p.add_argument("--strategies", nargs="+", default=None, metavar="NAME",
                    help="strategies to run (default: " + " ".join(DEFAULT_STRATEGIES) + ")")
     p.add_argument("--budgets", nargs="+", type=_budget, default=[0.05, 0.1, 0.3],
@@ -95,8 +100,14 @@ def build_parser():
                    help="number of seeds, 0..N-1 (default: 3)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="torch device (default: auto, cuda when available)")
+    p.add_argument("--train-size", type=_positive_int, default=None, metavar="N",
+                   help="train on a stratified random sample of N training examples "
+                        "(seed 0; for quick runs on the CPU; default: all)")
+    p.add_argument("--test-size", type=_positive_int, default=None, metavar="N",
+                   help="evaluate on a stratified random sample of N test examples (seed 0)")
     p.add_argument("--model", choices=tuple(MODELS), default=None,
-                   help="network (default: lenet5 for fashion-mnist, else mlp)")
+                   help="network (default: lenet5 for fashion-mnist, resnet18 for cifar10, "
+                        "else mlp)")
     p.add_argument("--batch-size", type=_positive_int, default=None,
                    help="mini-batch size (default per dataset)")
     p.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (default: 0.01)")
@@ -154,7 +165,8 @@ def config_from_args(args):
         frontier_epochs=tuple(args.frontier_epochs) if args.frontier_epochs else None,
         threads=args.threads, report_only=args.report_only, tag=args.tag,
         selector_params=dict(args.selector_param) or None, weighting=args.weighting,
-        lr_schedule=args.lr_schedule, scheduler=args.scheduler, workers=args.workers)
+        lr_schedule=args.lr_schedule, scheduler=args.scheduler, workers=args.workers,
+        augment=args.augment, train_size=args.train_size, test_size=args.test_size)
 
 
 def main(argv=None):

@@ -2,11 +2,13 @@
 
 import gzip
 import os
+import pickle
 
 import numpy as np
 
-__all__ = ["load_dataset", "load_digits_split", "load_fashion_mnist", "load_npz",
-           "read_idx", "FASHION_MNIST_DIR", "DATASETS"]
+__all__ = ["load_dataset", "load_digits_split", "load_fashion_mnist", "load_cifar10", "load_npz",
+           "read_idx", "FASHION_MNIST_DIR", "CIFAR10_FILES", "CIFAR10_MEAN", "CIFAR10_STD",
+           "DATASETS"]
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 _FMNIST_FILES = {
@@ -88,6 +90,73 @@ def load_fashion_mnist(data_dir=None):
     return X_train, arrays["y_train"].astype(np.int64), X_test, arrays["y_test"].astype(np.int64)
 
 
+#: the files of the python version of CIFAR-10 (``cifar-10-batches-py``)
+CIFAR10_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
+#: per-channel mean and standard deviation of the normalization (the papers' code)
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2023, 0.1994, 0.2010)
+
+
+def _read_cifar_batch(path):
+    with open(path, "rb") as f:
+        batch = pickle.load(f, encoding="bytes")
+    try:
+        data, labels = batch[b"data"], batch[b"labels"]
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{path} is not a CIFAR-10 batch (a pickled dict with b'data' and "
+                         "b'labels')") from exc
+    data = np.asarray(data, dtype=np.uint8)
+    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(data) != len(labels):
+        raise ValueError(f"{path}: expected {len(labels)} rows of 3072 bytes; got data of "
+                         f"shape {data.shape}")
+    return data.reshape(-1, 3, 32, 32), np.asarray(labels, dtype=np.int64)
+
+
+def load_cifar10(data_dir):
+    """CIFAR-10 from the pickled batches of its python version (nothing is downloaded).
+
+    Parameters
+    ----------
+    data_dir : str
+        The ``cifar-10-batches-py`` folder holding ``data_batch_1`` ..
+        ``data_batch_5`` and ``test_batch``, or a folder containing it.
+
+    Returns
+    -------
+    X_train, y_train, X_test, y_test : ndarray
+        Images as float32 of shape ``(n, 3, 32, 32)``, scaled to ``[0, 1]`` and
+        normalized per channel by :data:`CIFAR10_MEAN` and :data:`CIFAR10_STD`
+        (as the papers' code does); int64 labels.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the missing files.
+    """
+    if not data_dir:
+        raise FileNotFoundError("--dataset cifar10 needs --data-dir: the cifar-10-batches-py "
+                                f"folder with {', '.join(CIFAR10_FILES)}.")
+    nested = os.path.join(data_dir, "cifar-10-batches-py")
+    if not os.path.exists(os.path.join(data_dir, CIFAR10_FILES[0])) and os.path.isdir(nested):
+        data_dir = nested
+    missing = [f for f in CIFAR10_FILES if not os.path.isfile(os.path.join(data_dir, f))]
+    if missing:
+        raise FileNotFoundError(
+            f"CIFAR-10 files not found in {data_dir}: {', '.join(missing)}. --data-dir must be "
+            f"the cifar-10-batches-py folder of the python version of CIFAR-10 (files "
+            f"{', '.join(CIFAR10_FILES)}); it is not downloaded.")
+    parts = [_read_cifar_batch(os.path.join(data_dir, f)) for f in CIFAR10_FILES]
+    mean = np.asarray(CIFAR10_MEAN, dtype=np.float32).reshape(1, 3, 1, 1)
+    std = np.asarray(CIFAR10_STD, dtype=np.float32).reshape(1, 3, 1, 1)
+
+    def normalize(images):
+        return ((images.astype(np.float32) / 255.0 - mean) / std).astype(np.float32)
+
+    X_train = normalize(np.concatenate([p[0] for p in parts[:5]]))
+    y_train = np.concatenate([p[1] for p in parts[:5]])
+    return X_train, y_train, normalize(parts[5][0]), parts[5][1]
+
+
 def load_digits_split(test_size=0.3, random_state=0):
     """scikit-learn's bundled 8x8 digits, split into train and test sets.
 
@@ -157,7 +226,7 @@ def load_npz(path):
             np.asarray(y_test))
 
 
-DATASETS = ("digits", "fashion-mnist", "npz")
+DATASETS = ("digits", "fashion-mnist", "cifar10", "npz")
 
 
 def load_dataset(name, data_dir=None):
@@ -165,10 +234,11 @@ def load_dataset(name, data_dir=None):
 
     Parameters
     ----------
-    name : {"digits", "fashion-mnist", "npz"}
+    name : {"digits", "fashion-mnist", "cifar10", "npz"}
     data_dir : str, optional
         Folder of the Fashion-MNIST IDX files (default
-        :data:`FASHION_MNIST_DIR`), or the ``.npz`` file; unused for digits.
+        :data:`FASHION_MNIST_DIR`), the ``cifar-10-batches-py`` folder, or the
+        ``.npz`` file; unused for digits.
 
     Returns
     -------
@@ -178,6 +248,8 @@ def load_dataset(name, data_dir=None):
         return load_digits_split()
     if name == "fashion-mnist":
         return load_fashion_mnist(data_dir)
+    if name == "cifar10":
+        return load_cifar10(data_dir)
     if name == "npz":
         return load_npz(data_dir)
     raise ValueError(f"Unknown dataset {name!r}; choose one of {', '.join(DATASETS)}.")

@@ -16,7 +16,7 @@ from skorch.callbacks import LRScheduler
 from torch import nn
 from torch.optim.lr_scheduler import ConstantLR, CosineAnnealingLR
 
-__all__ = ["MLP", "LeNet5", "MODELS", "DEFAULT_MODEL", "module_kwargs", "make_net",
+__all__ = ["MLP", "LeNet5", "ResNet", "ResNet18", "SmallResNet", "MODELS", "DEFAULT_MODEL", "module_kwargs", "make_net",
            "LR_EVENT"]
 
 #: history key under which the learning rate of every epoch is recorded
@@ -83,10 +83,75 @@ class LeNet5(nn.Module):
         return self.classifier(self.features(X).flatten(1))
 
 
-MODELS = {"mlp": MLP, "lenet5": LeNet5}
+class _BasicBlock(nn.Module):
+    """Two 3x3 conv-BN layers with an identity (or 1x1 conv-BN) shortcut."""
+
+    def __init__(self, c_in, c_out, stride):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
+            nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out))
+        self.shortcut = nn.Identity() if stride == 1 and c_in == c_out else nn.Sequential(
+            nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+
+    def forward(self, x):
+        return torch.relu(self.body(x) + self.shortcut(x))
+
+
+class ResNet(nn.Module):
+    """Residual net for small images (3x3 stem, no max-pool), ending in logits.
+
+    Parameters
+    ----------
+    n_classes : int, default=10
+    in_channels : int, default=3
+    blocks : tuple of int, default=(2, 2, 2, 2)
+        Basic blocks per stage; every stage after the first halves the
+        resolution.
+    widths : tuple of int, default=(64, 128, 256, 512)
+        Channels per stage (the stem has ``widths[0]``).
+    """
+
+    def __init__(self, n_classes=10, in_channels=3, blocks=(2, 2, 2, 2),
+                 widths=(64, 128, 256, 512)):
+        super().__init__()
+        if len(blocks) != len(widths):
+            raise ValueError(f"blocks and widths need one entry per stage; got {blocks} and "
+                             f"{widths}.")
+        layers = [nn.Conv2d(int(in_channels), widths[0], 3, 1, 1, bias=False),
+                  nn.BatchNorm2d(widths[0]), nn.ReLU()]
+        c = widths[0]
+        for stage, (n_blocks, width) in enumerate(zip(blocks, widths)):
+            for b in range(int(n_blocks)):
+                layers.append(_BasicBlock(c, int(width), 2 if stage > 0 and b == 0 else 1))
+                c = int(width)
+        self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.linear = nn.Linear(c, int(n_classes))
+
+    def forward(self, X):
+        return self.linear(self.features(X))
+
+
+class ResNet18(ResNet):
+    """ResNet-18 for 32x32 images as in the GRAD-MATCH, CRAIG and CREST code (CIFAR-10):
+    blocks (2, 2, 2, 2), widths 64 to 512, 11.2 M parameters."""
+
+    def __init__(self, n_classes=10, in_channels=3):
+        super().__init__(n_classes, in_channels)
+
+
+class SmallResNet(ResNet):
+    """A small residual CNN for the CPU: three stages of one block, widths 16, 32, 64
+    (78 k parameters)."""
+
+    def __init__(self, n_classes=10, in_channels=1):
+        super().__init__(n_classes, in_channels, blocks=(1, 1, 1), widths=(16, 32, 64))
+
+
+MODELS = {"mlp": MLP, "lenet5": LeNet5, "resnet18": ResNet18, "resnet-small": SmallResNet}
 
 #: model used when ``--model`` is not given
-DEFAULT_MODEL = {"digits": "mlp", "fashion-mnist": "lenet5", "npz": "mlp"}
+DEFAULT_MODEL = {"digits": "mlp", "fashion-mnist": "lenet5", "cifar10": "resnet18", "npz": "mlp"}
 
 
 def module_kwargs(model, X, n_classes):
@@ -94,10 +159,10 @@ def module_kwargs(model, X, n_classes):
 
     Parameters
     ----------
-    model : {"mlp", "lenet5"}
+    model : {"mlp", "lenet5", "resnet18", "resnet-small"}
     X : ndarray of shape (n, ...)
         Training inputs: ``(n, C, s, s)`` images, or flat ``(n, C*s*s)`` rows
-        (taken as one channel) for LeNet-5.
+        (taken as one channel) for LeNet-5; images for the residual nets.
     n_classes : int
 
     Returns
@@ -117,6 +182,11 @@ def module_kwargs(model, X, n_classes):
         else:
             raise ValueError(f"lenet5 needs square images; got inputs of shape {X.shape[1:]}.")
         return {"n_classes": int(n_classes), "in_channels": int(channels), "image_size": int(side)}
+    if model in ("resnet18", "resnet-small"):
+        if X.ndim != 4:
+            raise ValueError(f"{model} needs images of shape (n, C, H, W); got inputs of "
+                             f"shape {X.shape[1:]}.")
+        return {"n_classes": int(n_classes), "in_channels": int(X.shape[1])}
     raise ValueError(f"Unknown model {model!r}; choose one of {', '.join(MODELS)}.")
 
 
@@ -126,7 +196,7 @@ def make_net(model, module_kw, epochs, batch_size, lr=0.01, device="cpu", t_max=
 
     Parameters
     ----------
-    model : {"mlp", "lenet5"}
+    model : {"mlp", "lenet5", "resnet18", "resnet-small"}
     module_kw : dict
         From :func:`module_kwargs`.
     epochs : int

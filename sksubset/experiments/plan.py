@@ -47,6 +47,7 @@ DEFAULT_STRATEGIES = ("full", "full-frontier", "random", "random-warm", "gradmat
 #: (one thread is fastest for the small digits MLP, whose batches are too small to share)
 DATASET_DEFAULTS = {"digits": {"epochs": 60, "batch_size": 32, "threads": 1},
                     "fashion-mnist": {"epochs": 200, "batch_size": 20},
+                    "cifar10": {"epochs": 300, "batch_size": 20},
                     "npz": {"epochs": 100, "batch_size": 32}}
 
 FULL_KINDS = ("full", "full-earlystop", "full-frontier")
@@ -58,9 +59,9 @@ class ExperimentConfig:
 
     Parameters
     ----------
-    dataset : {"digits", "fashion-mnist", "npz"}, default="digits"
+    dataset : {"digits", "fashion-mnist", "cifar10", "npz"}, default="digits"
     data_dir : str, optional
-        Fashion-MNIST folder or ``.npz`` file.
+        Fashion-MNIST folder, ``cifar-10-batches-py`` folder or ``.npz`` file.
     strategies : sequence of str, optional
         Default :data:`DEFAULT_STRATEGIES`.
     budgets : sequence of float, default=(0.05, 0.1, 0.3)
@@ -72,8 +73,9 @@ class ExperimentConfig:
     seeds : int, default=3
         Seeds ``0 .. seeds - 1``.
     device : {"auto", "cpu", "cuda"}, default="auto"
-    model : {"mlp", "lenet5"}, optional
-        Default ``lenet5`` for Fashion-MNIST, else ``mlp``.
+    model : {"mlp", "lenet5", "resnet18", "resnet-small"}, optional
+        Default ``lenet5`` for Fashion-MNIST, ``resnet18`` for CIFAR-10, else
+        ``mlp``.
     batch_size : int, optional
         Default per dataset.
     lr : float, default=0.01
@@ -110,6 +112,13 @@ class ExperimentConfig:
         (:mod:`sksubset.experiments.cluster`); not part of a run's identity.
     workers : int, optional
         Train the runs on a local Dask cluster of this many worker processes.
+    train_size, test_size : int, optional
+        Keep a stratified random sample (seed 0) of this many training / test
+        examples (for quick runs on the CPU); default all of them.
+    augment : bool, optional
+        Train every strategy through a per-epoch random crop (and flip) of the
+        images (:mod:`sksubset.experiments.augment`); default on for CIFAR-10,
+        off otherwise; defined for CIFAR-10 and Fashion-MNIST.
     """
 
     dataset: str = "digits"
@@ -136,6 +145,9 @@ class ExperimentConfig:
     lr_schedule: str = "cosine"
     scheduler: Optional[str] = None
     workers: Optional[int] = None
+    augment: Optional[bool] = None
+    train_size: Optional[int] = None
+    test_size: Optional[int] = None
 
     def resolved(self):
         """A copy with every default filled in."""
@@ -147,6 +159,10 @@ class ExperimentConfig:
             raise ValueError("device 'cuda' was asked for but torch sees no CUDA device; use "
                              "--device cpu or auto.")
         out = self.out or os.path.join("results", self.dataset)
+        augment = self.dataset == "cifar10" if self.augment is None else bool(self.augment)
+        if augment and self.dataset not in ("cifar10", "fashion-mnist"):
+            raise ValueError(f"--augment is defined for cifar10 and fashion-mnist images; got "
+                             f"--dataset {self.dataset}.")
         return ExperimentConfig(**{
             **asdict(self), "strategies": tuple(self.strategies or DEFAULT_STRATEGIES),
             "budgets": tuple(float(b) for b in self.budgets),
@@ -154,6 +170,7 @@ class ExperimentConfig:
             "batch_size": int(self.batch_size or defaults["batch_size"]),
             "model": self.model or DEFAULT_MODEL.get(self.dataset, "mlp"),
             "device": device, "out": out, "threads": self.threads or defaults.get("threads"),
+            "augment": augment,
             "frontier_epochs": None if self.frontier_epochs is None else tuple(
                 int(e) for e in self.frontier_epochs)})
 
@@ -260,6 +277,11 @@ def _settings(cfg, strategy):
          "device": cfg.device}
     if cfg.lr_schedule != "cosine":
         s["lr_schedule"] = cfg.lr_schedule
+    if cfg.augment:
+        s["augment"] = True
+    for key in ("train_size", "test_size"):
+        if getattr(cfg, key):
+            s[key] = getattr(cfg, key)
     if strategy.kind == "subset":
         s.update(R=cfg.R, kappa=cfg.kappa if strategy.warm else 0.0, valid_size=cfg.valid_size,
                  weighting=cfg.weighting)

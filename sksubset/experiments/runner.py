@@ -23,6 +23,7 @@ from ..classifier import SubsetTrainingClassifier
 from ..exceptions import DivergenceError
 from ..selectors import get_selector
 from ..training import sync
+from .augment import AugmentedImages, augmentation_for
 from .datasets import load_dataset
 from .models import LR_EVENT, make_net, module_kwargs
 from .plan import (DATASET_DEFAULTS, DEFAULT_STRATEGIES, ExperimentConfig, RunSpec, Strategy,
@@ -77,6 +78,14 @@ def _selector(strategy, params):
     return get_selector(strategy.selector)(**params)
 
 
+def training_input(cfg, X_train, y_train):
+    """``(X, y)`` that the runs are fitted on: the arrays, or with ``cfg.augment`` a Dataset
+    drawing a new augmentation of each image at every read (and ``y=None``)."""
+    if not cfg.augment:
+        return X_train, y_train
+    return AugmentedImages(X_train, y_train, **augmentation_for(cfg.dataset)), None
+
+
 def train_run(spec, cfg, data):
     """Train one run and return its record (a JSON-ready dict).
 
@@ -103,6 +112,7 @@ def train_run(spec, cfg, data):
         identity and settings.
     """
     X_train, y_train, X_test, y_test = data
+    X_fit, y_fit = training_input(cfg, X_train, y_train)
     strategy = spec.strategy
     n_classes = len(np.unique(y_train))
     module_kw = module_kwargs(cfg.model, X_train, n_classes)
@@ -120,7 +130,7 @@ def train_run(spec, cfg, data):
             verbose=0)
         t0 = time.perf_counter()
         try:
-            seconds, energy = _fit_timed(clf, X_train, y_train, cfg.device)
+            seconds, energy = _fit_timed(clf, X_fit, y_fit, cfg.device)
         except DivergenceError as exc:
             return _diverged(record, exc, y_test, time.perf_counter() - t0)
         accuracy = float(clf.score(X_test, y_test))
@@ -143,7 +153,7 @@ def train_run(spec, cfg, data):
         devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(spec.seed)
-            seconds, energy = _fit_timed(net, X_train, y_train, cfg.device)
+            seconds, energy = _fit_timed(net, X_fit, y_fit, cfg.device)
         accuracy = float(np.mean(net.predict(X_test) == y_test))
         history = net.history
         record.update(timing={"setup": 0.0, "warm_start": 0.0, "gradients": 0.0, "solver": 0.0,
@@ -298,8 +308,22 @@ def load_records(runs_dir):
     return records
 
 
+def _sample(X, y, size, option):
+    """A stratified random sample (seed 0) of ``size`` rows, or all of them."""
+    if not size or size >= len(y):
+        return X, y
+    from sklearn.model_selection import train_test_split
+
+    if size < len(np.unique(y)):
+        raise ValueError(f"{option} {size} is smaller than the number of classes.")
+    keep, _ = train_test_split(np.arange(len(y)), train_size=size, stratify=y, random_state=0)
+    keep = np.sort(keep)
+    return X[keep], y[keep]
+
+
 def load_data(cfg):
-    """``X_train, y_train, X_test, y_test`` of a resolved config, labels encoded as 0..C-1.
+    """``X_train, y_train, X_test, y_test`` of a resolved config, labels encoded as 0..C-1
+    (samples of them with ``train_size`` / ``test_size``).
 
     Raises
     ------
@@ -307,6 +331,8 @@ def load_data(cfg):
         When the test set has labels the training set lacks.
     """
     X_train, y_train, X_test, y_test = load_dataset(cfg.dataset, cfg.data_dir)
+    X_train, y_train = _sample(X_train, y_train, cfg.train_size, "--train-size")
+    X_test, y_test = _sample(X_test, y_test, cfg.test_size, "--test-size")
     classes = np.unique(y_train)
     unseen = np.setdiff1d(np.unique(y_test), classes)
     if len(unseen):
