@@ -1,6 +1,9 @@
-"""One-shot GRAD-MATCH from a trained skorch net, and the weighted subset as sample_weight.
+"""
+One-shot GRAD-MATCH from a trained skorch net
+=============================================
 
-A small net is trained briefly on the digits data; its per-example
+The weighted subset, chosen once from a trained net, as ``sample_weight`` of
+another estimator. A small net is trained briefly on the digits data; its per-example
 last-layer gradients (as factors, never the dense matrix) choose 10% of the
 training rows per class with non-negative weights, held-out gradients
 supplying the target.  ``fit_resample`` (imbalanced-learn's sampler

@@ -1,7 +1,12 @@
-"""SubsetTrainingClassifier inside a Pipeline, tuned with GridSearchCV.
+"""
+A Pipeline tuned with GridSearchCV
+==================================
 
-The grid covers the paper's reselection interval R, the warm-start fraction
-kappa and the net's learning rate (a nested ``net__lr`` parameter).
+:class:`~sksubset.SubsetTrainingClassifier` is a scikit-learn estimator: it
+fits in a ``Pipeline``, and its parameters and the net's (``net__lr``) can be
+searched. The grid covers the reselection interval ``R`` and the warm-start
+fraction ``kappa``, and sets the net's learning rate through
+``clf__net__lr``. Inside the search the classifier shows no progress bars.
 
 Run: ``python examples/pipeline_grid_search.py``
 """
@@ -33,10 +38,10 @@ net = NeuralNetClassifier(MLP, criterion=nn.CrossEntropyLoss, max_epochs=10, bat
                           train_split=None, verbose=0)
 pipe = Pipeline([
     ("scale", StandardScaler()),
-    ("clf", SubsetTrainingClassifier(net, budget=0.2, random_state=0, verbose=0)),
+    ("clf", SubsetTrainingClassifier(net, budget=0.2, random_state=0)),
 ])
-grid = GridSearchCV(pipe, {"clf__R": [5, 10], "clf__kappa": [0, 0.5],
-                           "clf__net__lr": [0.02, 0.1]}, cv=2)
+grid = GridSearchCV(pipe, {"clf__R": [5, 10], "clf__kappa": [0, 0.5], "clf__net__lr": [0.1]},
+                    cv=2)
 grid.fit(X.astype(np.float32), y)
 print("best parameters:", grid.best_params_)
 print(f"best cross-validated accuracy: {grid.best_score_:.3f}")

@@ -24,8 +24,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
 from skorch.helper import predefined_split
-from tqdm.auto import tqdm
 
+from ._progress import epoch_bar
 from .data import Examples, dataset_labels, prediction_input, read_training_data
 from .distributed import processes_of
 from .exceptions import DivergenceError
@@ -122,7 +122,13 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         (each layer's ``reset_parameters()``); with ``None`` it starts from
         the weights it has.
     verbose : int, default=1
-        Show a progress bar over epochs when > 0.
+        Progress bar over the epochs, showing the phase (``warm``, ``select``,
+        ``subset``).  0: never.  1: only where a person watches: standard
+        error is a terminal or a notebook, the fit is not inside a
+        scikit-learn search or cross-validation, and the net prints no epoch
+        table of its own (a skorch net with ``verbose > 0`` prints one, with
+        ``phase`` and ``subset_size`` columns).  2 or more: also in logs and
+        inside searches, never together with the net's table.
 
     Raises
     ------
@@ -151,7 +157,10 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         in the selector), ``reason`` and the selector's own extras.
     timing_ : dict
         Wall-clock seconds: ``setup``, ``warm_start``, ``gradients``,
-        ``solver``, ``subset_training`` and ``total`` (their sum).
+        ``solver``, ``subset_training`` and ``total`` (their sum).  In the
+        first fit of a process, ``setup`` also holds torch's one-time import
+        of its compiler (``torch._dynamo``, 1-4 s), which the first torch
+        optimizer of a process triggers, with or without sksubset.
     n_iter_ : int
         Epochs trained.
 
@@ -285,6 +294,8 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         k = resolve_budget(self.budget, len(pool))
         self.subset_size_ = k
         self.schedule_ = make_schedule(net.max_epochs, k, len(pool), self.R, self.kappa)
+        if self.schedule_.subset_epochs:
+            _warn_if_below_one_batch(k, len(pool), net.batch_size)
         valid_ds = None if valid is None else examples.take(valid).clean()
         if len(pool) < len(y):
             examples = examples.take(pool)
@@ -371,6 +382,17 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         return tags
 
 
+def _warn_if_below_one_batch(k, n, batch_size):
+    """Warn when a subset of ``k`` examples fits in one mini-batch: one SGD step per epoch."""
+    if 0 < k <= batch_size < n:
+        warnings.warn(
+            f"Each subset holds {k} examples, no more than one mini-batch of the net "
+            f"(batch_size={batch_size}): every subset epoch is a single gradient step, and the "
+            f"net barely trains on the subsets. Raise budget to well above {batch_size / n:.3g} "
+            f"or lower the net's batch_size (net__batch_size) well below {k}.",
+            UserWarning, stacklevel=5)
+
+
 class _Run:
     """State of one ``fit``: drives selections from the schedule callback."""
 
@@ -389,8 +411,8 @@ class _Run:
         self.grad_seconds = 0.0
         # seeds of the selection loaders' generators, without drawing from any stream
         self.seed, self.n_passes = torch.initial_seed(), 0
-        self.bar = (tqdm(total=self.schedule.n_trained, desc="sksubset", unit="epoch",
-                         leave=False) if est.verbose and self.processes.is_main else None)
+        self.bar = (epoch_bar(self.schedule.n_trained, est.verbose, net.verbose)
+                    if self.processes.is_main else None)
 
     def _last_layer(self, examples):
         t = time.perf_counter()

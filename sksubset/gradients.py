@@ -80,17 +80,6 @@ _SUPPORTED = (
 class LastLayer:
     """Last-layer quantities of a set of examples, on the net's device.
 
-    Attributes
-    ----------
-    E : torch.Tensor of shape (n, n_classes)
-        Gradient of each example's loss with respect to the logits.
-    Hb : torch.Tensor of shape (n, n_hidden + 1)
-        ``[1, h]``: a constant (for the bias) and the input of the last layer.
-    Z : torch.Tensor of shape (n, n_classes)
-        The logits.
-    y : torch.Tensor of shape (n,)
-        Encoded labels.
-
     The per-example last-layer gradient is the outer product of a row of ``E``
     and the same row of ``Hb`` (:func:`sample_gradients`): a ``LastLayer``
     stands for the ``(n, C * (H + 1))`` gradient matrix (its ``shape``) while
@@ -102,6 +91,17 @@ class LastLayer:
     on these examples (the factors of the gradients, and the logits and labels
     that GLISTER's re-linearization and CREST's features need), the same
     object a training run hands to the selectors each round.
+
+    Attributes
+    ----------
+    E : torch.Tensor of shape (n, n_classes)
+        Gradient of each example's loss with respect to the logits.
+    Hb : torch.Tensor of shape (n, n_hidden + 1)
+        ``[1, h]``: a constant (for the bias) and the input of the last layer.
+    Z : torch.Tensor of shape (n, n_classes)
+        The logits.
+    y : torch.Tensor of shape (n,)
+        Encoded labels.
     """
 
     E: torch.Tensor

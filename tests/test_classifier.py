@@ -432,11 +432,28 @@ def test_timing_split_sums_to_total(small):
 
 
 def test_progress_bar_only_when_verbose(small, capsys):
-    X, y = small
-    SubsetTrainingClassifier(make_net(max_epochs=2), budget=0.5, verbose=0).fit(X, y)
-    assert capsys.readouterr().err == ""
+    X, y = small  # capsys's stderr is no terminal: verbose=1 is silent, 2 forces the bar
     SubsetTrainingClassifier(make_net(max_epochs=2), budget=0.5, verbose=1).fit(X, y)
+    assert capsys.readouterr().err == ""
+    SubsetTrainingClassifier(make_net(max_epochs=2), budget=0.5, verbose=2).fit(X, y)
     assert "sksubset" in capsys.readouterr().err
+
+
+def test_warns_when_a_subset_fits_in_one_mini_batch(small):
+    X, y = small  # budget 0.05 of 400: 20 examples, one step per epoch with batches of 32
+    with pytest.warns(UserWarning, match=r"20 examples.*batch_size=32.*single gradient step"):
+        SubsetTrainingClassifier(make_net(max_epochs=2), budget=0.05, verbose=0).fit(X, y)
+
+
+def test_no_small_subset_warning_otherwise(small):
+    X, y = small
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # 20 examples in batches of 8; and no subset epoch at all with kappa=1
+        SubsetTrainingClassifier(make_net(max_epochs=2, batch_size=8), budget=0.05,
+                                 verbose=0).fit(X, y)
+        SubsetTrainingClassifier(make_net(max_epochs=2), budget=0.05, kappa=1,
+                                 verbose=0).fit(X, y)
 
 
 # -- sklearn integration --------------------------------------------------------
@@ -519,5 +536,6 @@ def _checked_estimator():
 
 @parametrize_with_checks([_checked_estimator()],
                          expected_failed_checks=lambda est: EXPECTED_FAILURES)
+@pytest.mark.filterwarnings("ignore:Each subset holds:UserWarning")  # the checks' tiny data
 def test_sklearn_compatible(estimator, check):
     check(estimator)

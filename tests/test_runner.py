@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -129,7 +130,7 @@ def test_earlystop_and_frontier_epochs():
 
 
 def test_cli_parsing(monkeypatch):
-    monkeypatch.delenv("OUT", raising=False)
+    monkeypatch.setenv("OUT", "/tmp/somewhere")  # a generic variable: never the output folder
     args = build_parser().parse_args([])
     cfg = config_from_args(args).resolved()
     assert (cfg.dataset, cfg.model, cfg.epochs, cfg.batch_size, cfg.seeds) == (
@@ -142,12 +143,18 @@ def test_cli_parsing(monkeypatch):
     cfg = config_from_args(args).resolved()
     assert cfg.model == "lenet5" and cfg.valid_size == 0.1 and cfg.budgets == (0.2,)
     assert cfg.strategies == ("full", "random")
-    monkeypatch.setenv("OUT", "/tmp/somewhere")
-    assert ExperimentConfig().resolved().out == "/tmp/somewhere"
+    assert ExperimentConfig().resolved().out == os.path.join("results", "digits")
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--budgets", "1.5"])
     with pytest.raises(SystemExit):
         main(["--strategies", "nonsense"])
+
+
+def test_usage_line_names_the_command(monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["/site-packages/sksubset/experiments/__main__.py"])
+    assert build_parser().format_usage().startswith("usage: python -m sksubset.experiments ")
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/sksubset-bench"])
+    assert build_parser().format_usage().startswith("usage: sksubset-bench ")
 
 
 def test_cli_data_errors(tmp_path, capsys):

@@ -17,7 +17,7 @@ Run::
 
     python examples/benchmarks/omp_criteria.py [--out DIR]
 
-Writes ``omp_criteria.md`` and ``.json`` under ``--out`` (default ``$OUT`` or
+Writes ``omp_criteria.md`` and ``.json`` under ``--out`` (default
 ``results/omp_criteria``).  Needs ``pip install --no-deps cords==0.0.4``.
 """
 
@@ -100,7 +100,7 @@ def problems():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default=os.environ.get("OUT") or "results/omp_criteria")
+    parser.add_argument("--out", default="results/omp_criteria")
     args = parser.parse_args(argv)
     cords = load_cords()
     rows = []

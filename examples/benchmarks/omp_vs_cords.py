@@ -32,7 +32,7 @@ mini-batches of 64 when ``n`` is their number (938 for 60000 images); a
 ``n``).  The notes under the table say where each matrix came from.
 
 Reproduce (writes ``omp_vs_cords.{md,csv,json}`` under ``--out``, default
-``$OUT`` or ``./results/omp_vs_cords``)::
+``./results/omp_vs_cords``)::
 
     python examples/benchmarks/omp_vs_cords.py --device cpu
     python examples/benchmarks/omp_vs_cords.py --device cuda   # adds 50000x5130x5000
@@ -341,7 +341,7 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", help="folder of the Fashion-MNIST IDX files of the real "
                    "matrices (default: where dataset-fashion-mnist installs them)")
-    p.add_argument("--out", default=os.environ.get("OUT") or "./results/omp_vs_cords")
+    p.add_argument("--out", default="./results/omp_vs_cords")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p.parse_args(argv)
 

@@ -28,7 +28,7 @@ Run::
 (``--n-samples`` takes the first examples only, for a smoke test; ``--data-dir``
 is the folder of the Fashion-MNIST IDX files.)
 
-Writes ``per_class_omp.md`` and ``.json`` under ``--out`` (default ``$OUT`` or
+Writes ``per_class_omp.md`` and ``.json`` under ``--out`` (default
 ``results/per_class_omp``).
 """
 
@@ -81,7 +81,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--device", default="cpu")
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--out", default=os.environ.get("OUT") or "results/per_class_omp")
+    p.add_argument("--out", default="results/per_class_omp")
     p.add_argument("--n-samples", type=int, default=60000)
     p.add_argument("--data-dir", help="folder of the Fashion-MNIST IDX files")
     args = p.parse_args(argv)

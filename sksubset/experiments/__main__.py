@@ -2,6 +2,7 @@
 
 import argparse
 import ast
+import os
 import sys
 import warnings
 
@@ -49,12 +50,21 @@ def _budget(text):
     return value
 
 
+def _prog():
+    """The command's name in usage lines: ``sksubset-bench`` when run as that script, else
+    ``python -m sksubset.experiments``."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    if name.startswith("sksubset-bench"):
+        return "sksubset-bench"
+    return "python -m sksubset.experiments"
+
+
 def build_parser():
     """The ``argparse`` parser of :func:`main`."""
     defaults = ", ".join(f"{name}: T={d['epochs']}, batch {d['batch_size']}"
                          for name, d in DATASET_DEFAULTS.items())
     p = argparse.ArgumentParser(
-        prog="sksubset-bench",
+        prog=_prog(),
         description="Train a net on subsets chosen by GRAD-MATCH and its baselines, compare "
                     "with full-data training (accuracy, wall-clock, speedup, relative error, "
                     "Wilcoxon tests, frontier of full training) and write a table and plots. "
@@ -113,8 +123,8 @@ def build_parser():
     p.add_argument("--threads", type=_positive_int, default=None,
                    help="torch CPU threads (default: 1 for digits, whose small MLP runs "
                         "fastest on one, else torch's own)")
-    p.add_argument("--out", default=None,
-                   help="output folder (default: $OUT if set, else ./results/<dataset>)")
+    p.add_argument("--out", default=None, metavar="OUT",
+                   help="output folder (default: ./results/<dataset>)")
     p.add_argument("--tag", default=None,
                    help="label of a variant, appended to the subset strategies' names "
                         "(e.g. gradmatch-pb-warm+R10) so that variants share OUT with the "
@@ -145,12 +155,13 @@ def build_parser():
     p.add_argument("--report-only", action="store_true",
                    help="train nothing: summarize every finished run under OUT/runs")
     p.add_argument("--quiet", action="store_true",
-                   help="plain log lines instead of a progress bar")
+                   help="plain log lines instead of a progress bar (the default when standard "
+                        "error is not a terminal)")
     return p
 
 
 def config_from_args(args):
-    """The :class:`ExperimentConfig` of parsed arguments."""
+    """The :class:`~sksubset.experiments.plan.ExperimentConfig` of parsed arguments."""
     return ExperimentConfig(
         dataset=args.dataset, data_dir=args.data_dir,
         strategies=tuple(args.strategies) if args.strategies else None,
@@ -184,7 +195,7 @@ def main(argv=None):
         run_experiment(config_from_args(args))
     except (FileNotFoundError, ImportError, KeyError, ValueError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"sksubset-bench: error: {msg}", file=sys.stderr)
+        print(f"{parser.prog}: error: {msg}", file=sys.stderr)
         return 2
     return 0
 

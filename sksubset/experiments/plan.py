@@ -88,9 +88,10 @@ class ExperimentConfig:
         Default per dataset.
     lr : float, default=0.01
     out : str, optional
-        Output folder (default ``$OUT`` if set, else ``./results/<dataset>``).
+        Output folder (default ``./results/<dataset>``).
     quiet : bool, default=False
-        Plain log lines instead of a progress bar.
+        Plain log lines instead of a progress bar (also the behaviour when
+        standard error is not a terminal).
     valid_size : float or int, optional
         Hold-out for the subset strategies (the paper's *isValid*).
     frontier_epochs : sequence of int, optional
@@ -175,7 +176,7 @@ class ExperimentConfig:
                              "--device cpu or auto.")
         if self.clock not in ("wall", "cpu"):
             raise ValueError(f"clock must be 'wall' or 'cpu'; got {self.clock!r}.")
-        out = self.out or os.environ.get("OUT") or os.path.join("results", self.dataset)
+        out = self.out or os.path.join("results", self.dataset)
         augment = self.dataset == "cifar10" if self.augment is None else bool(self.augment)
         if augment and self.dataset not in ("cifar10", "fashion-mnist"):
             raise ValueError(f"--augment is defined for cifar10 and fashion-mnist images; got "

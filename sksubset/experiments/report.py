@@ -6,10 +6,12 @@ means over seeds:
 * ``accuracy_mean`` ± ``accuracy_std`` (sample standard deviation) on the
   test set; ``seconds_mean``: wall-clock of ``fit``, selection included;
 * ``speedup``: ``seconds(full) / seconds`` (means);
-* ``relative_error_pct``: the relative test error of Figure 3 of the
-  GRAD-MATCH paper.  Its text could not be checked here, so it is computed
-  as ``100 * (err - err_full) / err_full`` with ``err = 1 - accuracy_mean``;
-  negative when the run beats full training;
+* ``relative_error_pct``: the relative test error, the y axis of the
+  speedup plot (after Figure 3 of the GRAD-MATCH paper):
+  ``100 * (err - err_full) / err_full`` with ``err = 1 - accuracy_mean``, how
+  much more test error than full training in percent of full training's
+  (0: as accurate, 100: twice the error); negative when the run beats full
+  training;
 * ``selection_share``: (gradients + solver) / total of the classifier's timing;
 * ``energy_kwh``: mean GPU energy when NVML could measure it, else blank;
 * ``warm_start_seconds``, ``gradients_seconds``, ``solver_seconds``,
@@ -42,12 +44,13 @@ try:  # the plots need matplotlib; without it the table, CSV and JSON are still 
     from matplotlib import colormaps
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 except ImportError:  # pragma: no cover - depends on the environment
     Figure = None
 
 __all__ = ["relative_error", "frontier_accuracy", "wilcoxon_greater", "summarize",
-           "format_table", "write_report", "COLUMNS"]
+           "format_table", "write_report", "plot_speedup_error", "plot_accuracy_time",
+           "describe_runs", "log_ticks", "COLUMNS", "RELATIVE_ERROR_NOTE"]
 
 #: table columns, in order
 COLUMNS = ("strategy", "budget", "epochs", "n_seeds", "accuracy_mean", "accuracy_std",
@@ -61,13 +64,48 @@ COLUMNS = ("strategy", "budget", "epochs", "n_seeds", "accuracy_mean", "accuracy
 _NAN = float("nan")
 
 
-def _log_axis(ax):
-    """A logarithmic x axis labelled with plain numbers (2, 5, 20, not 2x10^0)."""
+def _plain():
+    """Tick labels as plain numbers (2, 0.5, 1000, not 2x10^0)."""
+    return FuncFormatter(lambda v, _: f"{v:g}")
+
+#: the y axis of the speedup plot, as written under it
+RELATIVE_ERROR_NOTE = ("relative test error = 100 x (test error - test error of full training) / "
+                       "test error of full training: 0 is as accurate as full training, 100 is "
+                       "twice its error, below 0 better (axis logarithmic beyond ±1 %)")
+
+
+def log_ticks(lo, hi):
+    """Plain-number tick positions covering ``[lo, hi]`` on a log axis: 1-2-5 per decade,
+    finer (1-1.5-2-3-5-7, then every digit) when the range is too narrow for three ticks."""
+    lo, hi = float(lo), float(hi)
+    decades = range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
+    for mantissas in ((1, 2, 5), (1, 1.5, 2, 3, 5, 7), (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9)):
+        ticks = [float(f"{m * 10.0 ** e:.3g}") for e in decades for m in mantissas]
+        inside = [t for t in ticks if lo / 1.1 <= t <= hi * 1.1]
+        if len(inside) >= 3:
+            break
+    return inside
+
+
+def _log_axis(ax, values):
+    """A log x axis with plain-number ticks (0.5, 2, 20, not 2x10^0) where ``values`` lie."""
     ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    # minor ticks: label 2x and 5x only, so that neighbours never overlap
-    ax.xaxis.set_minor_formatter(FuncFormatter(
-        lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else ""))
+    values = [v for v in values if np.isfinite(v) and v > 0]
+    if values:
+        ax.xaxis.set_major_locator(FixedLocator(log_ticks(min(values), max(values))))
+    ax.xaxis.set_major_formatter(_plain())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def describe_runs(records):
+    """``"digits, mlp, T = 60"``: the data set, model and epoch budget of the runs (values
+    that differ between runs are joined by ``/``)."""
+    parts = []
+    for key, fmt in (("dataset", "{}"), ("model", "{}"), ("T", "T = {}")):
+        values = {r.get("settings", {}).get(key) for r in records} - {None}
+        if values:
+            parts.append(fmt.format("/".join(str(v) for v in sorted(values, key=str))))
+    return ", ".join(parts)
 
 
 def _colors(names):
@@ -250,10 +288,10 @@ def _jsonable(value):
     return value
 
 
-def _label(row):
-    if row["strategy"] == "full-frontier":
-        return f"full-frontier E={row['epochs']}"
-    return row["strategy"]
+def _suptitle(fig, parts, what):
+    """``"digits, mlp, T = 60: <what>"``."""
+    parts = ", ".join(p for p in parts if p)
+    fig.suptitle(f"{parts}: {what}" if parts else what)
 
 
 def _frontier_curve(rows):
@@ -262,12 +300,15 @@ def _frontier_curve(rows):
     return np.array(pts).reshape(-1, 4)
 
 
-def plot_speedup_error(rows, path):
-    """Figure-3-style panels, one per budget: speedup versus relative error, log-log.
+def plot_speedup_error(rows, path, title=""):
+    """Figure-3-style panels, one per budget: speedup versus relative test error, log-log.
 
-    The y axis is symmetric-log, linear within ±1 %, so runs that beat full
-    training (relative error <= 0) stay visible at or below zero instead of
-    being dropped; the full-data frontier is drawn as a grey curve.
+    The y axis is the relative test error of :func:`relative_error`, defined
+    under the panels (:data:`RELATIVE_ERROR_NOTE`); it is symmetric-log,
+    linear within ±1 %, so runs that beat full training (relative error <= 0)
+    stay visible at or below zero instead of being dropped.  The full-data
+    frontier is drawn as a grey curve.  ``title`` (e.g. :func:`describe_runs`)
+    heads the figure; each panel names its budget.  Returns the figure.
     """
     budgets = sorted({r["budget"] for r in rows if r["budget"] is not None})
     fig = Figure(figsize=(4.5 * max(1, len(budgets)) + 2, 4), layout="constrained")
@@ -277,10 +318,10 @@ def plot_speedup_error(rows, path):
     colors = _colors(names)
     markers = "osD^v<>pPX*h"
     for ax, budget in zip(axes, budgets or [None]):
-        if len(curve):
-            ok = np.isfinite(curve[:, 2]) & np.isfinite(curve[:, 3])
+        ok = np.isfinite(curve[:, 2]) & np.isfinite(curve[:, 3])
+        if ok.any():
             ax.plot(curve[ok, 3], curve[ok, 2], "-", color="0.6", marker=".",
-                    label="full (frontier)")
+                    label="full training, cosine\ncompressed to E (frontier)")
         for r in rows:
             if r["budget"] != budget or budget is None:
                 continue
@@ -289,8 +330,9 @@ def plot_speedup_error(rows, path):
             i = names.index(r["strategy"])
             ax.plot(r["speedup"], r["relative_error_pct"], markers[i % len(markers)],
                     color=colors[r["strategy"]], label=r["strategy"], markersize=7)
-        _log_axis(ax)
+        _log_axis(ax, [x for line in ax.get_lines() for x in np.ravel(line.get_xdata())])
         ax.set_yscale("symlog", linthresh=1.0)
+        ax.yaxis.set_major_formatter(_plain())
         ys = [y for line in ax.get_lines() for y in np.ravel(line.get_ydata())]
         if ys:
             lo, hi = min(ys), max(ys)
@@ -300,6 +342,8 @@ def plot_speedup_error(rows, path):
         ax.set_ylabel("relative test error (%)")
         ax.set_title(f"budget {budget:g}" if budget is not None else "no subset runs")
         ax.grid(True, which="both", alpha=0.3)
+    _suptitle(fig, [title], "speedup versus relative test error")
+    fig.supxlabel(RELATIVE_ERROR_NOTE, fontsize=8)
     handles, labels = [], []
     for ax in axes:
         for h, label in zip(*ax.get_legend_handles_labels()):
@@ -309,10 +353,15 @@ def plot_speedup_error(rows, path):
     if handles:
         fig.legend(handles, labels, loc="outside right upper", fontsize=8)
     fig.savefig(path, dpi=120)
+    return fig
 
 
-def plot_accuracy_time(records, rows, path):
-    """Test accuracy versus wall-clock: every run, strategy means ± std, the frontier curve."""
+def plot_accuracy_time(records, rows, path, title=""):
+    """Test accuracy versus wall-clock: every run, strategy means ± std, the frontier curve.
+
+    ``title`` (e.g. :func:`describe_runs`) heads the figure with the budgets
+    drawn; the legend lists what is drawn.  Returns the figure.
+    """
     fig = Figure(figsize=(10, 5.5), layout="constrained")
     ax = fig.subplots()
     groups = _groups(records)
@@ -337,18 +386,24 @@ def plot_accuracy_time(records, rows, path):
                     xerr=float(np.std(secs, ddof=1)) if len(secs) > 1 else 0.0,
                     fmt=markers.get(r["budget"], "o"), color=colors[r["strategy"]],
                     markersize=6, capsize=2)
-    _log_axis(ax)
+    _log_axis(ax, [r["fit_seconds"] for r in records])
     ax.set_xlabel("wall-clock seconds of fit (log)")
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title("every run (small), means ± std over seeds (large)")
+    ax.set_title("every run (small), means ± std over seeds (large)", fontsize=9)
+    drawn = ("budgets " if len(budgets) > 1 else "budget ") + ", ".join(f"{b:g}" for b in budgets)
+    _suptitle(fig, [title, drawn if budgets else ""], "test accuracy versus wall-clock")
     ax.grid(True, which="both", alpha=0.3)
-    handles = [Line2D([], [], color="0.3", marker="s", markersize=4,
-                      label="full training,\ncosine compressed to E")]
+    handles = []
+    if len(curve):
+        handles.append(Line2D([], [], color="0.3", marker="s", markersize=4,
+                              label="full training,\ncosine compressed to E"))
     handles += [Line2D([], [], color=colors[n], marker="o", ls="", label=n) for n in names]
     handles += [Line2D([], [], color="k", marker=markers[b], ls="", mfc="none",
                        label=f"budget {b:g}") for b in budgets]
-    fig.legend(handles=handles, loc="outside right upper", fontsize=8)
+    if handles:
+        fig.legend(handles=handles, loc="outside right upper", fontsize=8)
     fig.savefig(path, dpi=120)
+    return fig
 
 
 def write_report(records, out_dir):
@@ -387,6 +442,7 @@ def write_report(records, out_dir):
         warnings.warn("matplotlib is not installed: the plots were not drawn.", RuntimeWarning)
         del paths["speedup_plot"], paths["accuracy_plot"]
     else:
-        plot_speedup_error(rows, paths["speedup_plot"])
-        plot_accuracy_time(records, rows, paths["accuracy_plot"])
+        title = describe_runs(records)
+        plot_speedup_error(rows, paths["speedup_plot"], title)
+        plot_accuracy_time(records, rows, paths["accuracy_plot"], title)
     return rows, paths

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .._progress import interactive
 from ..classifier import SubsetTrainingClassifier
 from ..exceptions import DivergenceError
 from ..selectors import get_selector
@@ -272,7 +273,9 @@ def execute(cfg, specs, data, runs_dir):
             saved[s.run_id] = _read_record(path)
     if not all(saved.get(s.run_id) is not None for s in specs):
         warm_up(cfg, data)
-    bar = None if cfg.quiet else tqdm(total=len(specs), desc="runs", unit="run")
+    # a bar where a person watches, plain log lines in a log file or with --quiet
+    show = interactive() and not cfg.quiet
+    bar = tqdm(total=len(specs), desc="runs", unit="run") if show else None
     try:
         for i, spec in enumerate(specs, 1):
             path = os.path.join(runs_dir, spec.run_id + ".json")
@@ -282,7 +285,7 @@ def execute(cfg, specs, data, runs_dir):
                      + f" seed={spec.seed}")
             if saved.get(spec.run_id) is not None:
                 records.append(saved[spec.run_id])
-                if cfg.quiet:
+                if bar is None:
                     _log(f"{label}: done before, skipped", bar)
             else:
                 if bar is not None:

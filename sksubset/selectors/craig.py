@@ -168,7 +168,7 @@ def _chunk(chunk_size, device):
 
 def facility_location_greedy(ground, k, *, optimizer="lazy", epsilon=0.1, chunk_size="auto",
                              rng=None):
-    """Greedy facility location on a :class:`_Ground` (see the module docstring).
+    """Greedy facility location on a ``_Ground`` (see the module docstring).
 
     Returns
     -------
@@ -276,7 +276,7 @@ def facility_location_batched(F, groups, ks, *, metric="euclidean", chunk_size="
 
     Groups of equal size ``m`` are stacked, in batches of at most
     ``_STACK_MAX_ELEMENTS`` distances, into an ``(S, m, m)`` tensor whose
-    columns come from the same :class:`_Ground` calls (same column blocks of
+    columns come from the same ``_Ground`` calls (same column blocks of
     ``chunk_size``, same bound ``D``) as the per-group solver; each greedy
     step evaluates every candidate's gain ``sum_i max(0, cur_i - d_ij)`` (the
     naive greedy, whose selection the lazy greedy returns) for all groups at

@@ -17,7 +17,7 @@ contract of :mod:`sksubset.selectors._base`:
    first random subsets, ``check_fraction`` of the data) is fitted around the
    current parameters ``theta0``: value, gradient and a second-order term.
    Training keeps using the same coresets while the model stays accurate; at
-   the start of each later epoch :meth:`CrestSelector.check` recomputes the
+   the start of each later epoch :meth:`~sksubset.CrestSelector.check` recomputes the
    loss on the check sample (one forward pass over those rows only) and
    compares it with the model's prediction at ``theta - theta0``.  A relative
    error above ``threshold`` triggers a new selection, and the reason string
@@ -533,7 +533,7 @@ class CrestSelector(BaseSelector):
                              "training diverged (try a smaller learning rate).")
 
     def select(self, context):
-        """One CREST round of a training run (see :class:`SelectionContext`).
+        """One CREST round of a training run (see :class:`.SelectionContext`).
 
         Draws stratified random subsets of the eligible examples, extracts a
         mini-batch coreset from each by facility location on ``softmax - onehot``,

@@ -56,7 +56,7 @@ option, ``epsilon=0.01`` there), ``O(n log(1/epsilon))`` scores in all.
 Standalone ``fit``
 ------------------
 A bare gradient matrix ``G`` carries no logits, so the re-linearization above
-is impossible.  :meth:`GlisterSelector.fit` instead uses the second-order
+is impossible.  :meth:`~sksubset.GlisterSelector.fit` instead uses the second-order
 model with identity Hessian, ``L_V(theta + Delta) = L_V(theta) + target .
 Delta + ||Delta||^2 / 2``, whose gradient at ``theta_S`` is exactly ``target -
 eta sum_{j in S} g_j``; the greedy is the same as above with::

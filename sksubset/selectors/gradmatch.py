@@ -450,7 +450,7 @@ class GradMatchSelector(BaseSelector):
         return _fit_factored(ll, groups, full_targets, ks, self._opts, self.per_gradient)
 
     def select(self, context):
-        """One GRAD-MATCH round of a training run (see :class:`SelectionContext`).
+        """One GRAD-MATCH round of a training run (see :class:`.SelectionContext`).
 
         Matches the training gradient of the ground set, or, when the run holds
         out validation data, the validation gradient rescaled to the size of
