@@ -7,7 +7,7 @@ the rounds are independent draws (the GRAD-MATCH paper's RANDOM baseline);
 with ``sampling="cycle"`` they are drawn without replacement across rounds
 (RS2, Okanovic et al., ICLR 2024, usually with ``R=1``): consecutive slices of
 a random permutation, so that the rounds cycle through every example
-(:mod:`sksubset.selectors._cycle`).  No gradient is ever computed, so a round
+(``sksubset.selectors._cycle``).  No gradient is ever computed, so a round
 costs no forward pass.
 """
 
