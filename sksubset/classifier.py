@@ -9,13 +9,11 @@ epoch layout is :func:`sksubset.schedule.make_schedule`.
 
 import math
 import time
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
@@ -30,6 +28,7 @@ from .data import Examples, dataset_labels, prediction_input, read_training_data
 from .distributed import processes_of
 from .exceptions import DivergenceError
 from .gradients import last_layer_params
+from .monitor import divergence_error, warn_if_below_one_batch, warn_if_unconverged
 from .preflight import check_module, check_selector, reseed_module
 from .schedule import make_schedule
 from .selectors import STRATEGIES, BaseSelector, GradMatchSelector, SelectionContext, get_selector
@@ -295,7 +294,7 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         self.subset_size_ = k
         self.schedule_ = make_schedule(net.max_epochs, k, len(pool), self.R, self.kappa)
         if self.schedule_.subset_epochs:
-            _warn_if_below_one_batch(k, len(pool), net.batch_size)
+            warn_if_below_one_batch(k, len(pool), net.batch_size)
         valid_ds = None if valid is None else examples.take(valid).clean()
         if len(pool) < len(y):
             examples = examples.take(pool)
@@ -319,7 +318,7 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             net.partial_fit(dataset, None, epochs=self.schedule_.n_trained)
         finally:
             run.close()
-        run.warn_if_unconverged()
+        warn_if_unconverged(net.history, net.lr)
         self.net_ = net
         self.selection_history_ = run.history
         self.n_iter_ = run.epoch
@@ -380,17 +379,6 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         tags.input_tags.allow_nan = False
         tags.non_deterministic = self.random_state is None
         return tags
-
-
-def _warn_if_below_one_batch(k, n, batch_size):
-    """Warn when a subset of ``k`` examples fits in one mini-batch: one SGD step per epoch."""
-    if 0 < k <= batch_size < n:
-        warnings.warn(
-            f"Each subset holds {k} examples, no more than one mini-batch of the net "
-            f"(batch_size={batch_size}): every subset epoch is a single gradient step, and the "
-            f"net barely trains on the subsets. Raise budget to well above {batch_size / n:.3g} "
-            f"or lower the net's batch_size (net__batch_size) well below {k}.",
-            UserWarning, stacklevel=5)
 
 
 class _Run:
@@ -497,30 +485,13 @@ class _Run:
         return where + f" (subset training, selection round {len(self.history) + selecting})"
 
     def _diverged(self, what, selecting=False):
-        hint = f"a smaller learning rate (net lr={self.net.lr:g})"
         X = getattr(self.dataset.X, "X", None)  # in-memory array rows (not a Dataset's)
-        scale = float(X.abs().max()) if isinstance(X, torch.Tensor) and X.numel() else 0.0
-        if scale > 1e6:
-            hint += f" or inputs on a smaller scale (the largest |X| is {scale:.3g})"
-        return DivergenceError(f"Training diverged in {self._where(selecting)}: "
-                               f"{what.rstrip('.')}. Try {hint}.")
+        return divergence_error(self._where(selecting), what, self.net.lr, X)
 
     def end_batch(self, net):
         loss = net.history[-1, "batches", -1, "train_loss"]
         if not math.isfinite(loss):
             raise self._diverged(f"the training loss became {loss}")
-
-    def warn_if_unconverged(self):
-        """A ConvergenceWarning when the last epoch's training loss ends far above the
-        first mini-batch's (the loss before any step)."""
-        history = self.net.history
-        first = history[0, "batches", 0, "train_loss"]
-        last = history[-1, "train_loss"]
-        if last > 2 * first:
-            warnings.warn(f"The training loss ended at {last:.4g} after {len(history)} epochs, "
-                          f"more than twice its start ({first:.4g}): training did not converge. "
-                          f"Try a smaller learning rate (net lr={self.net.lr:g}).",
-                          ConvergenceWarning, stacklevel=4)
 
     def end_epoch(self, net):
         self.epoch += 1
