@@ -280,16 +280,21 @@ class _BatchedOMP:
         self.sq_fit = self.sq if fit is None else self.F.sqnorms() + self.lam
 
     # -- greedy growth ---------------------------------------------------
+    def _score(self):
+        """Each atom's selection score: the marginal gain (``criterion="gain"``) or the
+        correlation with the residual, in absolute value unless the weights are non-negative."""
+        if self.gain:
+            score = self.c / torch.maximum(self.sq - self.proj2, self.d2_floor).sqrt()
+            score = score.to(self.A.dtype)
+        else:
+            score = self.A.correlate(self.r)
+        return score if self.positive else score.abs()
+
     def _step(self, width):
         """One greedy step for every problem still short of its budget."""
         A, ar, K = self.A, self.ar, self.K
         active = self.pos < self.kk_t
-        if self.gain:
-            score = (self.c / torch.maximum(self.sq - self.proj2, self.d2_floor).sqrt()).to(A.dtype)
-        else:
-            score = A.correlate(self.r)
-        if not self.positive:
-            score = score.abs()
+        score = self._score()
         val, j = (score + self.blocked).max(dim=1)
         a = A.rows(ar, j)
         Qw = self.Q[:, :width]

@@ -43,12 +43,7 @@ class BlockOMP(_BatchedOMP):
         take = torch.clamp(self.kk_t - self.pos, 0, S)
         cols = torch.arange(S, device=self.pos.device)
         active = cols.unsqueeze(0) < take.unsqueeze(1)  # (B, S)
-        if self.gain:
-            score = (self.c / torch.maximum(self.sq - self.proj2, self.d2_floor).sqrt()).to(A.dtype)
-        else:
-            score = A.correlate(self.r)
-        if not self.positive:
-            score = score.abs()
+        score = self._score()
         val, J = torch.topk(score + self.blocked, S, dim=1)
         a = A.rows(ar, J)  # (B, S, d)
         Qw = self.Q[:, :width]
