@@ -26,6 +26,22 @@ def make_labels(sizes, seed=0, labels=None):
     return y
 
 
+def random_last_layer(sizes, H, seed):
+    """Labels and a :class:`~sksubset.gradients.LastLayer` of random logits and embeddings:
+    ``E = softmax(Z) - onehot(y)``, ``Hb = [1, relu(N(0, 1))]``."""
+    from sksubset.gradients import LastLayer
+
+    rng = np.random.default_rng(seed)
+    y = make_labels(sizes, seed=seed)
+    n, C = len(y), len(sizes)
+    Z = torch.as_tensor(rng.normal(size=(n, C)), dtype=torch.float32)
+    yt = torch.as_tensor(y)
+    E = torch.softmax(Z, 1) - torch.nn.functional.one_hot(yt, C).float()
+    Hb = torch.cat([torch.ones(n, 1), torch.as_tensor(rng.normal(size=(n, H)),
+                                                     dtype=torch.float32).relu()], 1)
+    return y, LastLayer(E, Hb, Z, yt)
+
+
 def rel_error(G, idx, w, target):
     G = np.asarray(G, dtype=np.float64)
     target = np.asarray(target, dtype=np.float64)
@@ -505,24 +521,17 @@ def test_target_non_finite():
 @pytest.mark.parametrize("per_class,per_gradient", [(False, False), (True, False),
                                                     (True, True)])
 def test_select_matches_fit_on_sample_gradients(per_class, per_gradient):
-    from sksubset.gradients import LastLayer, sample_gradients
+    from sksubset.gradients import sample_gradients
     from sksubset.selectors._base import SelectionContext
 
-    rng = np.random.default_rng(17)
-    n, C, H = 150, 3, 7
-    y = make_labels([70, 50, 30], seed=17)
-    Z = torch.as_tensor(rng.normal(size=(n, C)), dtype=torch.float32)
-    yt = torch.as_tensor(y)
-    E = torch.softmax(Z, 1) - torch.nn.functional.one_hot(yt, C).float()
-    Hb = torch.cat([torch.ones(n, 1), torch.as_tensor(rng.normal(size=(n, H)),
-                                                     dtype=torch.float32).relu()], 1)
-    ll = LastLayer(E, Hb, Z, yt)
+    y, ll = random_last_layer([70, 50, 30], H=7, seed=17)
+    C = 3
     ctx = SelectionContext(y=y, n_classes=C, budget=15, batch_size=16, per_batch=False,
                            rng=np.random.RandomState(0), epoch=0, device=torch.device("cpu"),
                            train_fn=lambda idx: ll if idx is None else ll[torch.as_tensor(idx)])
     sel = GradMatchSelector(budget=15, per_class=per_class, per_gradient=per_gradient)
     out = sel.select(ctx)
-    G = sample_gradients(E, Hb).numpy()
+    G = sample_gradients(ll.E, ll.Hb).numpy()
     ref = GradMatchSelector(budget=15, per_class=per_class, per_gradient=per_gradient).fit(
         G, y if per_class else None)
     np.testing.assert_array_equal(out.indices, ref.indices_)
@@ -534,18 +543,11 @@ def test_select_matches_fit_on_sample_gradients(per_class, per_gradient):
 @pytest.mark.parametrize("per_batch", [False, True])
 def test_select_from_a_random_pool(per_batch):
     """pool_fraction: only the pool's rows are examined; the target is their sum scaled up."""
-    from sksubset.gradients import LastLayer, sample_gradients
+    from sksubset.gradients import sample_gradients
     from sksubset.selectors._base import SelectionContext
 
-    rng = np.random.default_rng(21)
-    n, C, H = 200, 3, 5
-    y = make_labels([100, 60, 40], seed=21)
-    Z = torch.as_tensor(rng.normal(size=(n, C)), dtype=torch.float32)
-    yt = torch.as_tensor(y)
-    E = torch.softmax(Z, 1) - torch.nn.functional.one_hot(yt, C).float()
-    Hb = torch.cat([torch.ones(n, 1), torch.as_tensor(rng.normal(size=(n, H)),
-                                                     dtype=torch.float32).relu()], 1)
-    ll = LastLayer(E, Hb, Z, yt)
+    y, ll = random_last_layer([100, 60, 40], H=5, seed=21)
+    n, C = 200, 3
     seen = []
 
     def train_fn(idx):
@@ -561,7 +563,7 @@ def test_select_from_a_random_pool(per_batch):
     assert out.info["pool_size"] == 50
     assert set(out.indices) <= set(pool) and len(np.unique(out.indices)) == len(out.indices)
     if not per_batch:  # the same as matching the scaled pool gradient on the pool's rows
-        G = sample_gradients(E, Hb).numpy()[pool]
+        G = sample_gradients(ll.E, ll.Hb).numpy()[pool]
         ref = GradMatchSelector(budget=12).fit(G, target=G.sum(0) * n / 50)
         np.testing.assert_array_equal(out.indices, pool[ref.indices_])
         np.testing.assert_allclose(out.weights, ref.weights_, rtol=1e-4)
@@ -570,18 +572,10 @@ def test_select_from_a_random_pool(per_batch):
 def test_pools_without_replacement_cover_every_example_once_per_cycle():
     """pool_sampling="cycle": four pools of 50 of 200 rows partition them, then a new cycle;
     the same seed gives the same pools."""
-    from sksubset.gradients import LastLayer
     from sksubset.selectors._base import SelectionContext
 
-    rng = np.random.default_rng(22)
-    n, C, H = 200, 3, 5
-    y = make_labels([100, 60, 40], seed=22)
-    Z = torch.as_tensor(rng.normal(size=(n, C)), dtype=torch.float32)
-    yt = torch.as_tensor(y)
-    E = torch.softmax(Z, 1) - torch.nn.functional.one_hot(yt, C).float()
-    Hb = torch.cat([torch.ones(n, 1), torch.as_tensor(rng.normal(size=(n, H)),
-                                                     dtype=torch.float32).relu()], 1)
-    ll = LastLayer(E, Hb, Z, yt)
+    y, ll = random_last_layer([100, 60, 40], H=5, seed=22)
+    n, C = 200, 3
 
     def pools(seed, m):
         seen = []
