@@ -64,6 +64,11 @@ def main(out, data):
               "subset_size": clf.net_.history[:, "subset_size"]}
     with open(f"{out}.rank{rank}", "wb") as f:
         pickle.dump(result, f)
+    # leave the process group before exiting: a rank that exits with gloo's threads still
+    # running can abort at shutdown ("terminate called without an active exception")
+    accelerator.wait_for_everyone()
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":
