@@ -81,6 +81,8 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
+from .nnls import masked_solve, nnls_gram
+
 __all__ = ["OMPResult", "DenseAtoms", "OuterProductAtoms", "orthogonal_matching_pursuit",
            "omp_batched", "nnls_gram"]
 
@@ -254,7 +256,7 @@ class _BatchedOMP:
         K = max(self.k_target + [1])
         self.K = K
         f64 = dict(device=dev, dtype=torch.float64)
-        self.Q = torch.zeros(B, K + 1, d, **f64)  # basis rows; row K: sink for idle problems
+        self.Q = self._new_basis(B, K + 1, d, **f64)  # basis rows; row K: sink for idle problems
         self.z = torch.zeros(B, K + 1, **f64)
         self.idx = torch.zeros(B, K + 1, device=dev, dtype=torch.long)
         self.rec_val = torch.zeros(B, K + 1, device=dev, dtype=A.dtype)
@@ -278,6 +280,10 @@ class _BatchedOMP:
         self.F, self.b_fit = (A, self.b) if fit is None else (fit[0], fit[1].to(torch.float64))
         self.bnorm2_fit = (self.b_fit * self.b_fit).sum(1)
         self.sq_fit = self.sq if fit is None else self.F.sqnorms() + self.lam
+
+    @staticmethod
+    def _new_basis(*shape, **kwargs):
+        return torch.zeros(*shape, **kwargs)
 
     # -- greedy growth ---------------------------------------------------
     def _score(self):
@@ -460,7 +466,7 @@ class _BatchedOMP:
             P = max(self.pos_h + [1])
             mask = torch.arange(P, device=w.device).unsqueeze(0) < self.pos.unsqueeze(1)
             if not self.positive:
-                w[:, :P] = _masked_solve(self.G[:, :P, :P], self.h[:, :P], mask)[0]
+                w[:, :P] = masked_solve(self.G[:, :P, :P], self.h[:, :P], mask)[0]
                 break
             ti = torch.as_tensor(todo, device=w.device)
             if len(todo) == self.B:  # a view: a copy of the k x k Gram blocks costs their size
@@ -504,68 +510,6 @@ class _BatchedOMP:
         return out
 
 
-def _masked_solve(G, h, F):
-    """Solve ``G_FF x_F = h_F`` per batch element, ``x = 0`` off ``F``.
-
-    Returns ``x`` and the dual ``y = G x - h`` (zero on ``F``).
-    """
-    M = torch.where(F.unsqueeze(1) & F.unsqueeze(2), G, 0.0)
-    M.diagonal(dim1=1, dim2=2).add_((~F).to(G.dtype))  # identity off F, in place
-    L, _ = torch.linalg.cholesky_ex(M)
-    del M
-    x = torch.cholesky_solve(torch.where(F, h, 0.0).unsqueeze(2), L).squeeze(2)
-    y = torch.where(F, 0.0, torch.bmm(G, x.unsqueeze(2)).squeeze(2) - h)
-    return x, y
-
-
-def nnls_gram(G, h, mask, max_iter=None):
-    """Batched non-negative least squares from the normal equations.
-
-    Solves ``min_w w^T G w - 2 h^T w`` subject to ``w >= 0`` for each batch
-    element by block principal pivoting (Kim & Park, 2011), starting from the
-    unconstrained solution.  Entries outside ``mask`` are fixed at zero.
-
-    Parameters
-    ----------
-    G : torch.Tensor of shape (B, P, P)
-        Symmetric matrices, positive definite on ``mask``.
-    h : torch.Tensor of shape (B, P)
-    mask : torch.Tensor of shape (B, P), bool
-    max_iter : int, optional
-        Defaults to ``5 * P + 10``; the backup rule guarantees termination.
-
-    Returns
-    -------
-    w : torch.Tensor of shape (B, P)
-    """
-    B, P, _ = G.shape
-    tol = 64 * torch.finfo(G.dtype).eps * h.abs().amax(1, keepdim=True)
-    F = mask.clone()
-    x, y = _masked_solve(G, h, F)
-    alpha = torch.full((B,), 3, device=G.device)
-    beta = torch.full((B,), P + 1, device=G.device)
-    pos = torch.arange(P, device=G.device)
-    for _ in range(5 * P + 10 if max_iter is None else max_iter):
-        infeas = mask & ((F & (x < 0)) | (~F & (y < -tol)))
-        ninf = infeas.sum(1)
-        if not bool(ninf.any()):
-            break
-        # full exchange while the infeasible count keeps falling (or for up to
-        # three more tries), else exchange only the last infeasible index
-        better = ninf < beta
-        full = better | (alpha >= 1)
-        beta = torch.where(better, ninf, beta)
-        alpha = torch.where(better, 3, torch.where(alpha >= 1, alpha - 1, alpha))
-        last = torch.where(infeas, pos, -1).amax(1)
-        swap = torch.where(full.unsqueeze(1), infeas, infeas & (pos == last.unsqueeze(1)))
-        F = F ^ swap
-        changed = torch.nonzero(swap.any(1)).squeeze(1)  # refactor only what moved
-        if len(changed) == B:
-            changed = slice(None)  # all of them: no copy of G
-        x[changed], y[changed] = _masked_solve(G[changed], h[changed], F[changed])
-    return torch.where(F, x, 0.0).clamp_min(0)
-
-
 def omp_batched(A, b, n_nonzero, *, valid=None, lam=0.5, eps=1e-10, positive=True,
                 criterion="gain", check_every=None, max_rounds=32, per_step=1, sketch=None,
                 sketch_seed=0):
@@ -590,7 +534,10 @@ def omp_batched(A, b, n_nonzero, *, valid=None, lam=0.5, eps=1e-10, positive=Tru
         Most non-negative refits per problem (see the module docstring).
     per_step : int >= 1, default=1
         Atoms added per greedy step (generalized OMP, :mod:`sksubset.omp_block`);
-        1 is the exact greedy search.
+        1 is the exact greedy search.  With ``criterion="correlation"`` and
+        ``lam > 0`` the search grows a Cholesky factor of the support's Gram
+        matrix instead of an orthonormal basis (:mod:`sksubset.omp_cholesky`):
+        the same atoms, at a fraction of the cost of a step.
     sketch : int, optional
         Run the greedy search on a random projection of the atoms to this many
         columns (of the embedding part for factors), then refit the chosen
@@ -615,6 +562,13 @@ def omp_batched(A, b, n_nonzero, *, valid=None, lam=0.5, eps=1e-10, positive=Tru
                          f"sketch={sketch!r}.")
     args = (list(n_nonzero), valid, lam, eps, positive, criterion, check_every, max_rounds)
     with torch.no_grad():
+        if criterion == "correlation" and lam > 0 and sketch is None:
+            from .omp_cholesky import Breakdown, CholeskyOMP
+
+            try:
+                return CholeskyOMP(A, b, *args, per_step=per_step).solve()
+            except Breakdown:
+                pass  # solve it with the basis below
         if per_step == 1 and sketch is None:
             return _BatchedOMP(A, b, *args).solve()
         from . import omp_block

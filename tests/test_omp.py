@@ -11,7 +11,7 @@ import torch
 from scipy.optimize import nnls
 from sklearn.linear_model import orthogonal_mp
 
-from sksubset.omp import (DenseAtoms, OuterProductAtoms, nnls_gram, omp_batched,
+from sksubset.omp import (DenseAtoms, OuterProductAtoms, omp_batched,
                           orthogonal_matching_pursuit)
 
 
@@ -504,51 +504,6 @@ def test_outer_product_atoms_equal_dense(criterion):
         np.testing.assert_allclose(f.weights.numpy(), r.weights.numpy(), rtol=1e-8, atol=1e-12)
         assert f.error == pytest.approx(r.error, rel=1e-8, abs=1e-14)
     assert len(fac[0].indices) == 40 and len(fac[2].indices) == 35
-
-
-# ---------------------------------------------------------------------------
-# batched NNLS on the normal equations
-# ---------------------------------------------------------------------------
-@pytest.mark.parametrize("seed", range(5))
-def test_nnls_gram_matches_scipy(seed):
-    rng = np.random.default_rng(seed)
-    B, P, m_rows = 5, 8, 12
-    active = [8, 6, 3, 1, 5]
-    G = torch.as_tensor(rng.normal(size=(B, P, P)) * 50)  # garbage outside the mask
-    G = G + G.transpose(1, 2)
-    h = torch.as_tensor(rng.normal(size=(B, P)) * 50)
-    mask = torch.zeros(B, P, dtype=torch.bool)
-    refs = []
-    for i, m in enumerate(active):
-        pos = np.sort(rng.choice(P, size=m, replace=False))  # mask need not be a prefix
-        M = rng.normal(size=(m_rows, m))
-        c = rng.normal(size=m_rows)
-        Gi, hi = M.T @ M, M.T @ c
-        G[i][np.ix_(pos, pos)] = torch.as_tensor(Gi)
-        h[i, pos] = torch.as_tensor(hi)
-        mask[i, pos] = True
-        refs.append((pos, nnls(M, c)[0]))
-    w = nnls_gram(G, h, mask)
-    assert w.shape == (B, P)
-    assert (w >= 0).all()
-    for i, (pos, ref) in enumerate(refs):
-        np.testing.assert_allclose(w[i, pos].numpy(), ref, atol=1e-9, rtol=1e-7)
-        off = np.setdiff1d(np.arange(P), pos)
-        np.testing.assert_array_equal(w[i, off].numpy(), 0.0)
-    # a test that really exercises the constraint
-    assert any((ref == 0).any() for _, ref in refs)
-
-
-def test_nnls_gram_ridge_system():
-    rng = np.random.default_rng(9)
-    A = rng.normal(size=(7, 5))  # more atoms than dimensions: needs the ridge
-    b = rng.normal(size=5)
-    lam = 0.3
-    G = torch.as_tensor(A @ A.T + lam * np.eye(7))[None]
-    h = torch.as_tensor(A @ b)[None]
-    w = nnls_gram(G, h, torch.ones(1, 7, dtype=torch.bool))[0].numpy()
-    w_ref, _ = ridge_nnls(A, b, range(7), lam)
-    np.testing.assert_allclose(w, w_ref, atol=1e-10)
 
 
 # ---------------------------------------------------------------------------
