@@ -381,18 +381,26 @@ class _BatchedOMP:
 
     def _truncate(self, bi, t):
         """Keep the first ``t`` atoms of problem ``bi``."""
-        self.Q[bi, t:] = 0
+        self._forget(bi, t)
         self.z[bi, t:] = 0
         self.gram_n[bi] = min(self.gram_n[bi], t)
         self.pos[bi] = t
         self.pos_h[bi] = t
         self._refresh(bi)
 
+    def _forget(self, bi, t):
+        """Drop problem ``bi``'s basis rows from slot ``t`` on."""
+        self.Q[bi, t:] = 0
+
+    def _block_chosen(self, bi):
+        """Block problem ``bi``'s banned and chosen atoms from the search."""
+        blocked = self.banned[bi].clone()
+        blocked[self.idx[bi, :self.pos_h[bi]]] = True
+        self.blocked[bi] = torch.where(blocked, -torch.inf, 0.0).to(self.A.dtype)
+
     def _refresh(self, bi):
         t = self.pos_h[bi]
-        blocked = self.banned[bi].clone()
-        blocked[self.idx[bi, :t]] = True
-        self.blocked[bi] = torch.where(blocked, -torch.inf, 0.0).to(self.A.dtype)
+        self._block_chosen(bi)
         self.r[bi] = self.b[bi] - self.z[bi, :t] @ self.Q[bi, :t]
         if self.gain:  # the basis changed: project every atom on it afresh
             # a few basis rows at a time: all of them at once is an (n, t) matrix

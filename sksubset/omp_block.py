@@ -37,14 +37,20 @@ class BlockOMP(_BatchedOMP):
         super().__init__(*args, **kwargs)
         self.per_step = max(1, min(int(per_step), self.n))
 
+    def _pick(self):
+        """The step's block: how many atoms each problem takes, which slots of the block are
+        real (``active``, (B, S)), the block's atoms ``J`` and their scores."""
+        S = self.per_step
+        take = torch.clamp(self.kk_t - self.pos, 0, S)
+        cols = torch.arange(S, device=self.pos.device)
+        active = cols.unsqueeze(0) < take.unsqueeze(1)
+        val, J = torch.topk(self._score() + self.blocked, S, dim=1)
+        return take, cols, active, val, J
+
     def _step(self, width):
         A, K, S = self.A, self.K, self.per_step
         ar = self.ar.unsqueeze(1)
-        take = torch.clamp(self.kk_t - self.pos, 0, S)
-        cols = torch.arange(S, device=self.pos.device)
-        active = cols.unsqueeze(0) < take.unsqueeze(1)  # (B, S)
-        score = self._score()
-        val, J = torch.topk(score + self.blocked, S, dim=1)
+        take, cols, active, val, J = self._pick()
         a = A.rows(ar, J)  # (B, S, d)
         Qw = self.Q[:, :width]
         L = torch.bmm(Qw, a.transpose(1, 2))  # (B, width, S)

@@ -95,10 +95,7 @@ class CholeskyOMP(BlockOMP):
     def _step(self, width):
         K, S, lam = self.K, self.per_step, self.lam
         ar = self.ar.unsqueeze(1)
-        take = torch.clamp(self.kk_t - self.pos, 0, S)
-        cols = torch.arange(S, device=self.pos.device)
-        active = cols.unsqueeze(0) < take.unsqueeze(1)  # (B, S)
-        val, J = torch.topk(self._score() + self.blocked, S, dim=1)
+        take, cols, active, val, J = self._pick()
         Pn = _parts(self.A, ar, J)
         if self.Lc is None or len(self.Lc[0]) < width:
             self.Lc = self.L[:, :width, :width].contiguous()
@@ -139,20 +136,12 @@ class CholeskyOMP(BlockOMP):
         self.r[problems] = self.b[problems] - _combine(tuple(p[problems, :t] for p in self.P),
                                                        w.squeeze(1))
 
-    def _truncate(self, bi, t):
-        self.z[bi, t:] = 0
+    def _forget(self, bi, t):
         self.L[bi, t:] = 0
         self.L[bi, t:, t:] = torch.eye(self.K + 1 - t, device=self.L.device, dtype=self.L.dtype)
         for p in self.P:
             p[bi, t:] = 0
-        self.gram_n[bi] = min(self.gram_n[bi], t)
-        self.pos[bi] = t
-        self.pos_h[bi] = t
-        self._refresh(bi)
 
     def _refresh(self, bi):
-        t = self.pos_h[bi]
-        blocked = self.banned[bi].clone()
-        blocked[self.idx[bi, :t]] = True
-        self.blocked[bi] = torch.where(blocked, -torch.inf, 0.0).to(self.A.dtype)
-        self._residual(max(t, 1), slice(bi, bi + 1))
+        self._block_chosen(bi)
+        self._residual(max(self.pos_h[bi], 1), slice(bi, bi + 1))

@@ -38,7 +38,8 @@ import numpy as np
 import torch
 
 from sksubset.gradients import sample_gradients
-from sksubset.omp import OuterProductAtoms, omp_batched
+from sksubset.omp import DenseAtoms, OuterProductAtoms, omp_batched
+from sksubset.omp_block import BlockOMP
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from per_class_omp import factors, pad  # noqa: E402
@@ -47,10 +48,26 @@ SETTINGS = [("exact greedy (default)", {}),
             ("4 atoms per step", {"per_step": 4}),
             ("16 atoms per step", {"per_step": 16}),
             ("correlation rule", {"criterion": "correlation"}),
+            ("correlation, 16 per step, orthonormal basis", {"criterion": "correlation",
+                                                             "per_step": 16, "basis": True}),
             ("correlation, 16 per step", {"criterion": "correlation", "per_step": 16}),
             ("correlation, 32 per step", {"criterion": "correlation", "per_step": 32}),
             ("sketch 32", {"sketch": 32}),
             ("sketch 16, 16 per step", {"sketch": 16, "per_step": 16})]
+
+
+def solve_with(A, b, k, valid, opts):
+    """``omp_batched``; ``basis=True`` keeps the orthonormal-basis search that the correlation
+    rule used before its Cholesky search (``sksubset.omp_cholesky``)."""
+    opts = dict(opts)
+    if not opts.pop("basis", False):
+        return omp_batched(A, b, k, valid=valid, **opts)
+    if isinstance(A, torch.Tensor):
+        A = DenseAtoms(A)
+    if valid is None:
+        valid = torch.ones(A.shape[:2], dtype=torch.bool)
+    return BlockOMP(A, b, list(k), valid, 0.5, 1e-10, True, opts.pop("criterion"), 8, 32,
+                    **opts).solve()
 
 
 def cpu_timed(fn, repeats):
@@ -74,7 +91,7 @@ def per_class_problem(E, Hb, y):
     k = [len(r) // 10 for r in rows]
 
     def solve(opts):
-        return omp_batched(OuterProductAtoms(Ep, Hp), targets, k, valid=valid, **opts)
+        return solve_with(OuterProductAtoms(Ep, Hp), targets, k, valid, opts)
 
     def error(res):
         return float(np.mean([rel_error(sample_gradients(Ep[c, r.indices], Hp[c, r.indices]),
@@ -88,7 +105,7 @@ def dense_problem(E, Hb):
     b = A.double().sum(0)
 
     def solve(opts):
-        return omp_batched(A[None], b[None], [1000], **opts)
+        return solve_with(A[None], b[None], [1000], None, opts)
 
     def error(res):
         return rel_error(A[res[0].indices], res[0].weights, b)
