@@ -55,7 +55,7 @@ def _solve_out(L, x0, out):
     return torch.where(out, 0.0, x), y
 
 
-def nnls_gram(G, h, mask, max_iter=None):
+def nnls_gram(G, h, mask, max_iter=None, factor=None):
     """Batched non-negative least squares from the normal equations.
 
     Solves ``min_w w^T G w - 2 h^T w`` subject to ``w >= 0`` for each batch
@@ -70,6 +70,9 @@ def nnls_gram(G, h, mask, max_iter=None):
     mask : torch.Tensor of shape (B, P), bool
     max_iter : int, optional
         Defaults to ``5 * P + 10``; the backup rule guarantees termination.
+    factor : torch.Tensor of shape (B, P, P), optional
+        The lower Cholesky factor of ``G`` on ``mask`` (the identity
+        elsewhere), when the caller has it (the OMP's search grows one).
 
     Returns
     -------
@@ -87,8 +90,11 @@ def nnls_gram(G, h, mask, max_iter=None):
     B, P, _ = G.shape
     tol = 64 * torch.finfo(G.dtype).eps * h.abs().amax(1, keepdim=True)
     F = mask.clone()
-    L, info = torch.linalg.cholesky_ex(_restricted(G, mask))
-    factored = not bool(info.any())  # else (a singular system) factor every pivot anew
+    if factor is None:
+        L, info = torch.linalg.cholesky_ex(_restricted(G, mask))
+        factored = not bool(info.any())  # else (a singular system) factor every pivot anew
+    else:
+        L, factored = factor, True
     x = torch.cholesky_solve(torch.where(mask, h, 0.0).unsqueeze(2), L).squeeze(2)
     x0, y = x.clone(), torch.zeros_like(x)
     alpha = torch.full((B,), 3, device=G.device)

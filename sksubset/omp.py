@@ -457,6 +457,10 @@ class _BatchedOMP:
             self.h[bi, t0:t] = self.F.dot(bi, idx[t0:t], self.b_fit[bi])
             self.gram_n[bi] = t
 
+    def _support_factor(self, P):
+        """The Cholesky factor of the first ``P`` slots' Gram matrix, when the search has one."""
+        return None
+
     @staticmethod
     def _objective(G, h, w, bnorm2):
         """Regularized error ``||b||^2 - 2 h.w + w^T G w`` of each problem."""
@@ -481,7 +485,8 @@ class _BatchedOMP:
                 G, h = self.G[:, :P, :P], self.h[:, :P]
             else:
                 G, h = self.G[ti, :P, :P], self.h[ti, :P]
-            wt = nnls_gram(G, h, mask[ti])
+            first = rounds == 1 and len(todo) == self.B
+            wt = nnls_gram(G, h, mask[ti], factor=self._support_factor(P) if first else None)
             w[ti] = 0
             w[ti, :P] = wt
             zero = (mask[ti] & (wt <= 0)).cpu().numpy()

@@ -145,3 +145,6 @@ class CholeskyOMP(BlockOMP):
     def _refresh(self, bi):
         self._block_chosen(bi)
         self._residual(max(self.pos_h[bi], 1), slice(bi, bi + 1))
+
+    def _support_factor(self, P):
+        return self.L[:, :P, :P].contiguous()

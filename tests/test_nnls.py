@@ -91,3 +91,16 @@ def test_large_systems_with_few_zeros_match_scipy(seed):
     for i, ref in enumerate(refs):
         np.testing.assert_allclose(w[i].numpy(), ref, atol=1e-8, rtol=1e-6)
     assert any(0 < (ref == 0).sum() <= P // 8 for ref in refs)
+
+
+def test_a_given_factor_gives_the_same_solution():
+    rng = np.random.default_rng(3)
+    M = rng.normal(size=(2, 40, 16)) + 0.2
+    G = torch.as_tensor(M.transpose(0, 2, 1) @ M)
+    h = torch.as_tensor(rng.normal(size=(2, 16)) * 10)
+    mask = torch.ones(2, 16, dtype=torch.bool)
+    mask[1, 12:] = False
+    Gm = torch.where(mask.unsqueeze(1) & mask.unsqueeze(2), G, 0.0) + torch.diag_embed((~mask).double())
+    w = nnls_gram(G, h, mask, factor=torch.linalg.cholesky(Gm))
+    torch.testing.assert_close(w, nnls_gram(G, h, mask), rtol=1e-9, atol=1e-11)
+    assert (w == 0).any() and (w[1, 12:] == 0).all()
