@@ -75,6 +75,10 @@ def test_summarize(records):
     assert gm["above_frontier"] == "3/3"
     assert gm["frontier_gain_pp"] == pytest.approx(5.0)
     assert gm["p_vs_frontier"] == pytest.approx(0.125)
+    # selection free: 2.8 s, where the frontier is at 0.7 + (0.8 / 3) * 0.1
+    assert gm["frontier_gain_free_pp"] == pytest.approx(100 * (0.8 - (0.7 + 0.08 / 3)))
+    assert rows[("random", 0.1, None)]["frontier_gain_free_pp"] == pytest.approx(
+        rows[("random", 0.1, None)]["frontier_gain_pp"])  # no selection time
     fast = rows[("gradmatch", 0.3, None)]
     assert fast["above_frontier"] is None and math.isnan(fast["frontier_gain_pp"])
     assert math.isnan(fast["p_vs_random"])  # no random run at that budget
