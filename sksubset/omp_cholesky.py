@@ -108,8 +108,9 @@ class CholeskyOMP(BlockOMP):
         R, info = torch.linalg.cholesky_ex(M)
         if bool(info.any()):
             raise Breakdown("a block's Schur complement is not positive definite.")
-        zn = _dot(Pn, self.b) - torch.bmm(X.transpose(1, 2), self.z[:, :width].unsqueeze(2)).squeeze(2)
-        zn = torch.linalg.solve_triangular(R, zn.unsqueeze(2), upper=False).squeeze(2)
+        zn = _dot(Pn, self.b).unsqueeze(2) - torch.bmm(X.transpose(1, 2),
+                                                       self.z[:, :width].unsqueeze(2))
+        zn = torch.linalg.solve_triangular(R, zn, upper=False).squeeze(2)
         pe = torch.where(active, self.pos.unsqueeze(1) + cols, K)
         self.L[ar, pe, :width] = X.transpose(1, 2)
         self.L[ar.unsqueeze(2), pe.unsqueeze(2), pe.unsqueeze(1)] = R
@@ -132,7 +133,7 @@ class CholeskyOMP(BlockOMP):
         L = self.L[problems, :t, :t].contiguous()
         self.Lc = L if problems == slice(None) else None
         w = torch.linalg.solve_triangular(L, self.z[problems, :t].unsqueeze(1), upper=False,
-                                          left=False)  # w^T L = z^T... transposed: L^T w = z
+                                          left=False)  # w^T L = z^T, i.e. L^T w = z
         self.r[problems] = self.b[problems] - _combine(tuple(p[problems, :t] for p in self.P),
                                                        w.squeeze(1))
 
