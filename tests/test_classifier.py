@@ -22,6 +22,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from torch import nn
 
 from sksubset import GradMatchSelector, SubsetTrainingClassifier
+from sksubset.classifier import FAST_SOLVER
 from sksubset.exceptions import DivergenceError
 from sksubset.experiments.datasets import load_dataset
 from sksubset.experiments.models import make_net as make_runner_net
@@ -393,7 +394,8 @@ def test_per_batch_selects_whole_batches_with_shared_weights(small):
 
 
 def test_per_class_matches_the_standalone_selector(small, monkeypatch):
-    """The default, per-class GRAD-MATCH, is GradMatchSelector(per_class=True) on the gradients."""
+    """The default, per-class GRAD-MATCH, is GradMatchSelector(per_class=True) with the fast
+    solver setting on the gradients."""
     X, y = small
     seen = []
     original = GradMatchSelector.select
@@ -410,7 +412,8 @@ def test_per_class_matches_the_standalone_selector(small, monkeypatch):
     assert len(seen) == len(clf.selection_history_) > 0
     params, G, y_pool, result = seen[-1]
     assert params["per_class"] is True
-    ref = GradMatchSelector(budget=clf.subset_size_, per_class=True).fit(G, y_pool)
+    assert {k: params[k] for k in FAST_SOLVER} == FAST_SOLVER
+    ref = GradMatchSelector(budget=clf.subset_size_, per_class=True, **FAST_SOLVER).fit(G, y_pool)
     np.testing.assert_array_equal(np.sort(ref.indices_), np.sort(result.indices))
     np.testing.assert_allclose(ref.weights_[np.argsort(ref.indices_)],
                                result.weights[np.argsort(result.indices)], rtol=1e-4)
