@@ -18,7 +18,8 @@ keeps the most):
     The experiment runner on Fashion-MNIST, LeNet-5, budget 10%, T = 100:
     ``full-frontier`` (E = 5, 8, 12, 18), ``random-warm``, ``random-rs2``
     where this version has RS2, and the best GRAD-MATCH variant of the CPU
-    experiment (``gradmatch-pc-warm``, R = 10, 30% pool), seed after seed
+    experiment (``gradmatch-pc-warm``, R = 5, a 30% pool cycling through
+    the data, ``criterion="correlation", per_step=16``), seed after seed
     while the time budget lasts; then the cost of each selection round
     against a full-data epoch and the energy NVML measured.
 
@@ -280,8 +281,10 @@ def run_fmnist(settings, args, device, out, budget):
         common.update(dataset="npz", data_dir=path)
     else:
         common.update(dataset="fashion-mnist", data_dir=args.data_dir)
-    groups = [ExperimentConfig(strategies=("gradmatch-pc-warm",), R=10, tag="R10pool30",
-                               selector_params={"pool_fraction": 0.3}, **common),
+    best = {"pool_fraction": 0.3, "pool_sampling": "cycle", "criterion": "correlation",
+            "per_step": 16}
+    groups = [ExperimentConfig(strategies=("gradmatch-pc-warm",), R=5, tag="R5pool30fast",
+                               selector_params=best, **common),
               ExperimentConfig(strategies=("full-frontier",), **common),
               ExperimentConfig(strategies=("random-warm", *rs2), **common)]
     groups = [g.resolved() for g in groups]
