@@ -167,3 +167,13 @@ def test_write_report_without_matplotlib(records, tmp_path, monkeypatch):
         rows, paths = write_report(records, str(tmp_path))
     assert set(paths) == {"csv", "json"} and len(rows) == 7
     assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.csv", "summary.json"]
+
+
+def test_the_time_axis_names_the_clock(records, tmp_path):
+    wall = plot_accuracy_time(records, summarize(records), str(tmp_path / "a.png"))
+    assert wall.axes[0].get_xlabel().startswith("wall-clock seconds")
+    for r in records:
+        r["settings"] = {"clock": "cpu"}
+    cpu = plot_accuracy_time(records, summarize(records), str(tmp_path / "b.png"))
+    assert cpu.axes[0].get_xlabel().startswith("CPU seconds")
+    assert "versus CPU time" in cpu.get_suptitle()

@@ -306,9 +306,11 @@ def _jsonable(value):
 
 
 def _suptitle(fig, parts, what):
-    """``"digits, mlp, T = 60: <what>"``."""
+    """``"digits, mlp, T = 60: <what>"``, on two lines when it is long (the legend stands
+    beside the axes, and a centred title would run into it)."""
     parts = ", ".join(p for p in parts if p)
-    fig.suptitle(f"{parts}: {what}" if parts else what)
+    text = f"{parts}: {what}" if parts else what
+    fig.suptitle(text.replace(": ", ":\n", 1) if len(text) > 70 else text)
 
 
 def _frontier_curve(rows):
@@ -404,11 +406,13 @@ def plot_accuracy_time(records, rows, path, title=""):
                     fmt=markers.get(r["budget"], "o"), color=colors[r["strategy"]],
                     markersize=6, capsize=2)
     _log_axis(ax, [r["fit_seconds"] for r in records])
-    ax.set_xlabel("wall-clock seconds of fit (log)")
+    cpu = any((r.get("settings") or {}).get("clock") == "cpu" for r in records)
+    ax.set_xlabel(("CPU" if cpu else "wall-clock") + " seconds of fit (log)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("every run (small), means ± std over seeds (large)", fontsize=9)
     drawn = ("budgets " if len(budgets) > 1 else "budget ") + ", ".join(f"{b:g}" for b in budgets)
-    _suptitle(fig, [title, drawn if budgets else ""], "test accuracy versus wall-clock")
+    _suptitle(fig, [title, drawn if budgets else ""],
+              "test accuracy versus " + ("CPU time" if cpu else "wall-clock"))
     ax.grid(True, which="both", alpha=0.3)
     handles = []
     if len(curve):
