@@ -36,7 +36,9 @@ Which atom comes next (``criterion``)
   drift.
 * ``"correlation"``: the largest inner product ``<a_j, r>`` with the residual
   (Algorithm 2 of the paper, CORDS's path; with ``lam=0, positive=False``
-  exactly :func:`sklearn.linear_model.orthogonal_mp`).
+  exactly :func:`sklearn.linear_model.orthogonal_mp`).  With ``lam > 0`` this
+  rule grows a Cholesky factor of the support's Gram matrix instead of the
+  basis (:mod:`sksubset.omp_cholesky`: the same atoms, cheaper steps).
 
 Both read ``A`` once per step.  With ``positive=True`` a positive correlation
 ranks first.  Chosen atoms are never chosen again.  On last-layer gradients
