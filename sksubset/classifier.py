@@ -33,13 +33,13 @@ from .preflight import check_module, check_selector, reseed_module
 from .schedule import make_schedule
 from .selectors import STRATEGIES, BaseSelector, GradMatchSelector, SelectionContext, get_selector
 from .selectors._base import BUDGET_CONSTRAINTS, resolve_budget
-
-#: the solver of ``selector="gradmatch"`` on per-example gradients (see the class docstring)
-FAST_SOLVER = {"criterion": "correlation", "per_step": 16}
 from .training import (WEIGHTINGS, Stopwatch, SubsetDataset, SubsetSchedule, skip_lr_epochs,
                        sync, weighted_criterion)
 
 __all__ = ["SubsetTrainingClassifier"]
+
+#: the solver of ``selector="gradmatch"`` on per-example gradients (see the class docstring)
+FAST_SOLVER = {"criterion": "correlation", "per_step": 16}
 
 _CALLBACK = "sksubset_schedule"
 

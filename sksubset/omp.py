@@ -487,8 +487,8 @@ class _BatchedOMP:
                 G, h = self.G[:, :P, :P], self.h[:, :P]
             else:
                 G, h = self.G[ti, :P, :P], self.h[ti, :P]
-            first = rounds == 1 and len(todo) == self.B
-            wt = nnls_gram(G, h, mask[ti], factor=self._support_factor(P) if first else None)
+            # round 1 refits every problem on the support the search grew (and factored)
+            wt = nnls_gram(G, h, mask[ti], factor=self._support_factor(P) if rounds == 1 else None)
             w[ti] = 0
             w[ti, :P] = wt
             zero = (mask[ti] & (wt <= 0)).cpu().numpy()
