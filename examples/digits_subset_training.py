@@ -13,10 +13,10 @@ Run: ``python examples/digits_subset_training.py``
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from skorch import NeuralNetClassifier
-from skorch.callbacks import LRScheduler
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
+from skorch import NeuralNetClassifier
+from skorch.callbacks import LRScheduler
 from torch import nn
 
 from sksubset import SubsetTrainingClassifier

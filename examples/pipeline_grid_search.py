@@ -13,11 +13,11 @@ Run: ``python examples/pipeline_grid_search.py``
 
 import numpy as np
 import torch
-from skorch import NeuralNetClassifier
 from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from skorch import NeuralNetClassifier
 from torch import nn
 
 from sksubset import SubsetTrainingClassifier

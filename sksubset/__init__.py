@@ -3,8 +3,15 @@
 from .classifier import SubsetTrainingClassifier
 from .data import SelectionView
 from .omp import orthogonal_matching_pursuit
-from .selectors import (STRATEGIES, CraigSelector, CrestSelector, GlisterSelector,
-                        GradMatchSelector, RandomSelector, gradmatch)
+from .selectors import (
+                        STRATEGIES,
+                        CraigSelector,
+                        CrestSelector,
+                        GlisterSelector,
+                        GradMatchSelector,
+                        RandomSelector,
+                        gradmatch,
+)
 
 __version__ = "0.1.0"
 

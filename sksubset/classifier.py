@@ -13,7 +13,13 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    MetaEstimatorMixin,
+    _fit_context,
+    clone,
+)
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
@@ -23,7 +29,8 @@ from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
 from skorch.helper import predefined_split
 
-from ._progress import epoch_bar
+from ._utils.budget import BUDGET_CONSTRAINTS, resolve_budget
+from ._utils.progress import epoch_bar
 from .data import Examples, dataset_labels, prediction_input, read_training_data
 from .distributed import processes_of
 from .exceptions import DivergenceError
@@ -31,10 +38,22 @@ from .gradients import last_layer_params
 from .monitor import divergence_error, warn_if_below_one_batch, warn_if_unconverged
 from .preflight import check_module, check_selector, reseed_module
 from .schedule import make_schedule
-from .selectors import STRATEGIES, BaseSelector, GradMatchSelector, SelectionContext, get_selector
-from .selectors._base import BUDGET_CONSTRAINTS, resolve_budget
-from .training import (WEIGHTINGS, Stopwatch, SubsetDataset, SubsetSchedule, skip_lr_epochs,
-                       sync, weighted_criterion)
+from .selectors import (
+    STRATEGIES,
+    BaseSelector,
+    GradMatchSelector,
+    SelectionContext,
+    get_selector,
+)
+from .training import (
+    WEIGHTINGS,
+    Stopwatch,
+    SubsetDataset,
+    SubsetSchedule,
+    skip_lr_epochs,
+    sync,
+    weighted_criterion,
+)
 
 __all__ = ["SubsetTrainingClassifier"]
 

@@ -39,9 +39,9 @@ selection passes and the hold-out of ``valid_size``.
 
 import numpy as np
 import torch
-from skorch.helper import SliceDataset
 from sklearn.utils import check_array, column_or_1d
 from sklearn.utils.validation import validate_data
+from skorch.helper import SliceDataset
 from torch.utils.data import DataLoader, Dataset
 
 __all__ = ["SelectionView", "Rows", "Examples", "read_training_data", "prediction_input",

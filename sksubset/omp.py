@@ -83,6 +83,7 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
+from ._utils.validation import check_matrix, check_target, resolve_device
 from .nnls import masked_solve, nnls_gram
 
 __all__ = ["OMPResult", "DenseAtoms", "OuterProductAtoms", "orthogonal_matching_pursuit",
@@ -218,15 +219,6 @@ class OuterProductAtoms:
     def sqnorms(self):
         e2 = torch.linalg.vector_norm(self.E, dim=2, dtype=torch.float64) ** 2
         return e2 * torch.linalg.vector_norm(self.H, dim=2, dtype=torch.float64) ** 2
-
-
-def _resolve_device(device, *arrays):
-    if device is None or device == "auto":
-        for a in arrays:
-            if isinstance(a, torch.Tensor):
-                return a.device
-        return torch.device("cpu")
-    return torch.device(device)
 
 
 class _BatchedOMP:
@@ -659,10 +651,8 @@ def orthogonal_matching_pursuit(A, b, n_nonzero, *, lam=0.5, eps=1e-10, positive
     >>> sorted(idx.tolist()), np.round(w, 3).tolist()
     ([3, 7], [1.0, 1.0])
     """
-    from .selectors._base import check_matrix, check_target  # the selectors' input checks
-
     try:
-        dev = _resolve_device(device, A, b)
+        dev = resolve_device(device, A, b)
     except RuntimeError as exc:
         raise ValueError(f"device={device!r} is not a valid torch device.") from exc
     dtype = {"float32": torch.float32, "float64": torch.float64}.get(dtype, dtype)

@@ -5,8 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from sksubset import (CraigSelector, CrestSelector, GlisterSelector, GradMatchSelector,
-                      RandomSelector)
+from sksubset import (
+    CraigSelector,
+    CrestSelector,
+    GlisterSelector,
+    GradMatchSelector,
+    RandomSelector,
+)
 from sksubset.gradients import LastLayer
 from sksubset.selectors.crest import _features
 

@@ -8,9 +8,6 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from skorch import NeuralNetClassifier
-from skorch.callbacks import LRScheduler
-from skorch.dataset import ValidSplit
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
@@ -19,6 +16,9 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from skorch import NeuralNetClassifier
+from skorch.callbacks import LRScheduler
+from skorch.dataset import ValidSplit
 from torch import nn
 
 from sksubset import GradMatchSelector, SubsetTrainingClassifier

@@ -17,7 +17,11 @@ from joblib import parallel_backend
 from scipy.stats import loguniform
 from sklearn.datasets import load_digits
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
-from sklearn.model_selection import GridSearchCV, HalvingGridSearchCV, RandomizedSearchCV
+from sklearn.model_selection import (
+    GridSearchCV,
+    HalvingGridSearchCV,
+    RandomizedSearchCV,
+)
 from skorch import NeuralNetClassifier
 
 from sksubset import SubsetTrainingClassifier
@@ -26,6 +30,7 @@ from sksubset.experiments.__main__ import build_parser, config_from_args
 from sksubset.experiments.cluster import connect, execute_on_dask
 from sksubset.experiments.models import MLP
 from sksubset.experiments.plan import plan_runs
+
 
 @pytest.fixture(scope="module")
 def client():

@@ -6,20 +6,25 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import ToyMLP
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.utils._param_validation import InvalidParameterError
 from skorch import NeuralNetClassifier
 
 from sksubset import SubsetTrainingClassifier
+from sksubset._utils.budget import n_batches_for, split_budget
 from sksubset.gradients import LastLayer, sample_gradients
 from sksubset.selectors import craig as craig_module
 from sksubset.selectors import get_selector
-from sksubset.selectors._base import SelectionContext, n_batches_for, split_budget
-from sksubset.selectors.craig import (CraigSelector, _Ground, facility_location_batched,
-                                      facility_location_greedy, pairwise_distances)
-
-from conftest import ToyMLP
+from sksubset.selectors._base import SelectionContext
+from sksubset.selectors.craig import (
+    CraigSelector,
+    _Ground,
+    facility_location_batched,
+    facility_location_greedy,
+    pairwise_distances,
+)
 
 METRICS = ["euclidean", "sqeuclidean", "cosine"]
 

@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 import torch
-from skorch import NeuralNetClassifier
+from conftest import ToyMLP
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.preprocessing import StandardScaler
+from skorch import NeuralNetClassifier
 from torch import nn
 
 from sksubset import SubsetTrainingClassifier
@@ -14,8 +15,6 @@ from sksubset.gradients import LastLayer
 from sksubset.selectors import SelectionContext, get_selector
 from sksubset.selectors import crest as crest_module
 from sksubset.selectors.crest import CrestSelector, _QuadraticModel, _subset_coreset
-
-from conftest import ToyMLP
 
 
 # -- a last layer without a net -------------------------------------------------

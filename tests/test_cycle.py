@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from sksubset._utils.sampling import CyclicSampler, cyclic_draw
 from sksubset.selectors._base import SelectionContext
-from sksubset.selectors._cycle import CyclicSampler, cyclic_draw
 
 
 def test_rounds_partition_the_data_when_k_divides_n():

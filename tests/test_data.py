@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 import torch
-from skorch import NeuralNetClassifier
-from skorch.helper import SliceDataset
 from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV, cross_val_score
+from skorch import NeuralNetClassifier
+from skorch.helper import SliceDataset
 from torch import nn
 from torch.utils.data import Dataset
 

@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 
 from sksubset.experiments import datasets
-from sksubset.experiments.datasets import load_dataset, load_fashion_mnist, load_npz, read_idx
+from sksubset.experiments.datasets import (
+    load_dataset,
+    load_fashion_mnist,
+    load_npz,
+    read_idx,
+)
 
 
 def write_idx(path, array):

@@ -3,19 +3,18 @@
 import numpy as np
 import pytest
 import torch
+from conftest import ToyMLP
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.utils._param_validation import InvalidParameterError
 from skorch import NeuralNetClassifier
 
 from sksubset import SubsetTrainingClassifier
+from sksubset._utils.budget import split_budget
 from sksubset.gradients import LastLayer, find_last_linear, last_layer, sample_gradients
 from sksubset.selectors import get_selector
-from sksubset.selectors._base import SelectionContext, split_budget
+from sksubset.selectors._base import SelectionContext
 from sksubset.selectors.glister import GlisterSelector, _relinearizing_greedy
-
-from conftest import ToyMLP
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

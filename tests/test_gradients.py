@@ -6,9 +6,18 @@ import torch
 from skorch import NeuralNetClassifier
 from torch import nn
 
-from sksubset.gradients import (LastLayer, batch_gradients, class_gradients, find_last_linear,
-                                gradient_sum, last_layer, last_layer_gradients,
-                                last_layer_params, random_batches, sample_gradients)
+from sksubset.gradients import (
+    LastLayer,
+    batch_gradients,
+    class_gradients,
+    find_last_linear,
+    gradient_sum,
+    last_layer,
+    last_layer_gradients,
+    last_layer_params,
+    random_batches,
+    sample_gradients,
+)
 
 N_CLASSES, N_HIDDEN, N_IN = 3, 5, 6
 CLASS_WEIGHT = [0.5, 2.0, 1.25]

@@ -7,8 +7,8 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from sksubset import GradMatchSelector, gradmatch
+from sksubset._utils.budget import resolve_budget, split_budget
 from sksubset.omp import orthogonal_matching_pursuit
-from sksubset.selectors._base import resolve_budget, split_budget
 
 
 # ---------------------------------------------------------------------------
@@ -438,7 +438,7 @@ def test_bad_shared_inputs(name, make, params, error, match):
 
 
 def test_float32_numpy_is_read_without_a_copy():
-    from sksubset.selectors._base import check_matrix
+    from sksubset._utils.validation import check_matrix
 
     G = np.ones((50, 4), dtype=np.float32)
     Gt = check_matrix(G, torch.device("cpu"), torch.float32)
@@ -635,9 +635,7 @@ def test_held_out_gradients_as_target(per_class, toy_gradients):
     """target=<held-out factors>: its gradient sum (per class) scaled to the training rows."""
     net, X, y, G = toy_gradients(n=150)
     _, Xv, yv, Gv = toy_gradients(n=45, seed=1)
-    from sksubset.gradients import last_layer_gradients
-
-    from sksubset.gradients import sample_gradients
+    from sksubset.gradients import last_layer_gradients, sample_gradients
 
     Gv = last_layer_gradients(net, Xv, yv)  # the same net on other rows
     Dv = sample_gradients(Gv.E.double(), Gv.Hb.double()).numpy()

@@ -8,7 +8,11 @@ from sklearn.exceptions import ConvergenceWarning
 from skorch.history import History
 
 from sksubset.exceptions import DivergenceError
-from sksubset.monitor import divergence_error, warn_if_below_one_batch, warn_if_unconverged
+from sksubset.monitor import (
+    divergence_error,
+    warn_if_below_one_batch,
+    warn_if_unconverged,
+)
 
 
 @pytest.mark.parametrize("k,n,batch_size,warns", [

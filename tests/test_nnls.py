@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 import torch
 from scipy.optimize import nnls
+from test_omp import ridge_nnls
 
 from sksubset.nnls import _solve_out, masked_solve, nnls_gram
-
-from test_omp import ridge_nnls
 
 
 @pytest.mark.parametrize("seed", range(5))

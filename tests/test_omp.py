@@ -11,8 +11,12 @@ import torch
 from scipy.optimize import nnls
 from sklearn.linear_model import orthogonal_mp
 
-from sksubset.omp import (DenseAtoms, OuterProductAtoms, omp_batched,
-                          orthogonal_matching_pursuit)
+from sksubset.omp import (
+    DenseAtoms,
+    OuterProductAtoms,
+    omp_batched,
+    orthogonal_matching_pursuit,
+)
 
 
 # ---------------------------------------------------------------------------
@@ -596,8 +600,9 @@ def test_side_by_side_with_cords(seed):
 @pytest.fixture(scope="module")
 def digits_gradients():
     """Per-example last-layer gradients of an MLP trained two epochs on digits."""
-    from skorch import NeuralNetClassifier
     from sklearn.datasets import load_digits
+    from skorch import NeuralNetClassifier
+
     from sksubset.gradients import last_layer, sample_gradients
 
     X, y = load_digits(return_X_y=True)

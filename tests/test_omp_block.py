@@ -5,11 +5,10 @@ import itertools
 import numpy as np
 import pytest
 import torch
+from test_omp import objective, reference_greedy, ridge_nnls
 
 from sksubset.omp import DenseAtoms, OuterProductAtoms, _BatchedOMP, omp_batched
 from sksubset.omp_block import BlockOMP, sketch
-
-from test_omp import objective, reference_greedy, ridge_nnls
 
 
 def reference_block_greedy(A, b, k, lam, s, criterion="gain"):

@@ -3,13 +3,12 @@
 import numpy as np
 import pytest
 import torch
+from test_omp_block import gradient_like, reference_block_greedy
 
 from sksubset import omp_cholesky
 from sksubset.omp import DenseAtoms, OuterProductAtoms, omp_batched
 from sksubset.omp_block import BlockOMP
 from sksubset.omp_cholesky import Breakdown, CholeskyOMP
-
-from test_omp_block import gradient_like, reference_block_greedy
 
 
 def factor_problems(seed, B=3, n=120, C=4, m=7):

@@ -15,10 +15,21 @@ import numpy as np
 import pytest
 import torch
 
-from sksubset import (CraigSelector, CrestSelector, GlisterSelector, GradMatchSelector,
-                      RandomSelector, SubsetTrainingClassifier)
+from sksubset import (
+    CraigSelector,
+    CrestSelector,
+    GlisterSelector,
+    GradMatchSelector,
+    RandomSelector,
+    SubsetTrainingClassifier,
+)
 from sksubset.gradients import LastLayer
-from sksubset.omp import DenseAtoms, OuterProductAtoms, omp_batched, orthogonal_matching_pursuit
+from sksubset.omp import (
+    DenseAtoms,
+    OuterProductAtoms,
+    omp_batched,
+    orthogonal_matching_pursuit,
+)
 
 PINNED = os.path.join(os.path.dirname(__file__), "data", "pinned.npz")
 
@@ -126,8 +137,8 @@ def _runs():
 
 
 def _run_results():
-    from skorch import NeuralNetClassifier
     from sklearn.datasets import load_digits
+    from skorch import NeuralNetClassifier
 
     X, y = load_digits(return_X_y=True)
     X, y = (X[:400] / 16).astype(np.float32), y[:400]

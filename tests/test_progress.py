@@ -5,14 +5,13 @@ import io
 import sys
 
 import pytest
+from conftest import ToyMLP, _toy_data
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from skorch import NeuralNetClassifier
 from torch import nn
 
 from sksubset import SubsetTrainingClassifier
-from sksubset._progress import epoch_bar, inside_model_selection, interactive
-
-from conftest import ToyMLP, _toy_data
+from sksubset._utils.progress import epoch_bar, inside_model_selection, interactive
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

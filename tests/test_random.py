@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from conftest import ToyMLP
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.utils._param_validation import InvalidParameterError
@@ -13,9 +14,6 @@ from sksubset import SubsetTrainingClassifier
 from sksubset.selectors import get_selector
 from sksubset.selectors._base import SelectionContext
 from sksubset.selectors.random import RandomSelector
-
-from conftest import ToyMLP
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

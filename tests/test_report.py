@@ -7,10 +7,19 @@ import math
 import numpy as np
 import pytest
 
-from sksubset.experiments.report import (COLUMNS, describe_runs, format_table,
-                                         frontier_accuracy, log_ticks, plot_accuracy_time,
-                                         plot_speedup_error, relative_error, summarize,
-                                         wilcoxon_greater, write_report)
+from sksubset.experiments.report import (
+    COLUMNS,
+    describe_runs,
+    format_table,
+    frontier_accuracy,
+    log_ticks,
+    plot_accuracy_time,
+    plot_speedup_error,
+    relative_error,
+    summarize,
+    wilcoxon_greater,
+    write_report,
+)
 
 
 def rec(strategy, seed, acc, seconds, budget=None, epochs=None, kind=None, gradients=0.0,

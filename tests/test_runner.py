@@ -11,9 +11,19 @@ import torch
 
 from sksubset.experiments import ExperimentConfig, run_experiment, runner
 from sksubset.experiments.__main__ import build_parser, config_from_args, main
-from sksubset.experiments.models import LeNet5, ResNet18, SmallResNet, make_net, module_kwargs
-from sksubset.experiments.plan import (default_frontier_epochs, earlystop_epochs,
-                                       parse_strategy, plan_runs)
+from sksubset.experiments.models import (
+    LeNet5,
+    ResNet18,
+    SmallResNet,
+    make_net,
+    module_kwargs,
+)
+from sksubset.experiments.plan import (
+    default_frontier_epochs,
+    earlystop_epochs,
+    parse_strategy,
+    plan_runs,
+)
 from sksubset.experiments.runner import _selector
 from sksubset.selectors import RandomSelector
 

@@ -13,8 +13,14 @@ from skorch.callbacks import LRScheduler
 from torch.optim.lr_scheduler import CosineAnnealingLR
 from torch.utils.data import DataLoader
 
-from sksubset.training import (SubsetDataset, SubsetSchedule, WeightedCrossEntropyLoss,
-                               WeightedNLLLoss, skip_lr_epochs, weighted_criterion)
+from sksubset.training import (
+    SubsetDataset,
+    SubsetSchedule,
+    WeightedCrossEntropyLoss,
+    WeightedNLLLoss,
+    skip_lr_epochs,
+    weighted_criterion,
+)
 
 
 # ---------------------------------------------------------------------------

@@ -59,6 +59,7 @@ def objective(A, b, idx, w):
 def trained_gradients(name):
     """Per-example last-layer gradients of a briefly trained net (and the fitted net's data)."""
     from skorch import NeuralNetClassifier
+
     from sksubset.experiments.datasets import load_dataset
     from sksubset.experiments.models import make_net, module_kwargs
     from sksubset.gradients import last_layer

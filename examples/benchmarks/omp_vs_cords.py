@@ -72,8 +72,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from sksubset.experiments.datasets import load_fashion_mnist
-from sksubset.gradients import (batch_gradients, class_gradients, last_layer, random_batches,
-                                sample_gradients)
+from sksubset.gradients import (
+    batch_gradients,
+    class_gradients,
+    last_layer,
+    random_batches,
+    sample_gradients,
+)
 from sksubset.omp import omp_batched
 
 LAM, EPS, CORDS_TOL = 0.5, 1e-10, 1e-5

@@ -47,8 +47,8 @@ import numpy as np
 import torch
 
 from sksubset import GradMatchSelector
+from sksubset._utils.validation import DTYPES
 from sksubset.gradients import LastLayer, last_layer_gradients, sample_gradients
-from sksubset.selectors._base import DTYPES
 from sksubset.training import sync
 
 

@@ -6,9 +6,9 @@ import os
 import sys
 import warnings
 
+from ..training import WEIGHTINGS
 from .datasets import DATASETS, FASHION_MNIST_DIR
 from .models import MODELS
-from ..training import WEIGHTINGS
 from .plan import DATASET_DEFAULTS, DEFAULT_STRATEGIES, ExperimentConfig
 
 __all__ = ["build_parser", "config_from_args", "main"]

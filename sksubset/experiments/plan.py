@@ -27,14 +27,13 @@ import json
 import math
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Optional
 
 import numpy as np
 import torch
 
+from .._utils.budget import resolve_budget
 from ..schedule import make_schedule
 from ..selectors import STRATEGIES
-from ..selectors._base import resolve_budget
 from .models import DEFAULT_MODEL
 
 __all__ = ["ExperimentConfig", "Strategy", "RunSpec", "parse_strategy", "strategy_R",
@@ -137,32 +136,32 @@ class ExperimentConfig:
     """
 
     dataset: str = "digits"
-    data_dir: Optional[str] = None
-    strategies: Optional[tuple] = None
+    data_dir: str | None = None
+    strategies: tuple | None = None
     budgets: tuple = (0.05, 0.1, 0.3)
-    epochs: Optional[int] = None
-    R: Optional[int] = None
+    epochs: int | None = None
+    R: int | None = None
     kappa: float = 0.5
     seeds: int = 3
     device: str = "auto"
-    model: Optional[str] = None
-    batch_size: Optional[int] = None
+    model: str | None = None
+    batch_size: int | None = None
     lr: float = 0.01
-    out: Optional[str] = None
+    out: str | None = None
     quiet: bool = False
-    valid_size: Optional[float] = None
-    frontier_epochs: Optional[tuple] = None
-    threads: Optional[int] = None
+    valid_size: float | None = None
+    frontier_epochs: tuple | None = None
+    threads: int | None = None
     report_only: bool = False
-    tag: Optional[str] = None
-    selector_params: Optional[dict] = None
+    tag: str | None = None
+    selector_params: dict | None = None
     weighting: str = "batch"
     lr_schedule: str = "cosine"
-    scheduler: Optional[str] = None
-    workers: Optional[int] = None
-    augment: Optional[bool] = None
-    train_size: Optional[int] = None
-    test_size: Optional[int] = None
+    scheduler: str | None = None
+    workers: int | None = None
+    augment: bool | None = None
+    train_size: int | None = None
+    test_size: int | None = None
     clock: str = "wall"
 
     def resolved(self):
@@ -199,7 +198,7 @@ class Strategy:
 
     name: str
     kind: str  # "subset" or one of FULL_KINDS
-    selector: Optional[str] = None
+    selector: str | None = None
     per_batch: bool = False
     per_class: bool = False
     per_gradient: bool = False
@@ -277,8 +276,8 @@ class RunSpec:
 
     strategy: Strategy
     seed: int
-    budget: Optional[float] = None
-    epochs: Optional[int] = None  # E of the full-* kinds
+    budget: float | None = None
+    epochs: int | None = None  # E of the full-* kinds
     settings: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .._progress import interactive
+from .._utils.progress import interactive
 from ..classifier import SubsetTrainingClassifier
 from ..exceptions import DivergenceError
 from ..selectors import get_selector
@@ -26,8 +26,17 @@ from ..training import sync
 from .augment import AugmentedImages, augmentation_for
 from .datasets import load_dataset
 from .models import LR_EVENT, make_net, module_kwargs
-from .plan import (DATASET_DEFAULTS, DEFAULT_STRATEGIES, ExperimentConfig, RunSpec, Strategy,
-                   parse_strategy, plan_runs, pool_size, strategy_R)
+from .plan import (
+    DATASET_DEFAULTS,
+    DEFAULT_STRATEGIES,
+    ExperimentConfig,
+    RunSpec,
+    Strategy,
+    parse_strategy,
+    plan_runs,
+    pool_size,
+    strategy_R,
+)
 
 __all__ = ["train_run", "warm_up", "execute", "save_record", "load_data", "load_records",
            "ExperimentConfig", "RunSpec", "Strategy", "parse_strategy", "plan_runs",

@@ -18,93 +18,20 @@ Because ``transform`` returns fewer rows than it was given, a selector is not a
 scikit-learn transformer (it does not inherit ``TransformerMixin``).
 """
 
-import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from numbers import Integral, Real
-from typing import Callable, Optional
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import _safe_indexing
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
+from .._utils.validation import check_finite, resolve_device
 from ..gradients import LastLayer
-from ..omp import _resolve_device
 
-__all__ = ["BaseSelector", "Selection", "SelectionContext", "resolve_budget",
-           "split_budget", "expand_batches", "n_batches_for", "check_matrix", "check_target",
-           "check_labels",
-           "group_rows", "DTYPES", "check_last_layer", "check_holdout",
-           "take_rows"]
-
-BUDGET_CONSTRAINTS = [Interval(Real, 0, 1, closed="right"), Interval(Integral, 1, None, closed="left")]
-
-#: values of the selectors' ``dtype`` parameter
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
-_NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
-
-
-def _as_tensor(x, name, dtype=None):
-    """``x`` as a real floating tensor; numpy input is read straight into ``dtype`` (default
-    float64), without a copy when it is a C-contiguous array of that dtype already."""
-    if isinstance(x, torch.Tensor):
-        t = x.detach()
-        complex_ = t.is_complex()
-    else:
-        try:
-            a = np.asarray(x)
-            complex_ = a.dtype.kind == "c"
-            if not complex_:
-                a = np.ascontiguousarray(a, dtype=_NUMPY_DTYPES.get(dtype, np.float64))
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} must be a numeric array or torch.Tensor, got "
-                            f"{type(x).__name__}") from exc
-        t = None if complex_ else torch.from_numpy(a)
-    if complex_:
-        raise TypeError(f"{name} must be real; got complex values.")
-    return t if t.is_floating_point() else t.to(torch.float64)
-
-
-def _check_finite(t, name):
-    # in slices: a mask of the whole tensor would cost more memory than a float32 copy of it
-    if not all(bool(torch.isfinite(c).all()) for c in t.reshape(-1).split(1 << 20)):
-        raise ValueError(f"{name} contains NaN or infinite values; it must be finite.")
-    return t
-
-
-def check_matrix(G, device, dtype, name="G"):
-    """``G`` as a finite 2-D float tensor on ``device`` (clear errors otherwise)."""
-    Gt = _as_tensor(G, name, dtype)
-    if Gt.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (n_samples, n_features); got shape "
-                         f"{tuple(Gt.shape)}.")
-    if Gt.shape[0] < 1 or Gt.shape[1] < 1:
-        raise ValueError(f"{name} must have at least one row and one column; got shape "
-                         f"{tuple(Gt.shape)}.")
-    return _check_finite(Gt.to(device=device, dtype=dtype), name)
-
-
-def check_target(target, shape, device, dtype, name="target"):
-    """``target`` of the given ``shape`` as a finite ``(n_problems, d)`` tensor."""
-    t = _as_tensor(target, name, dtype)
-    if tuple(t.shape) != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}; got {tuple(t.shape)}.")
-    return _check_finite(t.to(device=device, dtype=dtype).reshape(-1, shape[-1]), name)
-
-
-def check_labels(y, n, required):
-    """``y`` as an array of shape ``(n,)`` (or None when not given and not ``required``)."""
-    if y is None:
-        if required:
-            raise ValueError("per_class=True requires y (the class of each row of G).")
-        return None
-    y = np.asarray(y)
-    if y.shape != (n,):
-        raise ValueError(f"y must have shape ({n},) to match G; got {y.shape}.")
-    return y
-
+__all__ = ["BaseSelector", "Selection", "SelectionContext", "expand_batches", "group_rows",
+           "check_last_layer", "check_holdout", "take_rows"]
 
 def group_rows(y):
     """Classes of ``y`` and the rows of each."""
@@ -112,50 +39,6 @@ def group_rows(y):
     return classes, [np.flatnonzero(inverse == c) for c in range(len(classes))]
 
 
-
-
-def resolve_budget(budget, n):
-    """Turn a budget (fraction in (0, 1] or count) into a number of examples.
-
-    A fraction gives ``max(1, round(budget * n))``; a count must not exceed
-    ``n``.  Booleans are refused (``True`` is no budget).
-    """
-    if isinstance(budget, (bool, np.bool_)):
-        raise TypeError(f"budget must be a fraction in (0, 1] or a count >= 1; got the "
-                        f"boolean {budget!r}.")
-    if isinstance(budget, Integral):
-        if budget > n:
-            raise ValueError(f"budget={budget} is larger than the number of samples ({n}); "
-                             "pass a count of at most n_samples or a fraction in (0, 1].")
-        return int(budget)
-    return max(1, int(round(float(budget) * n)))
-
-
-def split_budget(k, sizes):
-    """Split ``k`` over groups in proportion to ``sizes`` (largest remainder).
-
-    The parts sum to ``min(k, sum(sizes))`` and none exceeds its group's size.
-    When ``k`` is at least the number of non-empty groups, each of them gets
-    at least one: a group left at zero takes one from the largest part, so
-    that a class of one or two examples still has a slot.
-    """
-    sizes = np.asarray(sizes, dtype=np.int64)
-    total = int(sizes.sum())
-    k = min(int(k), total)
-    quota = k * sizes / max(total, 1)
-    parts = np.minimum(np.floor(quota).astype(np.int64), sizes)
-    order = np.argsort(-(quota - parts), kind="stable")
-    i = 0
-    while parts.sum() < k:
-        g = order[i % len(order)]
-        if parts[g] < sizes[g]:
-            parts[g] += 1
-        i += 1
-    if k >= np.count_nonzero(sizes):
-        for g in np.flatnonzero((parts == 0) & (sizes > 0)):
-            parts[np.argmax(parts)] -= 1
-            parts[g] += 1
-    return parts
 
 
 @dataclass
@@ -202,8 +85,8 @@ class SelectionContext:
     epoch: int
     device: torch.device
     train_fn: Callable
-    valid_fn: Optional[Callable] = None
-    params_fn: Optional[Callable] = None
+    valid_fn: Callable | None = None
+    params_fn: Callable | None = None
     _cache: dict = field(default_factory=dict, repr=False)
 
     def last_layer_params(self):
@@ -256,7 +139,7 @@ class BaseSelector(BaseEstimator):
         """The torch device of ``self.device`` (``"auto"``: where ``arrays`` live)."""
         arrays = [a.E if isinstance(a, LastLayer) else a for a in arrays]
         try:
-            device = _resolve_device(self.device, *arrays)
+            device = resolve_device(self.device, *arrays)
         except RuntimeError as exc:
             raise ValueError(f"device={self.device!r} is not a valid torch device; use "
                              "'auto', 'cpu', 'cuda' or 'cuda:N'.") from exc
@@ -359,11 +242,6 @@ def expand_batches(batches, chosen, weights):
     return np.concatenate(idx).astype(np.int64), np.concatenate(w)
 
 
-def n_batches_for(budget, batch_size):
-    """Number of mini-batches to select for a budget of examples (CORDS: ceil)."""
-    return max(1, math.ceil(budget / batch_size))
-
-
 # ---------------------------------------------------------------------------
 # Selecting on a net's last-layer gradients given by their factors, and
 # returning rows of what was selected on.  Kept apart from the dense-matrix
@@ -384,7 +262,7 @@ def check_last_layer(G, y, device, dtype):
         if getattr(G, name).ndim != 2 or len(getattr(G, name)) != len(G):
             raise ValueError(f"G.{name} must be 2-D with one row per example; got shape "
                              f"{tuple(getattr(G, name).shape)}.")
-    ll = LastLayer(*(_check_finite(getattr(G, name).detach().to(device=device, dtype=dtype),
+    ll = LastLayer(*(check_finite(getattr(G, name).detach().to(device=device, dtype=dtype),
                                    f"G.{name} (last-layer gradients)")
                      for name in ("E", "Hb", "Z")), G.y.to(device=device, dtype=torch.long))
     labels = ll.y.cpu().numpy()

@@ -75,10 +75,15 @@ from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._utils.budget import (
+    BUDGET_CONSTRAINTS,
+    n_batches_for,
+    resolve_budget,
+    split_budget,
+)
+from .._utils.validation import DTYPES, check_labels, check_matrix
 from ..gradients import LastLayer, batch_gradients, gradient_sum, random_batches
-from ._base import (BUDGET_CONSTRAINTS, DTYPES, BaseSelector, Selection, check_labels,
-                    check_last_layer, check_matrix, expand_batches, group_rows, n_batches_for,
-                    resolve_budget, split_budget)
+from ._base import BaseSelector, Selection, check_last_layer, expand_batches, group_rows
 
 __all__ = ["CraigSelector", "facility_location_batched", "facility_location_greedy",
            "pairwise_distances"]

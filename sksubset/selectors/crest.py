@@ -82,7 +82,6 @@ What differs from the authors' code (``bigml-cs-ucla/crest``), and why:
 import math
 from dataclasses import dataclass
 from numbers import Integral, Real
-from typing import Optional
 
 import numpy as np
 import torch
@@ -90,9 +89,10 @@ from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._utils.budget import BUDGET_CONSTRAINTS, resolve_budget, split_budget
+from .._utils.validation import check_matrix
 from ..gradients import LastLayer
-from ._base import (BUDGET_CONSTRAINTS, BaseSelector, Selection, check_last_layer, check_matrix,
-                    resolve_budget, split_budget)
+from ._base import BaseSelector, Selection, check_last_layer
 from .craig import facility_location_batched
 
 __all__ = ["CrestSelector"]
@@ -219,10 +219,10 @@ class _QuadraticModel:
 
     loss0: float
     grad: torch.Tensor                   # (C * (H + 1),), float64
-    diag: Optional[torch.Tensor]         # Hessian diagonal ("diagonal")
-    P: Optional[torch.Tensor]            # softmax (n, C) ("full")
-    Hb: Optional[torch.Tensor]           # [1, h] (n, H + 1) ("full")
-    theta0: Optional[torch.Tensor]
+    diag: torch.Tensor | None         # Hessian diagonal ("diagonal")
+    P: torch.Tensor | None            # softmax (n, C) ("full")
+    Hb: torch.Tensor | None           # [1, h] (n, H + 1) ("full")
+    theta0: torch.Tensor | None
     shape: tuple
 
     @classmethod

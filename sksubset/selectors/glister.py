@@ -78,10 +78,10 @@ from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._utils.budget import BUDGET_CONSTRAINTS, resolve_budget, split_budget
+from .._utils.validation import DTYPES, check_labels, check_matrix, check_target
 from ..gradients import LastLayer
-from ._base import (BUDGET_CONSTRAINTS, DTYPES, BaseSelector, Selection, check_holdout,
-                    check_labels, check_last_layer, check_matrix, check_target, group_rows,
-                    resolve_budget, split_budget)
+from ._base import BaseSelector, Selection, check_holdout, check_last_layer, group_rows
 
 __all__ = ["GlisterSelector"]
 

@@ -29,13 +29,30 @@ import torch
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..gradients import (LastLayer, batch_gradients, class_gradients, gradient_sum,
-                         random_batches)
+from .._utils.budget import (
+    BUDGET_CONSTRAINTS,
+    n_batches_for,
+    resolve_budget,
+    split_budget,
+)
+from .._utils.sampling import cyclic_draw
+from .._utils.validation import DTYPES, check_labels, check_matrix, check_target
+from ..gradients import (
+    LastLayer,
+    batch_gradients,
+    class_gradients,
+    gradient_sum,
+    random_batches,
+)
 from ..omp import DenseAtoms, OuterProductAtoms, omp_batched
-from ._base import (BUDGET_CONSTRAINTS, DTYPES, BaseSelector, Selection, check_holdout,
-                    check_labels, check_last_layer, check_matrix, check_target, expand_batches,
-                    group_rows, n_batches_for, resolve_budget, split_budget)
-from ._cycle import cyclic_draw
+from ._base import (
+    BaseSelector,
+    Selection,
+    check_holdout,
+    check_last_layer,
+    expand_batches,
+    group_rows,
+)
 
 __all__ = ["GradMatchSelector", "gradmatch"]
 

@@ -17,9 +17,10 @@ from sklearn.base import _fit_context
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import StrOptions
 
+from .._utils.budget import BUDGET_CONSTRAINTS, resolve_budget
+from .._utils.sampling import cyclic_draw
 from ..gradients import LastLayer
-from ._base import BUDGET_CONSTRAINTS, BaseSelector, Selection, resolve_budget
-from ._cycle import cyclic_draw
+from ._base import BaseSelector, Selection
 
 __all__ = ["RandomSelector"]
 
