@@ -63,7 +63,7 @@ def _solver_cases():
         "corr_step4": dict(criterion="correlation", per_step=4),
         "corr_step3_signed": dict(criterion="correlation", per_step=3, positive=False),
         "sketch": dict(sketch=8, sketch_seed=3),
-        "tol": dict(eps=0.05),
+        "tol": dict(tol=0.05),
     }
     for (pname, problem) in (("dense", dense), ("factored", factored)):
         for oname, opts in options.items():

@@ -13,7 +13,7 @@ new one: with ``x0 = G^{-1} h`` and ``Z = G^{-1} E_O``, the solution is
 
 import torch
 
-__all__ = ["nnls_gram"]
+__all__ = ["masked_solve", "nnls_gram"]
 
 
 def _restricted(G, F):
@@ -81,7 +81,7 @@ def nnls_gram(G, h, mask, max_iter=None, factor=None):
     Examples
     --------
     >>> import torch
-    >>> from sksubset.nnls import nnls_gram
+    >>> from sksubset.omp import nnls_gram
     >>> G = torch.tensor([[[2.0, 1.0], [1.0, 2.0]]], dtype=torch.float64)
     >>> h = torch.tensor([[3.0, -1.0]], dtype=torch.float64)
     >>> nnls_gram(G, h, torch.ones(1, 2, dtype=torch.bool)).round(decimals=6).tolist()
