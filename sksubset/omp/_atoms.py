@@ -77,7 +77,8 @@ class DenseAtoms:
         return self.A[bi, idx].to(_F64)
 
     def gram(self, bi, rows, cols):
-        """Inner products ``<a_i, a_j>`` of problem ``bi``'s atoms, (len(rows), len(cols)), float64."""
+        """Inner products ``<a_i, a_j>`` of problem ``bi``'s atoms, (len(rows), len(cols)),
+        float64."""
         return self.rows(bi, rows) @ self.rows(bi, cols).T
 
     def dot(self, bi, rows, v):

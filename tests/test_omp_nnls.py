@@ -1,12 +1,13 @@
-"""Batched NNLS on the normal equations (sksubset.nnls): pivots from one factor, or anew."""
+"""Batched NNLS on the normal equations (:mod:`sksubset.omp._nnls`): pivots from one factor,
+or anew."""
 
 import numpy as np
 import pytest
 import torch
+from omp_reference import ridge_nnls
 from scipy.optimize import nnls
-from test_omp import ridge_nnls
 
-from sksubset.nnls import _solve_out, masked_solve, nnls_gram
+from sksubset.omp._nnls import _solve_out, masked_solve, nnls_gram
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -79,7 +80,7 @@ def test_large_systems_with_few_zeros_match_scipy(seed):
     rng = np.random.default_rng(seed)
     B, P = 4, 64
     refs, G, h = [], [], []
-    for i in range(B):
+    for _ in range(B):
         M = rng.normal(size=(80, P)) + 0.3
         c = M @ (np.abs(rng.normal(size=P)) * (rng.random(P) < 0.95)) + rng.normal(size=80)
         G.append(M.T @ M)
@@ -99,7 +100,8 @@ def test_a_given_factor_gives_the_same_solution():
     h = torch.as_tensor(rng.normal(size=(2, 16)) * 10)
     mask = torch.ones(2, 16, dtype=torch.bool)
     mask[1, 12:] = False
-    Gm = torch.where(mask.unsqueeze(1) & mask.unsqueeze(2), G, 0.0) + torch.diag_embed((~mask).double())
+    Gm = (torch.where(mask.unsqueeze(1) & mask.unsqueeze(2), G, 0.0)
+          + torch.diag_embed((~mask).double()))
     w = nnls_gram(G, h, mask, factor=torch.linalg.cholesky(Gm))
     torch.testing.assert_close(w, nnls_gram(G, h, mask), rtol=1e-9, atol=1e-11)
     assert (w == 0).any() and (w[1, 12:] == 0).all()
