@@ -5,6 +5,7 @@ import pytest
 import torch
 from skorch import NeuralNetClassifier
 from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 
 from sksubset.gradients import (
     LastLayer,
@@ -284,7 +285,8 @@ def test_last_layer_params_first_order(toy_net_factory, toy_data):
     g = ll.gradient_sum.double()
     layer = _last_linear(net.module_)
     before = ll.losses().double().sum()
-    delta = 1e-3 * torch.randn(N_CLASSES * (N_HIDDEN + 1), generator=torch.Generator().manual_seed(0))
+    gen = torch.Generator().manual_seed(0)
+    delta = 1e-3 * torch.randn(N_CLASSES * (N_HIDDEN + 1), generator=gen)
     with torch.no_grad():
         p = last_layer_params(net.module_) + delta
         p = p.reshape(N_CLASSES, N_HIDDEN + 1)
@@ -345,8 +347,6 @@ def test_chunking_and_input_types(toy_net_factory, toy_data):
 
 
 def test_stream_of_batches_gives_the_array_factors(toy_net_factory, toy_data):
-    from torch.utils.data import DataLoader, TensorDataset
-
     X, y = toy_data(n=23, n_features=N_IN, n_classes=N_CLASSES, seed=3)
     net = toy_net_factory(softmax=True, n_in=N_IN, n_hidden=N_HIDDEN, n_classes=N_CLASSES)
     ref = last_layer(net, X, y)
@@ -452,8 +452,6 @@ def test_last_layer_gradients_bad_labels(y_bad, err, match, toy_net_factory, toy
 
 
 def test_last_layer_gradients_needs_an_initialized_net(toy_data):
-    from skorch import NeuralNetClassifier
-
     X, y = toy_data(n=10, n_features=N_IN, n_classes=N_CLASSES)
     net = NeuralNetClassifier(nn.Linear(N_IN, N_CLASSES), criterion=nn.CrossEntropyLoss)
     with pytest.raises(ValueError, match="initialized skorch net"):

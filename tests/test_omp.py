@@ -10,8 +10,11 @@ import numpy as np
 import pytest
 import torch
 from omp_reference import gradient_like, objective, ridge_nnls, solve, well_conditioned
+from sklearn.datasets import load_digits
 from sklearn.linear_model import orthogonal_mp
+from skorch import NeuralNetClassifier
 
+from sksubset.gradients import last_layer, sample_gradients
 from sksubset.omp import OuterProductAtoms, omp_batched, orthogonal_matching_pursuit
 from sksubset.omp._basis import BasisSearch
 from sksubset.omp._cholesky import Breakdown, CholeskySearch
@@ -277,11 +280,6 @@ def test_side_by_side_with_cords(seed):
 @pytest.fixture(scope="module")
 def digits_gradients():
     """Per-example last-layer gradients of an MLP trained two epochs on digits."""
-    from sklearn.datasets import load_digits
-    from skorch import NeuralNetClassifier
-
-    from sksubset.gradients import last_layer, sample_gradients
-
     X, y = load_digits(return_X_y=True)
     X = (X / 16).astype(np.float32)
     torch.manual_seed(0)
