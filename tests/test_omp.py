@@ -222,7 +222,7 @@ def test_breakdown_falls_back_to_the_basis(monkeypatch):
 
     def fail(*args, **kwargs):
         raise Breakdown("forced")
-    monkeypatch.setattr(CholeskySearch, "_extend", fail)
+    monkeypatch.setattr(CholeskySearch, "extend", fail)
     res = omp_batched(factors, b, [9, 9, 9], valid=valid, criterion="correlation", per_step=3)
     assert [r.indices.tolist() for r in res] == [r.indices.tolist() for r in ref]
 

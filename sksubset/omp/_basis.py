@@ -57,13 +57,13 @@ class BasisSearch(GreedySearch):
             self.c = self.A.correlate(self.b).to(_F64)
             self.stale = 0
 
-    def _rank(self):
+    def rank(self):
         if not self.gain:
-            return super()._rank()
+            return super().rank()
         score = self.c / torch.maximum(self.sq - self.proj2, self.d2_floor).sqrt()
         return score.to(self.A.dtype)
 
-    def _extend(self, J, pe, active, width):
+    def extend(self, J, pe, active, width):
         ar = self.ar.unsqueeze(1)
         a = self.A.rows(ar, J)  # (B, S, d)
         Qw = self.Q[:, :width]
@@ -104,7 +104,7 @@ class BasisSearch(GreedySearch):
             Qn[:, t] = v * scale.unsqueeze(1)
         return Qn, d2
 
-    def _update_residual(self, pe, z):
+    def update_residual(self, pe, z):
         Qn = self.Q[self.ar.unsqueeze(1), pe]  # the step's basis rows (zero where idle)
         self.r -= bmm(Qn.transpose(1, 2), z.unsqueeze(2)).squeeze(2)
         if self.gain:  # the one pass over A of this step: A Qn
@@ -117,10 +117,10 @@ class BasisSearch(GreedySearch):
             else:
                 self.c -= bmm(U, z.unsqueeze(2)).squeeze(2)
 
-    def _forget(self, bi, t):
+    def forget(self, bi, t):
         self.Q[bi, t:] = 0
 
-    def _recompute(self, bi):
+    def recompute(self, bi):
         t = self.pos_h[bi]
         self.r[bi] = self.b[bi] - self.z[bi, :t] @ self.Q[bi, :t]
         if self.gain:  # the basis changed: project every atom on it afresh

@@ -54,7 +54,7 @@ class CholeskySearch(GreedySearch):
         self.P = tuple(torch.zeros(B, K + 1, w, **f64) for w in self.A.part_widths)
         self.Lc = None  # contiguous leading block of L, (B, t, t)
 
-    def _extend(self, J, pe, active, width):
+    def extend(self, J, pe, active, width):
         A, S = self.A, self.per_step
         ar = self.ar.unsqueeze(1)
         Pn = A.parts(ar, J)
@@ -78,7 +78,7 @@ class CholeskySearch(GreedySearch):
             store[ar, pe] = p
         return zn * active, torch.diagonal(R, dim1=1, dim2=2) ** 2
 
-    def _update_residual(self, pe, z):
+    def update_residual(self, pe, z):
         self._residual(min(len(self.Lc[0]) + self.per_step, self.K))
 
     def _residual(self, t, problems=slice(None)):
@@ -93,14 +93,14 @@ class CholeskySearch(GreedySearch):
         parts = tuple(p[problems, :t] for p in self.P)
         self.r[problems] = self.b[problems] - self.A.parts_combine(parts, w.squeeze(1))
 
-    def _forget(self, bi, t):
+    def forget(self, bi, t):
         self.L[bi, t:] = 0
         self.L[bi, t:, t:] = torch.eye(self.K + 1 - t, device=self.L.device, dtype=self.L.dtype)
         for p in self.P:
             p[bi, t:] = 0
 
-    def _recompute(self, bi):
+    def recompute(self, bi):
         self._residual(max(self.pos_h[bi], 1), slice(bi, bi + 1))
 
-    def _support_factor(self, P):
+    def support_factor(self, P):
         return self.L[:, :P, :P].contiguous()

@@ -7,14 +7,14 @@ serves ``s`` atoms; ``s = 1`` is the exact greedy search), then fits the
 weights.  What it does not know is how the chosen atoms are represented;
 subclasses fill these hooks (the model is scikit-learn's ``NewtonSolver``):
 
-* :meth:`~GreedySearch._extend`: add a step's atoms to the representation and
+* :meth:`~GreedySearch.extend`: add a step's atoms to the representation and
   return their coordinates on the target and their new squared norms;
-* :meth:`~GreedySearch._update_residual`: the residual (and what is kept from
+* :meth:`~GreedySearch.update_residual`: the residual (and what is kept from
   it) after a step;
-* :meth:`~GreedySearch._forget` and :meth:`~GreedySearch._recompute`: drop a
+* :meth:`~GreedySearch.forget` and :meth:`~GreedySearch.recompute`: drop a
   problem's atoms past a slot, and recompute its residual afresh;
-* :meth:`~GreedySearch._rank` (correlation with the residual unless
-  overridden) and :meth:`~GreedySearch._support_factor` (a Cholesky factor
+* :meth:`~GreedySearch.rank` (correlation with the residual unless
+  overridden) and :meth:`~GreedySearch.support_factor` (a Cholesky factor
   of the support's Gram matrix, if the representation is one).
 
 :class:`~sksubset.omp._basis.BasisSearch` keeps an orthonormal basis and
@@ -49,6 +49,7 @@ a few of them) are the remaining slots filled with banned atoms at weight 0,
 so that the count stays exact.
 """
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,7 +88,7 @@ class OMPResult:
     n_rounds: int
 
 
-class GreedySearch:
+class GreedySearch(ABC):
     """State of ``B`` greedy problems that advance together (see the module docstring).
 
     Parameters
@@ -150,36 +151,36 @@ class GreedySearch:
         self.sq_fit = self.sq if fit is None else self.F.sqnorms() + self.lam
 
     # -- hooks -------------------------------------------------------------
-    def _extend(self, J, pe, active, width):
+    @abstractmethod
+    def extend(self, J, pe, active, width):
         """Add the atoms ``J`` (B, s) to the support's representation at slots ``pe`` (only
         where ``active``; ``width``: slots in use).  Returns their target coordinates ``z``
         and the squared norms ``d2`` of their parts new to the support, both (B, s)."""
-        raise NotImplementedError
 
-    def _update_residual(self, pe, z):
+    @abstractmethod
+    def update_residual(self, pe, z):
         """Update the residual after the step that filled slots ``pe`` with coordinates ``z``."""
-        raise NotImplementedError
 
-    def _forget(self, bi, t):
+    @abstractmethod
+    def forget(self, bi, t):
         """Drop problem ``bi``'s support from slot ``t`` on."""
-        raise NotImplementedError
 
-    def _recompute(self, bi):
+    @abstractmethod
+    def recompute(self, bi):
         """Problem ``bi``'s residual afresh from its first ``pos_h[bi]`` slots."""
-        raise NotImplementedError
 
-    def _rank(self):
+    def rank(self):
         """Each atom's score before signs: its correlation with the residual."""
         return self.A.correlate(self.r)
 
-    def _support_factor(self, P):
+    def support_factor(self, P):
         """The Cholesky factor of the first ``P`` slots' Gram matrix, when the search has one."""
         return None
 
     # -- greedy growth -----------------------------------------------------
     def _score(self):
         """The score, in absolute value unless the weights are non-negative."""
-        score = self._rank()
+        score = self.rank()
         return score if self.positive else score.abs()
 
     def _pick(self):
@@ -202,14 +203,14 @@ class GreedySearch:
         """One greedy step for every problem still short of its budget."""
         ar = self.ar.unsqueeze(1)
         take, pe, active, val, J = self._pick()
-        z, d2 = self._extend(J, pe, active, width)
+        z, d2 = self.extend(J, pe, active, width)
         self.z[ar, pe] = z
         self.idx[ar, pe] = J
         self.rec_val[ar, pe] = val
         self.rec_d2[ar, pe] = d2 / self.sq.gather(1, J)
         self.blocked.scatter_(1, J, torch.where(active, -torch.inf, self.blocked.gather(1, J)))
         self.pos += take
-        self._update_residual(pe, z)
+        self.update_residual(pe, z)
 
     def _grow(self):
         """Run greedy steps until every problem has its budget (or stopped)."""
@@ -260,7 +261,7 @@ class GreedySearch:
 
     def _truncate(self, bi, t):
         """Keep the first ``t`` atoms of problem ``bi``."""
-        self._forget(bi, t)
+        self.forget(bi, t)
         self.z[bi, t:] = 0
         self.gram_n[bi] = min(self.gram_n[bi], t)
         self.pos[bi] = t
@@ -268,7 +269,7 @@ class GreedySearch:
         blocked = self.banned[bi].clone()  # block the banned and chosen atoms again
         blocked[self.idx[bi, :t]] = True
         self.blocked[bi] = torch.where(blocked, -torch.inf, 0.0).to(self.A.dtype)
-        self._recompute(bi)
+        self.recompute(bi)
 
     # -- weights -----------------------------------------------------------
     def _replace(self, bi, zero, w):
@@ -344,7 +345,7 @@ class GreedySearch:
             else:
                 G, h = self.G[ti, :P, :P], self.h[ti, :P]
             # round 1 refits every problem on the support the search grew (and factored)
-            wt = nnls_gram(G, h, mask[ti], factor=self._support_factor(P) if rounds == 1 else None)
+            wt = nnls_gram(G, h, mask[ti], factor=self.support_factor(P) if rounds == 1 else None)
             w[ti] = 0
             w[ti, :P] = wt
             zero = (mask[ti] & (wt <= 0)).cpu().numpy()
