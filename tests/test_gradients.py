@@ -198,18 +198,6 @@ def test_batch_gradients_with_short_last_batch(net_and_data):
         torch.testing.assert_close(Gb, expected, atol=ATOL, rtol=RTOL)
 
 
-def test_random_batches_partition():
-    rng = np.random.RandomState(3)
-    batches = random_batches(23, 4, rng)
-    assert [len(b) for b in batches] == [4, 4, 4, 4, 4, 3]
-    allidx = np.concatenate(batches)
-    np.testing.assert_array_equal(np.sort(allidx), np.arange(23))
-    assert not np.array_equal(allidx, np.arange(23))  # shuffled
-    again = random_batches(23, 4, np.random.RandomState(3))
-    np.testing.assert_array_equal(np.concatenate(again), allidx)
-    assert len(random_batches(8, 8, rng)) == 1
-
-
 # ---------------------------------------------------------------------------
 # the other LastLayer quantities
 # ---------------------------------------------------------------------------
@@ -246,20 +234,6 @@ def test_subset_indexing():
     assert torch.equal(sub.E, E[[3, 1]]) and torch.equal(sub.Hb, Hb[[3, 1]])
     assert torch.equal(sub.Z, -E[[3, 1]]) and sub.y.tolist() == [2, 2]
     assert len(sub) == 2
-
-
-def test_gradient_layout_by_hand():
-    E = torch.tensor([[1., -2.], [0.5, 3.]])
-    Hb = torch.tensor([[1., 10., 20.], [1., -1., 2.]])
-    G = sample_gradients(E, Hb)
-    expected = torch.tensor([[1., 10., 20., -2., -20., -40.],
-                             [0.5, -0.5, 1., 3., -3., 6.]])
-    assert torch.equal(G, expected)
-    assert torch.equal(gradient_sum(E, Hb), expected.sum(0))
-    assert torch.equal(class_gradients(E, Hb, [1, 0]), torch.tensor([[-2., -20., -40.],
-                                                                      [0.5, -0.5, 1.]]))
-    Gb = batch_gradients(E, Hb, [np.array([1]), np.array([0, 1])])
-    assert torch.allclose(Gb, torch.stack([expected[1], expected.mean(0)]))
 
 
 def test_last_layer_params_layout(toy_net_factory):
