@@ -13,7 +13,7 @@ from sksubset import SubsetTrainingClassifier
 from sksubset._utils.budget import split_budget
 from sksubset.gradients import LastLayer, find_last_linear, last_layer, sample_gradients
 from sksubset.selectors import get_selector
-from sksubset.selectors._base import SelectionContext
+from sksubset.selectors import SelectionContext
 from sksubset.selectors.glister import GlisterSelector, _relinearizing_greedy
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -268,7 +268,7 @@ def test_end_to_end_digits(selector, valid_size):
 def test_held_out_factors_as_target_is_a_training_round(per_class, toy_gradients):
     """fit(G, y, target=<held-out factors>) re-linearizes like select with held-out data."""
     from sksubset.gradients import last_layer_gradients
-    from sksubset.selectors._base import SelectionContext
+    from sksubset.selectors import SelectionContext
 
     net, X, y, G = toy_gradients(n=90)
     Xv, yv = X[:30] + 0.1, y[:30]

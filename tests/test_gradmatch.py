@@ -522,7 +522,7 @@ def test_target_non_finite():
                                                     (True, True)])
 def test_select_matches_fit_on_sample_gradients(per_class, per_gradient):
     from sksubset.gradients import sample_gradients
-    from sksubset.selectors._base import SelectionContext
+    from sksubset.selectors import SelectionContext
 
     y, ll = random_last_layer([70, 50, 30], H=7, seed=17)
     C = 3
@@ -544,7 +544,7 @@ def test_select_matches_fit_on_sample_gradients(per_class, per_gradient):
 def test_select_from_a_random_pool(per_batch):
     """pool_fraction: only the pool's rows are examined; the target is their sum scaled up."""
     from sksubset.gradients import sample_gradients
-    from sksubset.selectors._base import SelectionContext
+    from sksubset.selectors import SelectionContext
 
     y, ll = random_last_layer([100, 60, 40], H=5, seed=21)
     n, C = 200, 3
@@ -572,7 +572,7 @@ def test_select_from_a_random_pool(per_batch):
 def test_pools_without_replacement_cover_every_example_once_per_cycle():
     """pool_sampling="cycle": four pools of 50 of 200 rows partition them, then a new cycle;
     the same seed gives the same pools."""
-    from sksubset.selectors._base import SelectionContext
+    from sksubset.selectors import SelectionContext
 
     y, ll = random_last_layer([100, 60, 40], H=5, seed=22)
     n, C = 200, 3
@@ -652,7 +652,7 @@ def test_held_out_gradients_as_target(per_class, toy_gradients):
     np.testing.assert_array_equal(a.indices_, c.indices_)
     assert a.gradient_error_ == pytest.approx(c.gradient_error_, rel=1e-8)
     # and it is what a training round with held-out data selects
-    from sksubset.selectors._base import SelectionContext
+    from sksubset.selectors import SelectionContext
 
     ctx = SelectionContext(y=y, n_classes=3, budget=15, batch_size=16, per_batch=False,
                            rng=np.random.RandomState(0), epoch=0, device=torch.device("cpu"),

@@ -12,7 +12,7 @@ from skorch import NeuralNetClassifier
 
 from sksubset import SubsetTrainingClassifier
 from sksubset.selectors import get_selector
-from sksubset.selectors._base import SelectionContext
+from sksubset.selectors import SelectionContext
 from sksubset.selectors.random import RandomSelector
 
 pytestmark = pytest.mark.usefixtures("one_thread")
