@@ -1,4 +1,4 @@
-"""sksubset._utils.sampling: draws without replacement across rounds (partitions, balanced coverage, seeds)."""
+"""sksubset._utils.sampling: draws without replacement across rounds (coverage, seeds)."""
 
 import numpy as np
 import pytest
