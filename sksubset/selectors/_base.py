@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.utils import TransformerTags
 from sklearn.utils.validation import check_is_fitted
 
 from .._utils.validation import resolve_device
@@ -241,5 +242,7 @@ class BaseSelector(BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.transformer_tags = None
+        # ``transform`` keeps the dtype of what it gets (the rows it selects); it is not a
+        # TransformerMixin (it returns fewer rows), but scikit-learn's checks need the tags
+        tags.transformer_tags = TransformerTags(preserves_dtype=["float64", "float32"])
         return tags
