@@ -31,10 +31,9 @@ Greedy maximizers
   ``O(n log(1/epsilon))`` evaluations in all, a ``1 - 1/e - epsilon`` approximation in
   expectation.
 
-:func:`greedy_picks` is the naive/stochastic loop over any gain function (GLISTER's,
-whose gains are re-linearized after each pick); :func:`facility_location_greedy` runs
-the three maximizers on facility location (CRAIG) and
-:func:`facility_location_batched` solves many small problems together (CREST).
+:func:`greedy_picks` is the naive/stochastic loop over any gain function (GLISTER);
+:func:`facility_location_greedy` runs all three on facility location (CRAIG) and
+:func:`facility_location_batched` many small problems together (CREST).
 """
 
 import math
@@ -51,8 +50,7 @@ METRICS = ("euclidean", "sqeuclidean", "cosine")
 
 #: facility_location_batched: groups with more rows go through the lazy greedy (no m x m matrix)
 _STACK_MAX_ROWS = 2048
-#: facility_location_batched: largest ``groups x m x m`` distance tensor stacked at once
-#: (float64: 128 MiB)
+#: facility_location_batched: largest ``groups x m x m`` distance tensor (float64: 128 MiB)
 _STACK_MAX_ELEMENTS = 1 << 24
 
 
@@ -185,6 +183,7 @@ class Ground:
 
 
 def _chunk(chunk_size, device):
+    """Columns of one distance block: ``chunk_size``, or "auto": 64 on CPU, 1024 on a GPU."""
     if chunk_size == "auto":
         return 1024 if torch.device(device).type == "cuda" else 64
     return max(1, int(chunk_size))
@@ -288,15 +287,11 @@ def facility_location_greedy(ground, k, *, optimizer="lazy", epsilon=0.01, chunk
 def facility_location_batched(F, groups, ks, *, metric="euclidean", chunk_size="auto"):
     """Greedy facility location on many small groups of rows of ``F`` at once.
 
-    Solves, for every group ``g`` (row indices into ``F``), the problem that
-    ``facility_location_greedy(Ground([F[g]], metric), ks[g],
-    chunk_size=chunk_size)`` solves, and returns exactly its ``chosen`` and
-    ``weights``: the same ``min(ks[g], len(g))`` picks in the same greedy
-    order, the same tie-breaking (smallest index among equal gains; a point
-    equally close to two picks is served by the earlier one) and the same
-    weights.  It exists for the many small problems of one CREST selection
-    (one per random subset and class), which a Python loop over
-    :func:`facility_location_greedy` would spend mostly in per-step overhead.
+    Returns, for every group ``g`` (row indices into ``F``), exactly the
+    ``chosen`` and ``weights`` of ``facility_location_greedy(Ground([F[g]],
+    metric), ks[g], chunk_size=chunk_size)`` (same picks, order, tie-breaking
+    and weights), for the many small problems of one CREST selection, which a
+    Python loop would spend mostly in per-step overhead.
 
     Groups of equal size ``m`` are stacked, in batches of at most
     ``_STACK_MAX_ELEMENTS`` distances, into an ``(S, m, m)`` tensor whose
@@ -304,8 +299,7 @@ def facility_location_batched(F, groups, ks, *, metric="euclidean", chunk_size="
     ``chunk_size``, same bound ``D``) as the per-group solver; each greedy
     step evaluates every candidate's gain ``sum_i max(0, cur_i - d_ij)`` (the
     naive greedy, whose selection the lazy greedy returns) for all groups at
-    once.  No padding: every gain is the same sum of the same terms as per
-    group.  Groups larger than ``_STACK_MAX_ROWS`` rows are handed to
+    once, without padding.  Groups larger than ``_STACK_MAX_ROWS`` rows go to
     :func:`facility_location_greedy` (lazy, no ``m x m`` matrix).
 
     Parameters

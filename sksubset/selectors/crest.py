@@ -143,10 +143,8 @@ class CrestSelector(BaseSelector):
         the first random subsets of a selection, as many as it takes to hold
         ``check_fraction * n_samples`` rows (at least one subset, at most all
         of them; 1 evaluates all random subsets).  The coresets still come from
-        all random subsets.  The authors' code evaluates its model on small
-        random subsets (``--random_subset_size 0.01`` of the data each); a few
-        percent of the data is in that spirit and keeps a check at a few
-        percent of a forward pass over the data.
+        all random subsets.  A few percent of the data keeps a check at a few
+        percent of a forward pass.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where facility location runs; ``"auto"``: where the last-layer
         quantities (or ``G``) live.

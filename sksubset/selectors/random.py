@@ -1,12 +1,13 @@
 """RANDOM and RS2: uniform subsets, the baselines of every subset-selection paper.
 
 Each round draws ``k`` distinct examples uniformly at random, each standing
-for ``n / k`` examples (equal weights).  Inside :class:`~sksubset.SubsetTrainingClassifier` the subset is redrawn
-every ``R`` epochs like any other selection.  With ``sampling="independent"``
-the rounds are independent draws (the GRAD-MATCH paper's RANDOM baseline);
-with ``sampling="cycle"`` they are drawn without replacement across rounds
-(RS2, Okanovic et al., ICLR 2024, usually with ``R=1``): consecutive slices of
-a random permutation, so that the rounds cycle through every example
+for ``n / k`` examples (equal weights).  Inside
+:class:`~sksubset.SubsetTrainingClassifier` the subset is redrawn every ``R``
+epochs like any other selection.  With ``sampling="independent"`` the rounds
+are independent draws (the GRAD-MATCH paper's RANDOM baseline); with
+``sampling="cycle"`` they are drawn without replacement across rounds (RS2,
+Okanovic et al., ICLR 2024, usually with ``R=1``): consecutive slices of a
+random permutation, so that the rounds cycle through every example
 (:mod:`sksubset._utils.sampling`).  No gradient is ever computed, so a round
 costs no forward pass.
 """
