@@ -9,7 +9,7 @@ of all rows by default: the full training gradient)::
 solved by regularized non-negative orthogonal matching pursuit
 (:mod:`sksubset.omp`).  The paper's approximations:
 
-* ``per_class=True``: one problem per class, each matching its own class's
+* ``per_class=True`` (the default): one problem per class, each matching its own class's
   gradient sum, with the budget split in proportion to class sizes;
 * ``per_gradient=True`` (with ``per_class``): each class's problem only looks
   at the gradient of that class's own output unit (see the layout below);
@@ -131,8 +131,9 @@ class GradMatchSelector(BaseSelector):
     indices_ : ndarray of shape (n_selected,)
         Selected rows, in greedy order (grouped by class with ``per_class``).
     weights_ : ndarray of shape (n_selected,)
-        Their non-negative weights (on the scale of the target: with the
-        default target they sum to roughly ``n_samples``).
+        Their non-negative weights, fitted on the scale of the target: with
+        the default target they sum to roughly ``n_samples`` (the meaning of
+        :class:`~sksubset.selectors.BaseSelector`).
     gradient_error_ : float
         ``||sum_i w_i g_i - target|| / ||target||`` over all columns.
     n_rounds_ : int
