@@ -210,11 +210,9 @@ class CraigSelector(BaseSelector):
             n, d = factors[0].shape
             y = check_labels(y, n, required=False)
         k = resolve_budget(self.budget, n)
-        if self.per_class and y is not None:
-            classes, rows = group_rows(y)
+        classes, rows = group_rows(y if self.per_class else None, n)
+        if classes is not None:
             self.classes_ = classes
-        else:
-            rows = [np.arange(n)]
         groups = [(r, [F[torch.as_tensor(r, device=device)] for F in factors]) for r in rows]
         ks = split_budget(k, [len(r) for r in rows]).tolist()
         idx, w, pairs, obj, n_eval = self._solve_groups(
