@@ -1,5 +1,6 @@
-"""Tests of :mod:`sksubset.selectors._base`: every selector on factored last-layer gradients,
-``transform`` of the rows it was fitted on, ``fit_resample``."""
+"""Tests of the selector contract (:mod:`sksubset.selectors._base`, with its row helpers
+``_rows`` and factor checks ``_checks``): every selector on factored last-layer gradients,
+``transform`` of the rows it was fitted on, ``fit_resample``, one meaning of the weights."""
 
 import numpy as np
 import pytest
@@ -13,7 +14,9 @@ from sksubset import (
     RandomSelector,
 )
 from sksubset.gradients import LastLayer
-from sksubset.selectors.crest import _features
+from sksubset.selectors import Selection, SelectionContext
+from sksubset.selectors._crest_model import features
+from sksubset.selectors._rows import expand_batches, group_rows
 
 SELECTORS = {
     "gradmatch": lambda: GradMatchSelector(budget=12, per_class=True),
@@ -27,7 +30,7 @@ SELECTORS = {
 
 def _dense_equivalent(name, G):
     """What the selector sees of ``G`` when it is given as a matrix."""
-    return _features(G.Z, G.y)[1].numpy() if name == "crest" else G.dense().numpy()
+    return features(G.Z, G.y)[1].numpy() if name == "crest" else G.dense().numpy()
 
 
 @pytest.mark.parametrize("name", sorted(SELECTORS))
@@ -124,3 +127,63 @@ def test_held_out_target_needs_factored_G_of_the_same_net(cls, toy_gradients):
     other = toy_gradients(n_classes=4)[3]
     with pytest.raises(ValueError, match="same net"):
         cls(budget=5).fit(G, y, target=other)
+
+
+# ---------------------------------------------------------------------------
+# one meaning of the weights: how many candidate rows each selected row stands for
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(SELECTORS))
+def test_weights_stand_for_the_candidate_rows(name, toy_gradients):
+    """They sum to n (RANDOM, CRAIG, CREST, GLISTER) or roughly n (GRAD-MATCH, fitted)."""
+    net, X, y, G = toy_gradients()
+    sel = SELECTORS[name]().fit(G, y)
+    assert sel.weights_.shape == sel.indices_.shape and (sel.weights_ > 0).all()
+    if name == "gradmatch":
+        assert 0.5 * len(y) < sel.weights_.sum() < 1.5 * len(y)
+    else:
+        assert sel.weights_.sum() == pytest.approx(len(y))
+
+
+@pytest.mark.parametrize("name", sorted(SELECTORS))
+def test_select_weights_stand_for_the_candidate_rows(name, toy_gradients):
+    net, X, y, G = toy_gradients()
+    ctx = SelectionContext(y=y, n_classes=3, budget=12, batch_size=6, per_batch=False,
+                           rng=np.random.RandomState(0), epoch=0, device=torch.device("cpu"),
+                           train_fn=lambda idx: G if idx is None else G[torch.as_tensor(idx)],
+                           params_fn=lambda: torch.zeros(3 * G.Hb.shape[1]))
+    out = SELECTORS[name]().select(ctx)
+    assert isinstance(out, Selection) and len(out.indices) == len(out.weights) == 12
+    if name == "gradmatch":
+        assert 0.5 * len(y) < out.weights.sum() < 1.5 * len(y)
+    else:
+        assert out.weights.sum() == pytest.approx(len(y))
+
+
+def test_context_caches_the_ground_set_and_slices_it():
+    calls = []
+    full = LastLayer(torch.randn(6, 2), torch.randn(6, 3), torch.randn(6, 2),
+                     torch.tensor([0, 1, 0, 1, 0, 1]))
+
+    def train_fn(idx):
+        calls.append(idx)
+        return full if idx is None else full[torch.as_tensor(idx)]
+
+    ctx = SelectionContext(y=full.y.numpy(), n_classes=2, budget=2, batch_size=2,
+                           per_batch=False, rng=np.random.RandomState(0), epoch=0,
+                           device=torch.device("cpu"), train_fn=train_fn)
+    assert ctx.n_samples == 6 and ctx.valid() is None and ctx.last_layer_params() is None
+    sub = ctx.train([1, 3])                  # before the whole set: one pass over the rows
+    assert ctx.train() is ctx.train()        # the whole set once, then cached
+    torch.testing.assert_close(ctx.train([1, 3]).E, sub.E)   # sliced from the cache
+    assert len(calls) == 2 and calls[1] is None
+
+
+def test_group_rows_and_expand_batches():
+    classes, rows = group_rows(np.array(["b", "a", "b"]))
+    assert classes.tolist() == ["a", "b"] and [r.tolist() for r in rows] == [[1], [0, 2]]
+    classes, rows = group_rows(None, 4)      # no labels: one group of all rows
+    assert classes is None and [r.tolist() for r in rows] == [[0, 1, 2, 3]]
+    idx, w = expand_batches([[0, 1], [2], [3, 4, 5]], [2, 0], [1.5, 2.0])
+    assert idx.tolist() == [3, 4, 5, 0, 1] and w.tolist() == [1.5] * 3 + [2.0] * 2
+    idx, w = expand_batches([[0]], [], [])
+    assert idx.dtype == np.int64 and len(idx) == len(w) == 0

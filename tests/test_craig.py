@@ -1,6 +1,5 @@
 """CraigSelector: greedy facility location on gradients, weighted by cluster sizes."""
 
-import itertools
 import math
 
 import numpy as np
@@ -15,22 +14,12 @@ from skorch import NeuralNetClassifier
 from sksubset import SubsetTrainingClassifier
 from sksubset._utils.budget import n_batches_for, split_budget
 from sksubset.gradients import LastLayer, sample_gradients
-from sksubset.selectors import craig as craig_module
-from sksubset.selectors import get_selector
-from sksubset.selectors._base import SelectionContext
-from sksubset.selectors.craig import (
-    CraigSelector,
-    _Ground,
-    facility_location_batched,
-    facility_location_greedy,
-    pairwise_distances,
-)
+from sksubset.selectors import CraigSelector, SelectionContext, get_selector
 
 METRICS = ["euclidean", "sqeuclidean", "cosine"]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
 
 def _last_layer(n=60, C=4, H=5, seed=0, dtype=torch.float64):
     g = torch.Generator().manual_seed(seed)
@@ -49,26 +38,6 @@ def _context(ll, k, *, per_batch=False, batch_size=8, seed=0):
                             device=torch.device("cpu"),
                             train_fn=lambda idx: ll if idx is None else ll[torch.as_tensor(idx)])
 
-
-def _facility(Dmat, S, D):
-    """F(S) = sum_i max_{j in S} (D - d_ij) on an explicit distance matrix."""
-    return float((D - Dmat[:, list(S)]).max(1).values.sum())
-
-
-def _reference_greedy(Dmat, k, D):
-    """Textbook greedy on an explicit similarity matrix (first index wins ties)."""
-    sim = D - Dmat
-    cur = torch.zeros(len(sim), dtype=sim.dtype)
-    S = []
-    for _ in range(k):
-        gains = (sim - cur[:, None]).clamp_min(0).sum(0)
-        gains[S] = -math.inf
-        c = int(torch.argmax(gains))
-        S.append(c)
-        cur = torch.maximum(cur, sim[:, c])
-    return S
-
-
 def test_clone_and_params():
     sel = CraigSelector(budget=5, metric="cosine", optimizer="stochastic", chunk_size=8)
     c = clone(sel)
@@ -78,41 +47,6 @@ def test_clone_and_params():
 
 def test_registry():
     assert get_selector("craig") is CraigSelector
-
-
-@pytest.mark.parametrize("metric", METRICS)
-def test_factorized_distance_equals_explicit(metric):
-    ll = _last_layer(n=25)
-    G = sample_gradients(ll.E, ll.Hb)
-    explicit = {"euclidean": torch.cdist(G, G), "sqeuclidean": torch.cdist(G, G) ** 2,
-                "cosine": 1 - torch.nn.functional.cosine_similarity(G[:, None], G[None], dim=2)}
-    fac = pairwise_distances(None, metric, factors=(ll.E, ll.Hb))
-    torch.testing.assert_close(fac, pairwise_distances(G, metric), rtol=1e-9, atol=1e-9)
-    torch.testing.assert_close(fac, explicit[metric].clamp_min(0).fill_diagonal_(0),
-                               rtol=1e-6, atol=1e-6)
-    # the constant D bounds every distance, for both representations
-    for ground in (_Ground([ll.E, ll.Hb], metric), _Ground([G], metric)):
-        assert ground.bound() >= float(fac.max())
-    assert abs(_Ground([ll.E, ll.Hb], metric).bound() - _Ground([G], metric).bound()) < 1e-6
-
-
-@pytest.mark.parametrize("seed", range(6))
-def test_greedy_against_exhaustive_search(seed):
-    rng = np.random.default_rng(seed)
-    n, k = int(rng.integers(4, 11)), int(rng.integers(1, 4))
-    G = torch.as_tensor(rng.normal(size=(n, 3)) * rng.uniform(0.5, 3, size=(n, 1)))
-    ground = _Ground([G], "euclidean")
-    Dmat = ground.dist(torch.arange(n))
-    for optimizer in ("naive", "lazy"):
-        chosen, w, assign, obj, _, D = facility_location_greedy(ground, k, optimizer=optimizer,
-                                                                chunk_size=3)
-        assert len(set(chosen.tolist())) == k
-        assert chosen.tolist() == _reference_greedy(Dmat, k, D)
-        assert obj == pytest.approx(_facility(Dmat, chosen, D), rel=1e-12)
-        best = max(_facility(Dmat, S, D) for S in itertools.combinations(range(n), k))
-        assert obj >= (1 - 1 / math.e) * best - 1e-9
-        assert obj <= best + 1e-9
-
 
 @pytest.mark.parametrize("seed", range(4))
 def test_lazy_equals_naive(seed):
@@ -136,7 +70,7 @@ def test_lazy_equals_naive(seed):
 def test_stochastic_is_seeded_and_good():
     rng = np.random.default_rng(0)
     G = rng.normal(size=(400, 5))
-    kw = dict(budget=20, optimizer="stochastic", per_class=False)
+    kw = dict(budget=20, optimizer="stochastic", epsilon=0.1, per_class=False)
     a = CraigSelector(random_state=0, **kw).fit(G)
     b = CraigSelector(random_state=0, **kw).fit(G)
     c = CraigSelector(random_state=1, **kw).fit(G)
@@ -187,54 +121,6 @@ def test_clusters_give_medoids_and_sizes():
         sel = CraigSelector(budget=4, metric=metric).fit(G)
         assert sorted(cluster[sel.indices_].tolist()) == [0, 1, 2, 3]
         np.testing.assert_array_equal(sel.weights_, np.array(sizes)[cluster[sel.indices_]])
-
-
-def _grouped_problems(seed, kind):
-    """Features and (groups, ks) of facility-location problems with sizes 1 .. 90."""
-    rng = np.random.default_rng(seed)
-    sizes = rng.integers(1, 91, size=25)
-    sizes[:3] = [1, 2, 90]
-    N = int(sizes.sum())
-    if kind == "continuous":
-        F = rng.normal(size=(N, 6))
-    elif kind == "duplicates":      # few distinct points, each repeated: many exactly equal gains
-        F = rng.normal(size=(7, 6))[rng.integers(0, 7, size=N)]
-    else:                           # corners of a square and its center: symmetric ties
-        F = np.array([[0, 0], [0, 1], [1, 0], [1, 1], [0.5, 0.5]])[rng.integers(0, 5, size=N)]
-    perm = rng.permutation(N)       # groups are arbitrary (unsorted) rows of F
-    groups = np.split(perm, np.cumsum(sizes)[:-1])
-    ks = [int(rng.integers(1, s + 3)) for s in sizes]   # k > size too
-    return torch.as_tensor(F, dtype=torch.float64), groups, ks
-
-
-@pytest.mark.parametrize("kind", ["continuous", "duplicates", "square"])
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_batched_equals_the_lazy_greedy_per_group(kind, seed, monkeypatch):
-    F, groups, ks = _grouped_problems(seed, kind)
-    expected = [facility_location_greedy(_Ground([F[torch.as_tensor(g)]], "euclidean"), k)[:2]
-                for g, k in zip(groups, ks)]
-
-    def check(result):
-        for (c0, w0), (c1, w1), g in zip(expected, result, groups):
-            assert np.array_equal(c0, c1) and np.array_equal(w0, w1)
-            assert w1.sum() == len(g) and (w1 >= 1).all()
-
-    check(facility_location_batched(F, groups, ks))
-    # several batches, and large groups through the per-group lazy greedy
-    monkeypatch.setattr(craig_module, "_STACK_MAX_ELEMENTS", 3000)
-    monkeypatch.setattr(craig_module, "_STACK_MAX_ROWS", 40)
-    check(facility_location_batched(F, groups, ks))
-
-
-@pytest.mark.parametrize("metric", ["sqeuclidean", "cosine"])
-def test_batched_equals_the_lazy_greedy_per_group_other_metrics_and_chunks(metric):
-    F, groups, ks = _grouped_problems(4, "continuous")
-    expected = [facility_location_greedy(_Ground([F[torch.as_tensor(g)]], metric), k,
-                                         chunk_size=7)[:2] for g, k in zip(groups, ks)]
-    result = facility_location_batched(F, groups, ks, metric=metric, chunk_size=7)
-    for (c0, w0), (c1, w1) in zip(expected, result):
-        assert np.array_equal(c0, c1) and np.array_equal(w0, w1)
-
 
 def test_per_class_stays_within_classes():
     rng = np.random.default_rng(2)
@@ -323,8 +209,9 @@ def test_select_per_batch():
 def test_end_to_end_digits(selector, per_batch):
     X, y = load_digits(return_X_y=True)
     X = (X / 16).astype(np.float32)
-    net = NeuralNetClassifier(ToyMLP, module__n_in=64, module__n_hidden=32, module__n_classes=10, criterion=torch.nn.CrossEntropyLoss,
-                              max_epochs=6, lr=0.1, train_split=None, verbose=0)
+    net = NeuralNetClassifier(ToyMLP, module__n_in=64, module__n_hidden=32, module__n_classes=10,
+                              criterion=torch.nn.CrossEntropyLoss, max_epochs=6, lr=0.1,
+                              train_split=None, verbose=0)
     clf = SubsetTrainingClassifier(net, selector=selector, budget=0.1, R=2, per_batch=per_batch,
                                    random_state=0, verbose=0).fit(X, y)
     assert clf.predict(X).shape == y.shape and 0 <= clf.score(X, y) <= 1

@@ -13,8 +13,9 @@ from torch import nn
 from sksubset import SubsetTrainingClassifier
 from sksubset.gradients import LastLayer
 from sksubset.selectors import SelectionContext, get_selector
-from sksubset.selectors import crest as crest_module
-from sksubset.selectors.crest import CrestSelector, _QuadraticModel, _subset_coreset
+from sksubset.selectors._crest_coresets import subset_coresets
+from sksubset.selectors._crest_model import QuadraticModel
+from sksubset.selectors.crest import CrestSelector
 
 
 # -- a last layer without a net -------------------------------------------------
@@ -66,11 +67,11 @@ def test_coreset_of_a_subset_finds_blobs_per_class_and_counts_served_points():
                    for c, s in zip(centers, sizes)])
     blob = np.repeat(np.arange(5), sizes)
     y = np.repeat([0, 0, 0, 1, 1], sizes)    # class 0: three blobs, class 1: two
-    idx, w = _subset_coreset(F, y, 5)
+    idx, w = subset_coresets(F, [y], [5])[0]
     assert sorted(blob[idx]) == [0, 1, 2, 3, 4]     # one medoid per blob, never across classes
     assert dict(zip(blob[idx].tolist(), w.tolist())) == {0: 5, 1: 3, 2: 2, 3: 4, 4: 4}
     # fewer slots than classes: unserved classes go to the nearest medoid, weights still sum up
-    idx, w = _subset_coreset(F, y, 1)
+    idx, w = subset_coresets(F, [y], [1])[0]
     assert len(idx) == 1 and w.sum() == len(F)
 
 
@@ -80,14 +81,14 @@ def test_subset_coresets_of_many_subsets_equal_one_subset_at_a_time():
     ys = [rng.integers(0, 4, size=m) for m in lengths]
     F = torch.as_tensor(rng.normal(size=(sum(lengths), 4)))
     starts = np.cumsum([0] + lengths[:-1])
-    together = crest_module._subset_coresets(F, ys, sizes)
+    together = subset_coresets(F, ys, sizes)
     for start, m, y_sub, size, (idx, w) in zip(starts, lengths, ys, sizes, together):
-        idx1, w1 = _subset_coreset(F[start:start + m], y_sub, size)
+        idx1, w1 = subset_coresets(F[start:start + m], [y_sub], [size])[0]
         assert np.array_equal(idx, idx1) and np.array_equal(w, w1)
         assert len(idx) == size and w.sum() == m
 
 
-def test_fit_weights_sum_to_random_subset_sizes_and_coresets_inside_them():
+def test_fit_weights_count_random_subset_rows_rescaled_to_n_and_coresets_inside_them():
     rng = np.random.default_rng(0)
     y = rng.choice(3, size=900, p=[0.6, 0.3, 0.1])
     G = rng.normal(size=(900, 4)) + y[:, None]
@@ -96,8 +97,13 @@ def test_fit_weights_sum_to_random_subset_sizes_and_coresets_inside_them():
     assert len(np.unique(sel.indices_)) == 60
     assert np.array_equal(sel.classes_, [0, 1, 2])
     idx_chunks, w_chunks = _chunks(sel)
+    scale = 900 / 270  # random-subset rows served, rescaled to the 900 candidates
+    assert sel.weights_.sum() == pytest.approx(900)
     for sub, idx, w in zip(sel.random_subsets_, idx_chunks, w_chunks):
-        assert len(sub) == 90 and w.sum() == len(sub) and (w >= 1).all()
+        w = w / scale
+        assert len(sub) == 90 and w.sum() == pytest.approx(len(sub))
+        np.testing.assert_allclose(w, np.round(w))
+        assert (w >= 1 - 1e-12).all()
         assert np.isin(idx, sub).all()
         # stratified: subsets follow the class proportions, coresets follow the subsets
         sub_counts = np.bincount(y[sub], minlength=3)
@@ -106,7 +112,7 @@ def test_fit_weights_sum_to_random_subset_sizes_and_coresets_inside_them():
         assert np.abs(core_counts - 20 * sub_counts / 90).max() <= 1
         # each class's weights sum to that class's share of the subset
         for c in range(3):
-            assert w[y[idx] == c].sum() == sub_counts[c]
+            assert w[y[idx] == c].sum() == pytest.approx(sub_counts[c])
     # random subsets of one fit are disjoint
     allrows = np.concatenate(sel.random_subsets_)
     assert len(np.unique(allrows)) == len(allrows)
@@ -119,7 +125,7 @@ def test_fit_without_labels_and_small_subsets():
     assert sum(sel.coreset_sizes_) == 30 and len(sel.indices_) == 30
     assert sel.coreset_sizes_ == [8, 8, 7, 7]
     assert [len(s) for s in sel.random_subsets_] == [8, 8, 7, 7]
-    assert np.array_equal(sel.weights_, np.ones(30))
+    np.testing.assert_allclose(sel.weights_, np.full(30, 10.0))  # one row each, of 300
     assert sel.transform(G).shape == (30, 3)
 
 
@@ -178,7 +184,8 @@ def test_select_returns_weighted_union_of_coresets_from_random_subsets():
     info = out.info
     assert info["n_random_subsets"] == 3 and info["random_subset_size"] == 20
     assert len(out.indices) == 30 and len(np.unique(out.indices)) == 30
-    assert out.weights.sum() == 3 * 20
+    assert out.weights.sum() == pytest.approx(200)  # 3 x 20 rows served, rescaled to n
+    np.testing.assert_allclose(out.weights * 60 / 200, np.round(out.weights * 60 / 200))
     st = sel._run_state
     assert np.isin(out.indices, st.random_idx).all()
     # the model is fitted on the check sample: the first random subset (5% of 200 < 20 rows)
@@ -198,8 +205,8 @@ def test_select_returns_weighted_union_of_coresets_from_random_subsets():
 def test_quadratic_model_matches_autograd_hessian_and_taylor_order():
     toy = ToyLayer(n=60, n_hidden=3, n_classes=3, seed=1)
     idx = torch.arange(0, 60, 2)
-    model_full = _QuadraticModel.fit(toy.train_fn(idx), toy.params(), "full")
-    model_diag = _QuadraticModel.fit(toy.train_fn(idx), toy.params(), "diagonal")
+    model_full = QuadraticModel.fit(toy.train_fn(idx), toy.params(), "full")
+    model_diag = QuadraticModel.fit(toy.train_fn(idx), toy.params(), "diagonal")
     W0 = toy.W.clone()
     f = lambda w: toy.mean_loss(idx, w.reshape(W0.shape))  # noqa: E731
     theta0 = W0.reshape(-1)
@@ -251,7 +258,7 @@ def test_checks_evaluate_the_check_sample_only(check_fraction, n_check):
     out = sel.select(toy.context(budget=30, batch_size=10))
     st = sel._run_state
     # the coresets still come from all three random subsets of 20 rows
-    assert calls == [60] and out.weights.sum() == 60
+    assert calls == [60] and out.weights.sum() == pytest.approx(200)
     assert out.info["n_check_rows"] == n_check and len(st.check_idx) == n_check
     assert np.array_equal(st.check_idx, st.random_idx[:n_check])
     assert sel.check(toy.context(epoch=1)) is None
@@ -329,9 +336,9 @@ def test_registry_and_clone():
 def test_subset_training_with_crest_records_reasons(one_thread):
     X, y = load_digits(return_X_y=True)
     X = StandardScaler().fit_transform(X).astype(np.float32)
-    net = NeuralNetClassifier(ToyMLP, module__n_in=64, module__n_hidden=32, module__n_classes=10, criterion=nn.CrossEntropyLoss,
-                              max_epochs=8, lr=0.1, batch_size=16, train_split=None,
-                              verbose=0)
+    net = NeuralNetClassifier(ToyMLP, module__n_in=64, module__n_hidden=32, module__n_classes=10,
+                              criterion=nn.CrossEntropyLoss, max_epochs=8, lr=0.1,
+                              batch_size=16, train_split=None, verbose=0)
     clf = SubsetTrainingClassifier(net, selector="crest", budget=0.1, random_state=0,
                                    verbose=0).fit(X, y)
     history = clf.selection_history_
@@ -344,7 +351,7 @@ def test_subset_training_with_crest_records_reasons(one_thread):
     k = clf.subset_size_
     for rec in history:
         assert len(rec["indices"]) == k
-        assert rec["weights"].sum() == rec["n_random_rows"]
+        assert rec["weights"].sum() == pytest.approx(len(X))
         for key in ("model_loss", "n_dropped", "gradient_error"):
             assert key in rec
     assert clf.predict(X[:5]).shape == (5,)

@@ -12,9 +12,9 @@ from skorch import NeuralNetClassifier
 from sksubset import SubsetTrainingClassifier
 from sksubset._utils.budget import split_budget
 from sksubset.gradients import LastLayer, find_last_linear, last_layer, sample_gradients
-from sksubset.selectors import get_selector
-from sksubset.selectors._base import SelectionContext
-from sksubset.selectors.glister import GlisterSelector, _relinearizing_greedy
+from sksubset.selectors import SelectionContext, get_selector
+from sksubset.selectors._glister_greedy import relinearizing_greedy
+from sksubset.selectors.glister import GlisterSelector
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -59,15 +59,16 @@ def test_relinearization_diversifies_the_choice():
     train, valid = _near_duplicates()
     G, gval = sample_gradients(train.E, train.Hb), valid.gradient_sum / 2
     assert torch.argsort(G @ gval, descending=True)[:2].tolist() == [0, 1]  # static top-2
-    out = GlisterSelector(eta=5.0).select(_context(train, 2, valid))
+    out = GlisterSelector(eta=5.0, per_class=False).select(_context(train, 2, valid))
     assert out.indices.tolist() == [0, 2]
-    np.testing.assert_array_equal(out.weights, [1.0, 1.0])
+    np.testing.assert_array_equal(out.weights, [2.0, 2.0])  # 4 rows, 2 picks: n / k each
     assert out.info["validation"] == "holdout"
     assert out.info["valid_loss_after_step"] < out.info["valid_loss"]
     # no re-linearization (DeepCore's GLISTER) or a vanishing step: the static top-k
-    assert GlisterSelector(eta=5.0, update_every=2).select(
+    assert GlisterSelector(eta=5.0, update_every=2, per_class=False).select(
         _context(train, 2, valid)).indices.tolist() == [0, 1]
-    assert GlisterSelector(eta=1e-6).select(_context(train, 2, valid)).indices.tolist() == [0, 1]
+    assert GlisterSelector(eta=1e-6, per_class=False).select(
+        _context(train, 2, valid)).indices.tolist() == [0, 1]
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
@@ -83,7 +84,7 @@ def test_relinearized_gradient_is_the_true_one(smoothing):
     Xt, yt = torch.randn(40, 5), torch.arange(40) % 3
     val, tr = last_layer(net, Xv, yv), last_layer(net, Xt, yt)
     eta = 0.3
-    picks, _ = _relinearizing_greedy(tr.E, tr.Hb, val.E, val.Hb, val.Z, 5, eta=eta,
+    picks, _ = relinearizing_greedy(tr.E, tr.Hb, val.E, val.Hb, val.Z, 5, eta=eta,
                                      update_every=1, optimizer="naive", epsilon=0.01, rng=None)
     # apply the same step to the net and recompute the validation gradient
     step = -eta * (tr.E[picks].T @ tr.Hb[picks])
@@ -105,15 +106,15 @@ def test_relinearized_gradient_is_the_true_one(smoothing):
 
 def test_select_without_validation_uses_a_sample_of_the_pool():
     tr = _random_last_layer(seed=1)
-    kw = dict(optimizer="naive")
-    out = GlisterSelector(n_valid=1.0, **kw).select(_context(tr, 10))
+    kw = dict(optimizer="naive", per_class=False)
+    out = GlisterSelector(valid_size=len(tr), **kw).select(_context(tr, 10))
     assert out.info["validation"] == "train-sample"
     same = GlisterSelector(**kw).select(_context(tr, 10, valid=tr))
-    np.testing.assert_array_equal(out.indices, same.indices)  # n_valid=1.0: the whole pool
+    np.testing.assert_array_equal(out.indices, same.indices)  # valid_size=n: the whole pool
     assert out.indices.dtype == np.int64 and len(np.unique(out.indices)) == 10
     # a smaller sample is drawn from the run's generator: rows of the pool, seeded
     ctx = _context(tr, 10, seed=3)
-    part = GlisterSelector(n_valid=0.25, **kw).select(ctx)
+    part = GlisterSelector(valid_size=0.25, **kw).select(ctx)
     rng = np.random.RandomState(3)
     sample = np.sort(rng.choice(len(tr), int(round(0.25 * len(tr))), replace=False))
     ref = GlisterSelector(**kw).select(_context(tr, 10, valid=tr[torch.as_tensor(sample)]))
@@ -122,7 +123,7 @@ def test_select_without_validation_uses_a_sample_of_the_pool():
 
 def test_select_small_step_decreases_validation_loss():
     tr, va = _random_last_layer(seed=2), _random_last_layer(n=30, seed=3)
-    out = GlisterSelector(eta=1e-3).select(_context(tr, 8, va))
+    out = GlisterSelector(eta=1e-3, per_class=False).select(_context(tr, 8, va))
     assert out.info["valid_loss_after_step"] < out.info["valid_loss"]
 
 
@@ -132,7 +133,7 @@ def test_select_per_class_and_stochastic_determinism():
     y = tr.y.numpy()
     assert np.bincount(y[out.indices], minlength=3).tolist() == split_budget(
         12, np.bincount(y, minlength=3)).tolist()
-    sel = GlisterSelector(optimizer="stochastic")
+    sel = GlisterSelector(optimizer="stochastic", per_class=False)
     a = sel.select(_context(tr, 12, va, seed=7))
     b = sel.select(_context(tr, 12, va, seed=7))
     c = sel.select(_context(tr, 12, va, seed=8))
@@ -163,7 +164,7 @@ def test_fit_matches_reference(seed):
     G = rng.normal(size=(60, 5)) + 0.3
     sel = GlisterSelector(budget=10, eta=0.2, optimizer="naive", dtype="float64").fit(G)
     assert sel.indices_.tolist() == _reference_fit(G, 10, G.mean(0), 0.2)
-    np.testing.assert_array_equal(sel.weights_, np.ones(10))
+    np.testing.assert_array_equal(sel.weights_, np.full(10, 6.0))  # 60 rows / 10 picks
     np.testing.assert_allclose(sel.gains_[0], (G @ G.mean(0)).max())
     target = rng.normal(size=5)
     sel = GlisterSelector(budget=10, eta=0.05, optimizer="naive", dtype="float64").fit(
@@ -225,15 +226,14 @@ def test_bad_input():
         GlisterSelector().fit(G, target=np.zeros(4))
     with pytest.raises(ValueError, match=r"target must have shape \(2, 3\)"):
         GlisterSelector(per_class=True).fit(G, np.arange(20) % 2, target=np.zeros(3))
-    with pytest.raises(ValueError, match="per_class=True requires y"):
-        GlisterSelector(per_class=True).fit(G)
     with pytest.raises(ValueError, match=r"y must have shape \(20,\)"):
         GlisterSelector().fit(G, np.zeros(5))
     with pytest.raises(ValueError, match="2-D"):
         GlisterSelector().fit(G[:, 0])
     for params, name in [({"eta": 0}, "eta"), ({"update_every": 0}, "update_every"),
                          ({"optimizer": "lazy"}, "optimizer"), ({"epsilon": 0}, "epsilon"),
-                         ({"budget": 2.0}, "budget"), ({"per_class": "yes"}, "per_class")]:
+                         ({"budget": 2.0}, "budget"), ({"per_class": "yes"}, "per_class"),
+                         ({"valid_size": 1.0}, "valid_size"), ({"valid_size": 0}, "valid_size")]:
         with pytest.raises(InvalidParameterError, match=name):
             GlisterSelector(**params).fit(G)
 
@@ -244,8 +244,9 @@ def test_bad_input():
 def test_end_to_end_digits(selector, valid_size):
     X, y = load_digits(return_X_y=True)
     X = (X / 16).astype(np.float32)
-    net = NeuralNetClassifier(ToyMLP, module__n_in=64, module__n_hidden=32, module__n_classes=10, criterion=torch.nn.CrossEntropyLoss,
-                              max_epochs=6, lr=0.1, train_split=None, verbose=0)
+    net = NeuralNetClassifier(ToyMLP, module__n_in=64, module__n_hidden=32, module__n_classes=10,
+                              criterion=torch.nn.CrossEntropyLoss, max_epochs=6, lr=0.1,
+                              train_split=None, verbose=0)
     kw = dict(selector=selector, budget=0.1, R=2, valid_size=valid_size, random_state=0,
               verbose=0)
     clf = SubsetTrainingClassifier(net, **kw).fit(X, y)
@@ -254,7 +255,7 @@ def test_end_to_end_digits(selector, valid_size):
     assert len(history) == len(clf.schedule_.selection_epochs) == 2
     for rec in history:
         assert len(rec["indices"]) == clf.subset_size_ == len(np.unique(rec["indices"]))
-        np.testing.assert_array_equal(rec["weights"], 1.0)
+        np.testing.assert_allclose(rec["weights"], rec["weights"][0])  # n / k each
         assert rec["validation"] == ("train-sample" if valid_size is None else "holdout")
     again = SubsetTrainingClassifier(net, **kw).fit(X, y)
     for a, b in zip(history, again.selection_history_):
@@ -268,7 +269,7 @@ def test_end_to_end_digits(selector, valid_size):
 def test_held_out_factors_as_target_is_a_training_round(per_class, toy_gradients):
     """fit(G, y, target=<held-out factors>) re-linearizes like select with held-out data."""
     from sksubset.gradients import last_layer_gradients
-    from sksubset.selectors._base import SelectionContext
+    from sksubset.selectors import SelectionContext
 
     net, X, y, G = toy_gradients(n=90)
     Xv, yv = X[:30] + 0.1, y[:30]
@@ -286,9 +287,19 @@ def test_held_out_factors_as_target_is_a_training_round(per_class, toy_gradients
     if not per_class:
         flat = GlisterSelector(**params).fit(G, y, target=T)
         assert not np.array_equal(flat.indices_, sel.indices_)
+
+
 @pytest.mark.parametrize("optimizer", ["naive", "stochastic"])
 def test_all_zero_gradients_warn(optimizer):
     with pytest.warns(UserWarning, match="every gain is zero"):
         sel = GlisterSelector(budget=12, optimizer=optimizer, random_state=0).fit(
             np.zeros((120, 4)))
-    assert len(np.unique(sel.indices_)) == 12 and (sel.weights_ == 1).all()
+    assert len(np.unique(sel.indices_)) == 12 and (sel.weights_ == 10).all()
+
+
+def test_per_class_without_labels_is_one_problem_over_all_rows():
+    G = np.random.default_rng(5).normal(size=(50, 3))
+    a = GlisterSelector(budget=8, optimizer="naive").fit(G)
+    b = GlisterSelector(budget=8, optimizer="naive", per_class=False).fit(G)
+    np.testing.assert_array_equal(a.indices_, b.indices_)
+    assert not hasattr(a, "classes_")

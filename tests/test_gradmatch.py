@@ -1,4 +1,4 @@
-"""Tests of :mod:`sksubset.selectors.gradmatch` and the budget helpers of ``_base``."""
+"""Tests of :mod:`sksubset.selectors.gradmatch` and its solver helpers (``_gradmatch_solve``)."""
 
 import numpy as np
 import pytest
@@ -64,66 +64,6 @@ def per_class_reference(G, y, k, targets=None, per_gradient=False, lam=0.5):
         idx.append(r[i])
         w.append(wc)
     return np.concatenate(idx), np.concatenate(w)
-
-
-# ---------------------------------------------------------------------------
-# budget helpers
-# ---------------------------------------------------------------------------
-@pytest.mark.parametrize("k,sizes,expected", [
-    (20, [60, 30, 10], [12, 6, 2]),
-    (5, [7, 5, 3], [2, 2, 1]),          # largest remainder goes to the middle class
-    (11, [1, 1, 10], [1, 1, 9]),
-    (10, [2, 3], [2, 3]),               # k larger than the total: everything
-    (3, [0, 5], [0, 3]),                # an empty group gets nothing
-    (50, [1, 100], [1, 49]),            # a class of one keeps a slot
-    (10, [1, 2, 97], [1, 1, 8]),        # every class present gets one when k >= 3
-    (2, [1, 2, 97], [0, 0, 2]),         # k < number of classes: proportional only
-    (1, [4, 4, 4], [1, 0, 0]),          # ties: stable order
-])
-def test_split_budget_cases(k, sizes, expected):
-    parts = split_budget(k, sizes)
-    np.testing.assert_array_equal(parts, expected)
-
-
-def test_split_budget_properties():
-    rng = np.random.default_rng(0)
-    for _ in range(300):
-        sizes = rng.integers(0, 40, size=rng.integers(1, 8))
-        if sizes.sum() == 0:
-            continue
-        k = int(rng.integers(1, sizes.sum() + 10))
-        parts = split_budget(k, sizes)
-        total = int(sizes.sum())
-        assert parts.sum() == min(k, total)
-        assert (parts <= sizes).all() and (parts >= 0).all()
-        quota = min(k, total) * sizes / total
-        if k >= np.count_nonzero(sizes):
-            assert (parts[sizes > 0] >= 1).all()  # every class present has a slot
-        # proportional (largest remainder), up to the slots given to the smallest groups
-        assert (np.abs(parts - quota) < 1 + np.count_nonzero(sizes)).all()
-        if not (k >= np.count_nonzero(sizes) and (np.floor(quota)[sizes > 0] == 0).any()):
-            assert (np.abs(parts - quota) < 1).all()
-
-
-@pytest.mark.parametrize("budget,n,expected", [
-    (0.1, 100, 10), (0.25, 10, 2), (1.0, 37, 37), (0.001, 10, 1), (5, 10, 5), (10, 10, 10),
-    (0.5, 1, 1),
-])
-def test_resolve_budget(budget, n, expected):
-    k = resolve_budget(budget, n)
-    assert k == expected
-    assert isinstance(k, int)
-
-
-def test_resolve_budget_too_large():
-    with pytest.raises(ValueError, match="budget"):
-        resolve_budget(11, 10)
-
-
-@pytest.mark.parametrize("budget", [True, False, np.True_])
-def test_resolve_budget_refuses_booleans(budget):
-    with pytest.raises(TypeError, match="boolean"):
-        resolve_budget(budget, 10)
 
 
 # ---------------------------------------------------------------------------
@@ -345,12 +285,12 @@ def test_transform_before_fit():
 
 
 def test_clone_get_set_params():
-    sel = GradMatchSelector(budget=7, lam=0.3, eps=1e-8, positive=True, per_class=True,
+    sel = GradMatchSelector(budget=7, lam=0.3, tol=1e-8, positive=True, per_class=True,
                             per_gradient=False, criterion="correlation", device="cpu",
                             dtype="float64", random_state=3)
     params = sel.get_params()
-    assert params == dict(budget=7, lam=0.3, eps=1e-8, positive=True, per_class=True,
-                          per_gradient=False, pool_fraction=1.0, pool_sampling="independent",
+    assert params == dict(budget=7, lam=0.3, tol=1e-8, positive=True, per_class=True,
+                          per_gradient=False, pool_fraction=1.0, sampling="independent",
                           criterion="correlation", per_step=1,
                           device="cpu", dtype="float64", random_state=3)
     G = make_G(seed=14)
@@ -406,7 +346,7 @@ def test_non_numeric_G():
     (dict(budget=-0.2), "budget"),
     (dict(budget=61), "budget"),
     (dict(lam=-0.1), "lam"),
-    (dict(eps=-1.0), "eps"),
+    (dict(tol=-1.0), "tol"),
     (dict(dtype="float16"), "dtype"),
     (dict(positive="yes"), "positive"),
     (dict(device="not_a_device"), "device"),
@@ -479,14 +419,19 @@ def test_y_length_mismatch():
         GradMatchSelector(budget=5).fit(G_OK, Y_OK[:-3])
 
 
-def test_per_class_needs_y():
-    with pytest.raises(ValueError, match="per_class"):
-        GradMatchSelector(budget=5, per_class=True).fit(G_OK)
+def test_per_class_without_labels_is_one_problem_over_all_rows():
+    a = GradMatchSelector(budget=5).fit(G_OK)
+    b = GradMatchSelector(budget=5, per_class=False).fit(G_OK)
+    np.testing.assert_array_equal(a.indices_, b.indices_)
+    np.testing.assert_array_equal(a.weights_, b.weights_)
+    assert not hasattr(a, "classes_")
+    with pytest.raises(ValueError, match="per_gradient=True requires y"):
+        GradMatchSelector(budget=5, per_gradient=True).fit(G_OK)
 
 
 def test_per_gradient_needs_per_class():
     with pytest.raises(ValueError, match="per_gradient"):
-        GradMatchSelector(budget=5, per_gradient=True).fit(G_OK, Y_OK)
+        GradMatchSelector(budget=5, per_class=False, per_gradient=True).fit(G_OK, Y_OK)
 
 
 def test_per_gradient_needs_divisible_columns():
@@ -522,7 +467,7 @@ def test_target_non_finite():
                                                     (True, True)])
 def test_select_matches_fit_on_sample_gradients(per_class, per_gradient):
     from sksubset.gradients import sample_gradients
-    from sksubset.selectors._base import SelectionContext
+    from sksubset.selectors import SelectionContext
 
     y, ll = random_last_layer([70, 50, 30], H=7, seed=17)
     C = 3
@@ -544,7 +489,7 @@ def test_select_matches_fit_on_sample_gradients(per_class, per_gradient):
 def test_select_from_a_random_pool(per_batch):
     """pool_fraction: only the pool's rows are examined; the target is their sum scaled up."""
     from sksubset.gradients import sample_gradients
-    from sksubset.selectors._base import SelectionContext
+    from sksubset.selectors import SelectionContext
 
     y, ll = random_last_layer([100, 60, 40], H=5, seed=21)
     n, C = 200, 3
@@ -557,22 +502,22 @@ def test_select_from_a_random_pool(per_batch):
     ctx = SelectionContext(y=y, n_classes=C, budget=12, batch_size=4, per_batch=per_batch,
                            rng=np.random.RandomState(5), epoch=0, device=torch.device("cpu"),
                            train_fn=train_fn)
-    out = GradMatchSelector(pool_fraction=0.25).select(ctx)
+    out = GradMatchSelector(pool_fraction=0.25, per_class=False).select(ctx)
     pool = np.sort(np.random.RandomState(5).choice(n, 50, replace=False))
     np.testing.assert_array_equal(seen[0], pool)  # one forward pass, over the pool only
     assert out.info["pool_size"] == 50
     assert set(out.indices) <= set(pool) and len(np.unique(out.indices)) == len(out.indices)
     if not per_batch:  # the same as matching the scaled pool gradient on the pool's rows
         G = sample_gradients(ll.E, ll.Hb).numpy()[pool]
-        ref = GradMatchSelector(budget=12).fit(G, target=G.sum(0) * n / 50)
+        ref = GradMatchSelector(budget=12, per_class=False).fit(G, target=G.sum(0) * n / 50)
         np.testing.assert_array_equal(out.indices, pool[ref.indices_])
         np.testing.assert_allclose(out.weights, ref.weights_, rtol=1e-4)
 
 
 def test_pools_without_replacement_cover_every_example_once_per_cycle():
-    """pool_sampling="cycle": four pools of 50 of 200 rows partition them, then a new cycle;
+    """sampling="cycle": four pools of 50 of 200 rows partition them, then a new cycle;
     the same seed gives the same pools."""
-    from sksubset.selectors._base import SelectionContext
+    from sksubset.selectors import SelectionContext
 
     y, ll = random_last_layer([100, 60, 40], H=5, seed=22)
     n, C = 200, 3
@@ -587,7 +532,7 @@ def test_pools_without_replacement_cover_every_example_once_per_cycle():
         ctx = SelectionContext(y=y, n_classes=C, budget=10, batch_size=4, per_batch=False,
                                rng=np.random.RandomState(seed), epoch=0,
                                device=torch.device("cpu"), train_fn=train_fn)
-        sel = GradMatchSelector(per_class=True, pool_fraction=0.25, pool_sampling="cycle")
+        sel = GradMatchSelector(per_class=True, pool_fraction=0.25, sampling="cycle")
         outs = [sel.select(ctx) for _ in range(m)]
         for out, pool in zip(outs, seen):
             assert set(out.indices) <= set(pool)
@@ -652,7 +597,7 @@ def test_held_out_gradients_as_target(per_class, toy_gradients):
     np.testing.assert_array_equal(a.indices_, c.indices_)
     assert a.gradient_error_ == pytest.approx(c.gradient_error_, rel=1e-8)
     # and it is what a training round with held-out data selects
-    from sksubset.selectors._base import SelectionContext
+    from sksubset.selectors import SelectionContext
 
     ctx = SelectionContext(y=y, n_classes=3, budget=15, batch_size=16, per_batch=False,
                            rng=np.random.RandomState(0), epoch=0, device=torch.device("cpu"),
@@ -681,7 +626,8 @@ def test_per_step_reaches_the_solver():
 
     G = make_G(seed=31)
     exact = GradMatchSelector(budget=20).fit(G)
-    assert exact.indices_.tolist() == GradMatchSelector(budget=20, per_step=1).fit(G).indices_.tolist()
+    one = GradMatchSelector(budget=20, per_step=1).fit(G)
+    assert exact.indices_.tolist() == one.indices_.tolist()
     block = GradMatchSelector(budget=20, per_step=4, dtype="float64").fit(G)
     Gt = torch.as_tensor(G, dtype=torch.float64)
     ref = omp_batched(Gt[None], Gt.sum(0)[None], [20], per_step=4)[0]

@@ -11,8 +11,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from skorch import NeuralNetClassifier
 
 from sksubset import SubsetTrainingClassifier
-from sksubset.selectors import get_selector
-from sksubset.selectors._base import SelectionContext
+from sksubset.selectors import SelectionContext, get_selector
 from sksubset.selectors.random import RandomSelector
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -45,7 +44,7 @@ def test_fit_uniform_subset_without_replacement():
     assert sel.indices_.dtype == np.int64
     assert len(sel.indices_) == 25 == len(np.unique(sel.indices_))
     assert np.all(np.diff(sel.indices_) > 0) and sel.indices_.max() < 100
-    np.testing.assert_array_equal(sel.weights_, np.ones(25))
+    np.testing.assert_array_equal(sel.weights_, np.full(25, 4.0))  # n / k each
     assert sel.n_features_in_ == 3 and sel.n_samples_fit_ == 100
     np.testing.assert_array_equal(sel.transform(X), X[sel.indices_])
     assert RandomSelector(budget=100).fit(X).indices_.tolist() == list(range(100))
@@ -113,7 +112,7 @@ def test_select_uses_context_rng_and_no_gradients():
     s2 = RandomSelector().select(_context(seed=5))
     np.testing.assert_array_equal(s1.indices, s2.indices)
     assert s1.indices.dtype == np.int64 and len(s1.indices) == 7 == len(np.unique(s1.indices))
-    np.testing.assert_array_equal(s1.weights, np.ones(7))
+    np.testing.assert_array_equal(s1.weights, np.full(7, 50 / 7))  # n / k each
     ctx = _context(seed=5)
     first = RandomSelector().select(ctx).indices
     second = RandomSelector().select(ctx).indices  # the generator advanced
@@ -123,12 +122,13 @@ def test_select_uses_context_rng_and_no_gradients():
     np.testing.assert_array_equal(s1.indices, s3.indices)
 
 
-@pytest.mark.parametrize("selector", ["random", RandomSelector(budget=0.9)])
+@pytest.mark.parametrize("selector", ["random", RandomSelector()])
 def test_end_to_end_digits(selector):
     X, y = load_digits(return_X_y=True)
     X = (X / 16).astype(np.float32)
-    net = NeuralNetClassifier(ToyMLP, module__n_in=64, module__n_hidden=32, module__n_classes=10, criterion=torch.nn.CrossEntropyLoss,
-                              max_epochs=6, lr=0.1, train_split=None, verbose=0)
+    net = NeuralNetClassifier(ToyMLP, module__n_in=64, module__n_hidden=32, module__n_classes=10,
+                              criterion=torch.nn.CrossEntropyLoss, max_epochs=6, lr=0.1,
+                              train_split=None, verbose=0)
     clf = SubsetTrainingClassifier(net, selector=selector, budget=0.1, R=2, random_state=0,
                                    verbose=0).fit(X, y)
     assert clf.predict(X).shape == y.shape and 0 <= clf.score(X, y) <= 1
@@ -138,7 +138,7 @@ def test_end_to_end_digits(selector):
         assert rec["epoch"] == epoch
         assert len(rec["indices"]) == clf.subset_size_ == 180  # the classifier's budget wins
         assert rec["gradient_seconds"] == 0.0
-        np.testing.assert_array_equal(rec["weights"], 1.0)
+        np.testing.assert_allclose(rec["weights"], len(y) / 180)  # n / k each
     assert not np.array_equal(history[0]["indices"], history[1]["indices"])
     again = SubsetTrainingClassifier(net, selector=selector, budget=0.1, R=2, random_state=0,
                                      verbose=0).fit(X, y)
@@ -157,7 +157,7 @@ def test_rs2_rounds_cycle_through_the_data():
     for cycle in (out[:6], out[6:]):
         np.testing.assert_array_equal(np.sort(np.concatenate([s.indices for s in cycle])),
                                       np.arange(42))
-    assert all(len(np.unique(s.indices)) == 7 and (s.weights == 1).all() for s in out)
+    assert all(len(np.unique(s.indices)) == 7 and (s.weights == 6).all() for s in out)
     assert [s.info["cycle"] for s in out] == [0] * 6 + [1] * 6
     for a, b in zip(out, rounds(0, 12)):
         np.testing.assert_array_equal(a.indices, b.indices)

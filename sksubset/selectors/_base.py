@@ -24,21 +24,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.utils import _safe_indexing
+from sklearn.utils import TransformerTags
 from sklearn.utils.validation import check_is_fitted
 
-from .._utils.validation import check_finite, resolve_device
+from .._utils.validation import resolve_device
 from ..gradients import LastLayer
+from ._rows import take_rows
 
-__all__ = ["BaseSelector", "Selection", "SelectionContext", "expand_batches", "group_rows",
-           "check_last_layer", "check_holdout", "take_rows"]
-
-def group_rows(y):
-    """Classes of ``y`` and the rows of each."""
-    classes, inverse = np.unique(y, return_inverse=True)
-    return classes, [np.flatnonzero(inverse == c) for c in range(len(classes))]
-
-
+__all__ = ["BaseSelector", "Selection", "SelectionContext"]
 
 
 @dataclass
@@ -120,7 +113,11 @@ class SelectionContext:
 
 @dataclass
 class Selection:
-    """What a selector returns from one round: rows, weights and a record."""
+    """What a selector returns from one round: rows, weights and a record.
+
+    ``weights`` has the meaning of ``weights_`` (:class:`BaseSelector`), with
+    ``n`` the number of candidate rows of the round (``context.n_samples``).
+    """
 
     indices: np.ndarray
     weights: np.ndarray
@@ -128,7 +125,23 @@ class Selection:
 
 
 class BaseSelector(BaseEstimator):
-    """Base class of the selectors (see the module docstring)."""
+    """Base class of the selectors (see the module docstring).
+
+    Every selector sets, in ``fit``, ``indices_`` (the selected rows) and
+    ``weights_`` (one per selected row), and returns the same two from
+    ``select`` as a :class:`Selection`.
+
+    **What the weights mean** (the same for every selector): ``weights_[j]``
+    is how many of the ``n`` candidate rows the selected row ``j`` stands
+    for, so that ``sum_j weights_[j] g_j`` estimates the sum of the
+    candidates' gradients ``sum_i g_i``.  They sum to ``n`` for RANDOM
+    (``n / k`` each), CRAIG (the sizes of the clusters each medoid serves),
+    CREST (the random-subset rows each medoid serves, rescaled to ``n``) and
+    GLISTER (``n / k`` each), and to roughly ``n`` for GRAD-MATCH (fitted to
+    match the gradient sum).  A training run normalizes the weights to mean 1
+    over the subset, so a constant factor changes nothing there; for an
+    estimator's ``sample_weight`` they keep the scale of the whole data.
+    """
 
     #: whether the selector decides itself when to reselect
     adaptive = False
@@ -229,77 +242,7 @@ class BaseSelector(BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.transformer_tags = None
+        # ``transform`` keeps the dtype of what it gets (the rows it selects); it is not a
+        # TransformerMixin (it returns fewer rows), but scikit-learn's checks need the tags
+        tags.transformer_tags = TransformerTags(preserves_dtype=["float64", "float32"])
         return tags
-
-
-def expand_batches(batches, chosen, weights):
-    """Examples of the chosen mini-batches, each weighted by its batch's weight."""
-    idx = [np.asarray(batches[b]) for b in chosen]
-    w = [np.full(len(i), wb, dtype=np.float64) for i, wb in zip(idx, weights)]
-    if not idx:
-        return np.empty(0, dtype=np.int64), np.empty(0)
-    return np.concatenate(idx).astype(np.int64), np.concatenate(w)
-
-
-# ---------------------------------------------------------------------------
-# Selecting on a net's last-layer gradients given by their factors, and
-# returning rows of what was selected on.  Kept apart from the dense-matrix
-# checks above.
-# ---------------------------------------------------------------------------
-def check_last_layer(G, y, device, dtype):
-    """Validate a :class:`~sksubset.gradients.LastLayer` given to ``fit``.
-
-    Returns ``(ll, y)``: the factors and logits as finite ``dtype`` tensors on
-    ``device`` (labels as long), and the labels as an ndarray.  ``y`` may be
-    ``None`` (the labels the gradients were computed with are used); when
-    given it must be those labels, since each row's gradient depends on its
-    label.
-    """
-    if len(G) < 1:
-        raise ValueError("G (last-layer gradients) must have at least one row.")
-    for name in ("E", "Hb", "Z"):
-        if getattr(G, name).ndim != 2 or len(getattr(G, name)) != len(G):
-            raise ValueError(f"G.{name} must be 2-D with one row per example; got shape "
-                             f"{tuple(getattr(G, name).shape)}.")
-    ll = LastLayer(*(check_finite(getattr(G, name).detach().to(device=device, dtype=dtype),
-                                   f"G.{name} (last-layer gradients)")
-                     for name in ("E", "Hb", "Z")), G.y.to(device=device, dtype=torch.long))
-    labels = ll.y.cpu().numpy()
-    if y is not None:
-        y = np.asarray(y)
-        if y.shape != labels.shape or not np.array_equal(y, labels):
-            raise ValueError("y must be the labels the last-layer gradients were computed "
-                             "with (or None to use them).")
-    return ll, labels
-
-
-def check_holdout(target, ll, device, dtype):
-    """Held-out last-layer gradients given as ``target``, as a :class:`LastLayer` like ``ll``.
-
-    ``ll`` is what ``fit`` got as ``G`` (None when it got a matrix, which
-    cannot be matched to held-out factors: TypeError).
-    """
-    if ll is None:
-        raise TypeError("target may be a LastLayer (held-out last-layer gradients) only when "
-                        "G is one too; pass a dense target with a dense G.")
-    valid = check_last_layer(target, None, device, dtype)[0]
-    if valid.E.shape[1] != ll.E.shape[1] or valid.Hb.shape[1] != ll.Hb.shape[1]:
-        raise ValueError(f"target has last-layer gradients of shape {valid.shape[1:]} per row "
-                         f"but G has {ll.shape[1:]}; compute both with the same net.")
-    return valid
-
-
-def take_rows(X, indices, n_rows):
-    """Rows ``indices`` of ``X`` (array-like, tensor, LastLayer or torch Dataset).
-
-    ``X`` must have ``n_rows`` rows (the rows the selector was fitted on).
-    """
-    n = X.shape[0] if hasattr(X, "shape") else len(X)
-    if n != n_rows:
-        raise ValueError(f"X has {n} rows but the selector was fitted on {n_rows}.")
-    if isinstance(X, torch.utils.data.Dataset):
-        return torch.utils.data.Subset(X, [int(i) for i in indices])
-    if isinstance(X, (torch.Tensor, LastLayer)):
-        return X[torch.as_tensor(indices, device=X.device)]
-    return _safe_indexing(X, indices)

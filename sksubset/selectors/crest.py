@@ -9,8 +9,7 @@ contract of :mod:`sksubset.selectors._base`:
    each extract a coreset of one mini-batch by *facility location* on cheap
    last-layer gradient features, the rows of ``softmax(z) - onehot(y)``
    (``C`` numbers per example), maximized greedily, per class.  Each medoid is
-   weighted by the number of random-subset points it serves, so a coreset's
-   weights sum to its random subset's size.  The union of the coresets (about
+   weighted by the number of random-subset points it serves.  The union of the coresets (about
    ``budget`` examples, as many coresets as it takes) is the selection.
 2. **Quadratic model and adaptive trigger.**  At selection time a quadratic
    model of the mean loss on a *check sample* of the random-subset rows (the
@@ -29,16 +28,8 @@ contract of :mod:`sksubset.selectors._base`:
 What differs from the authors' code (``bigml-cs-ucla/crest``), and why:
 
 * The quadratic model is of the loss as a function of the **last layer**
-  only: the context exposes that layer's parameters and closed-form factors
-  (:mod:`sksubset.gradients`), not the whole net.  The gradient is exact; the
-  second-order term is the last-layer Hessian, which for cross-entropy equals
-  its Gauss-Newton matrix because the logits are linear in those parameters:
-  ``(diag(p) - p p^T) (x) [1, h][1, h]^T`` per example.  ``curvature=
-  "diagonal"`` keeps only its diagonal, ``sum_i (p_ic - p_ic^2) hb_ij^2``, in
-  the spirit of the paper (which uses AdaHessian's Hutchinson estimate of the
-  full-net Hessian diagonal); ``"full"`` uses the whole block without ever
-  forming it.  Changes of the layers below move the actual loss but not the
-  model, so they count as model error: the trigger is conservative.
+  only, fitted on the first random subsets (the check sample); see
+  :mod:`sksubset.selectors._crest_model` for its terms and why.
 * The paper measures the parameter change by accumulating ``-lr * g`` over
   steps and checks every few *steps*; here the change is read off the net
   (``context.last_layer_params()``) and checks happen at epoch boundaries, the
@@ -46,17 +37,6 @@ What differs from the authors' code (``bigml-cs-ucla/crest``), and why:
   consults an adaptive selector (``check_every`` epochs apart).  The
   curvature-driven adaptation of the checking interval and of the number of
   coresets is not reproduced: the number of coresets fills the budget.
-* The model is fitted on random-subset rows (the code's
-  ``approx_with_coreset=False`` variant), so that it is a model of exactly the
-  loss the check measures; at ``theta = theta0`` its prediction is the
-  stored loss.  Not on all of them: the coresets fill the budget, so the
-  random subsets together hold about ``budget / batch_size`` times 1% of the
-  data (94% of it for a 10% budget in mini-batches of 64), and checking them
-  all would cost nearly a full forward pass every epoch.  The code evaluates
-  its model on small random subsets; here it is fitted on, and checked
-  against, the first random subsets of the selection, ``check_fraction``
-  (5%) of the data and at least one subset: a stratified random sample,
-  fixed until the next selection.
 * Learned examples are tracked at every check and selection (consecutive
   observations below the threshold; the rows evaluated: all random-subset
   rows at a selection, the check sample at a check) instead of a 5-epoch
@@ -68,19 +48,17 @@ What differs from the authors' code (``bigml-cs-ucla/crest``), and why:
   overlap and their union always holds exactly ``budget`` examples; a subset
   shrinks below ``subset_fraction`` of the data only when the eligible pool
   cannot hold them all (never below its coreset's size).
-* Facility location is CRAIG's greedy
-  (:func:`sksubset.selectors.craig.facility_location_greedy`: similarities
-  ``D - d_ij`` with Euclidean distances ``d``, ties to the smallest index);
-  the authors' code uses submodlib's facility location on the same features.
-  The hundreds of small (random subset, class) problems of one selection are
-  solved together by :func:`sksubset.selectors.craig.facility_location_batched`
-  (groups of equal size stacked, one greedy step for all of them at a time),
-  which returns exactly the medoids and weights of one lazy-greedy call per
-  group, without its per-step Python overhead.
+* Facility location is CRAIG's greedy (:mod:`sksubset._submodular`:
+  similarities ``D - d_ij`` with Euclidean distances ``d``, ties to the
+  smallest index); the authors' code uses submodlib's.  The hundreds of small
+  (random subset, class) problems of one selection are solved together
+  (:func:`~sksubset._submodular.facility_location_batched`), with exactly the
+  medoids and weights of one lazy-greedy call per group.
+* The weights are rescaled from random-subset rows served to the ``n``
+  candidate rows (``weights_`` of :class:`~sksubset.selectors.BaseSelector`).
 """
 
 import math
-from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -89,184 +67,18 @@ from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._utils.budget import BUDGET_CONSTRAINTS, resolve_budget, split_budget
+from .._utils.budget import BUDGET_CONSTRAINTS, resolve_budget
 from .._utils.validation import check_matrix
 from ..gradients import LastLayer
-from ._base import BaseSelector, Selection, check_last_layer
-from .craig import facility_location_batched
+from ._base import BaseSelector, Selection
+from ._checks import check_last_layer
+from ._crest_coresets import check_rows, draw_random_subsets, plan, subset_coresets
+from ._crest_model import QuadraticModel, RunState, features
 
 __all__ = ["CrestSelector"]
 
 #: coreset size used by the standalone ``fit`` when ``batch_size=None`` (skorch's default)
 _DEFAULT_BATCH = 128
-
-
-# -- mini-batch coresets --------------------------------------------------------
-def _subset_coresets(F, ys, sizes):
-    """One mini-batch coreset per random subset (per class when labels are given).
-
-    ``F`` stacks the features of the random subsets, ``ys`` gives each
-    subset's labels (``None`` entries: one group per subset) and ``sizes``
-    their coreset sizes.  All the (subset, class) facility-location problems
-    are solved together
-    (:func:`~sksubset.selectors.craig.facility_location_batched`).  Returns,
-    per subset, local row indices and weights (points served); a subset's
-    weights sum to its number of rows.
-    """
-    groups, ks, plans, start = [], [], [], 0
-    for y_sub, size in zip(ys, sizes):
-        m = len(y_sub)
-        grp = [np.flatnonzero(y_sub == c) for c in np.unique(y_sub)]
-        parts = split_budget(size, [len(g) for g in grp])  # one slot per class if possible
-        served = [g for g, p in zip(grp, parts) if p > 0]
-        unserved = [g for g, p in zip(grp, parts) if p == 0]
-        plans.append((start, len(groups), len(served), unserved))
-        groups += [start + g for g in served]
-        ks += [int(p) for p in parts if p > 0]
-        start += m
-    solved = facility_location_batched(F, groups, ks)
-    out = []
-    for start, first, count, unserved in plans:
-        idx = np.concatenate([groups[first + j][solved[first + j][0]] - start
-                              for j in range(count)])
-        w = np.concatenate([solved[first + j][1] for j in range(count)])
-        if unserved:  # fewer coreset slots than classes: the nearest medoid of any class serves
-            rest = torch.as_tensor(start + np.concatenate(unserved), device=F.device)
-            near = torch.cdist(F[rest], F[torch.as_tensor(start + idx, device=F.device)]).argmin(1)
-            w += np.bincount(near.cpu().numpy(), minlength=len(idx))
-        out.append((idx, w))
-    return out
-
-
-def _subset_coreset(F, y_sub, size):
-    """One mini-batch coreset of a random subset (per class when ``y_sub`` is given).
-
-    Returns local row indices and weights (points served); the weights sum to
-    ``len(F)``.
-    """
-    y_sub = np.zeros(len(F), dtype=np.int64) if y_sub is None else np.asarray(y_sub)
-    return _subset_coresets(F, [y_sub], [size])[0]
-
-
-def _draw_random_subsets(pool, y, sizes, rng):
-    """Disjoint random subsets of ``pool`` with ``sizes`` rows (``sum(sizes) <= len(pool)``).
-
-    Stratified by ``y``: the pool is put in a random *systematic* order (the
-    ``j``-th of a class's ``n_c`` shuffled rows gets the key ``(j + u_c) / n_c``
-    with a random offset ``u_c``), so that every run of consecutive rows holds
-    each class in proportion to its share of the pool, up to rounding; the
-    subsets are consecutive runs of that order.
-    """
-    pool = np.asarray(pool, dtype=np.int64)
-    if y is None:
-        order = rng.permutation(pool)
-    else:
-        yp = y[pool]
-        keys = np.empty(len(pool))
-        for c in np.unique(yp):
-            rows = np.flatnonzero(yp == c)
-            keys[rng.permutation(rows)] = (np.arange(len(rows)) + rng.uniform()) / len(rows)
-        order = pool[np.lexsort((rng.permutation(len(pool)), keys))]
-    ends = np.cumsum(sizes)
-    return [np.sort(order[e - s:e]) for s, e in zip(sizes, ends)]
-
-
-def _plan(k, batch_size, n_subsets, subset_fraction, n, n_pool):
-    """Coreset sizes (summing to ``k``) and random-subset sizes (disjoint in the pool).
-
-    A random subset holds ``ceil(subset_fraction * n)`` rows, but never fewer
-    than its coreset, nor more than an even share of the pool (so the subsets
-    stay disjoint; an even share is never smaller than the coreset because
-    ``k <= n_pool``).
-    """
-    n_sub = n_subsets if n_subsets is not None else math.ceil(k / batch_size)
-    n_sub = max(1, min(int(n_sub), k))
-    sizes = [k // n_sub + (i < k % n_sub) for i in range(n_sub)]
-    shares = [n_pool // n_sub + (i < n_pool % n_sub) for i in range(n_sub)]
-    target = math.ceil(subset_fraction * n)
-    m = [min(max(target, c), s) for c, s in zip(sizes, shares)]
-    return sizes, m
-
-
-def _check_rows(sizes, check_fraction, n):
-    """Rows of the check sample: the first random subsets, ``check_fraction * n`` rows at least.
-
-    The random subsets are consecutive runs of one stratified random order, so
-    their first few together are a stratified random sample too.  At least one
-    subset, at most all of them.
-    """
-    ends = np.cumsum(sizes)
-    j = int(np.searchsorted(ends, math.ceil(check_fraction * n)))
-    return int(ends[min(j, len(ends) - 1)])
-
-
-def _features(Z, y):
-    """``softmax(z) - onehot(y)`` in float64: CREST's gradient features."""
-    P = torch.softmax(Z.to(torch.float64), dim=1)
-    F = P.clone()
-    F[torch.arange(len(y), device=F.device), y] -= 1.0
-    return P, F
-
-
-# -- quadratic model -----------------------------------------------------------
-@dataclass
-class _QuadraticModel:
-    """Second-order model of the mean cross-entropy on fixed rows, in the last layer.
-
-    ``predict(theta) = loss0 + g . d + d^T H d / 2`` with ``d = theta - theta0``
-    (gradient layout of :mod:`sksubset.gradients`).
-    """
-
-    loss0: float
-    grad: torch.Tensor                   # (C * (H + 1),), float64
-    diag: torch.Tensor | None         # Hessian diagonal ("diagonal")
-    P: torch.Tensor | None            # softmax (n, C) ("full")
-    Hb: torch.Tensor | None           # [1, h] (n, H + 1) ("full")
-    theta0: torch.Tensor | None
-    shape: tuple
-
-    @classmethod
-    def fit(cls, ll, theta0, curvature):
-        P, F = _features(ll.Z, ll.y)
-        Hb = ll.Hb.to(torch.float64)
-        n = len(ll)
-        loss0 = float(ll.losses().to(torch.float64).mean())
-        grad = (F.T @ Hb).reshape(-1) / n
-        full = curvature == "full"
-        diag = None if full else ((P - P * P).T @ (Hb * Hb)).reshape(-1) / n
-        theta0 = None if theta0 is None else theta0.detach().to(Hb.device, torch.float64).clone()
-        return cls(loss0, grad, diag, P if full else None, Hb if full else None, theta0,
-                   (P.shape[1], Hb.shape[1]))
-
-    def predict(self, theta):
-        """Predicted mean loss at last-layer parameters ``theta`` (``None``: at ``theta0``)."""
-        if theta is None or self.theta0 is None:
-            return self.loss0
-        d = theta.detach().to(self.grad.device, torch.float64).reshape(-1) - self.theta0
-        if self.diag is not None:
-            quad = float(d * d @ self.diag)
-        else:
-            U = self.Hb @ d.reshape(self.shape).T           # change of each row's logits
-            PU = (self.P * U).sum(1)
-            quad = float(((self.P * U * U).sum(1) - PU * PU).mean())
-        return self.loss0 + float(d @ self.grad) + 0.5 * quad
-
-
-# -- run state -----------------------------------------------------------------
-class _RunState:
-    """What the selector remembers between rounds of one training run."""
-
-    def __init__(self, n):
-        self.n = n
-        self.dropped = np.zeros(n, dtype=bool)
-        self.streak = np.zeros(n, dtype=np.int64)       # consecutive observations below threshold
-        self.last_loss = np.full(n, np.inf)
-        self.last_seen = np.full(n, -1, dtype=np.int64)  # epoch of the last observation
-        self.model = None
-        self.random_idx = None
-        self.check_idx = None                              # rows the model is fitted on
-        self.selected_epoch = -1
-        self.checks = []
 
 
 class CrestSelector(BaseSelector):
@@ -331,10 +143,8 @@ class CrestSelector(BaseSelector):
         the first random subsets of a selection, as many as it takes to hold
         ``check_fraction * n_samples`` rows (at least one subset, at most all
         of them; 1 evaluates all random subsets).  The coresets still come from
-        all random subsets.  The authors' code evaluates its model on small
-        random subsets (``--random_subset_size 0.01`` of the data each); a few
-        percent of the data is in that spirit and keeps a check at a few
-        percent of a forward pass over the data.
+        all random subsets.  A few percent of the data keeps a check at a few
+        percent of a forward pass.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where facility location runs; ``"auto"``: where the last-layer
         quantities (or ``G``) live.
@@ -347,8 +157,9 @@ class CrestSelector(BaseSelector):
     indices_ : ndarray of shape (n_selected,)
         Selected rows (``fit``), coreset after coreset.
     weights_ : ndarray of shape (n_selected,)
-        Number of random-subset rows each selected row serves; the weights of
-        one coreset sum to its random subset's size.
+        Number of rows each selected row stands for (the meaning of
+        :class:`~sksubset.selectors.BaseSelector`): the random-subset rows it
+        serves, rescaled so that the weights sum to ``n_samples``.
     random_subsets_ : list of ndarray
         The random subsets the coresets were extracted from.
     coreset_sizes_ : list of int
@@ -362,8 +173,8 @@ class CrestSelector(BaseSelector):
     -----
     In a training run each :class:`~sksubset.selectors.Selection` carries in
     its ``info`` (copied into ``selection_history_``): ``n_random_subsets``,
-    ``random_subset_size`` (the largest), ``n_random_rows`` (their total, also
-    the sum of the weights), ``n_check_rows`` (rows of the check sample),
+    ``random_subset_size`` (the largest), ``n_random_rows`` (their total),
+    ``n_check_rows`` (rows of the check sample),
     ``n_active`` (eligible examples), ``n_dropped`` (learned examples excluded
     so far), ``n_newly_dropped``, ``model_loss`` (mean loss on the check
     sample, the model's value), ``gradient_norm`` (of the model),
@@ -383,8 +194,8 @@ class CrestSelector(BaseSelector):
     ...                     random_state=0).fit(G, y)
     >>> sel.indices_.shape, len(sel.random_subsets_), sel.coreset_sizes_
     ((64,), 2, [32, 32])
-    >>> float(sel.weights_.sum())  # two random subsets of 200 rows
-    400.0
+    >>> [len(s) for s in sel.random_subsets_], float(sel.weights_.sum())
+    ([200, 200], 1000.0)
     >>> sel.transform(G).shape
     (64, 10)
     """
@@ -425,20 +236,21 @@ class CrestSelector(BaseSelector):
         self.device = device
         self.random_state = random_state
 
-    def _coresets(self, F, y, subsets, sizes, device):
+    def _coresets(self, F, y, subsets, sizes, device, n):
         """Coresets of each random subset; ``F`` holds the features of their concatenation.
 
-        Returns the selected rows, their weights and their positions in ``F``.
+        Returns the selected rows, their weights (random-subset rows served,
+        rescaled to the ``n`` candidates) and their positions in ``F``.
         """
         F = F.to(device)
         ys = [np.zeros(len(sub), dtype=np.int64) if y is None else y[sub] for sub in subsets]
         pos, w, start = [], [], 0
-        for sub, (local, ws) in zip(subsets, _subset_coresets(F, ys, sizes)):
+        for sub, (local, ws) in zip(subsets, subset_coresets(F, ys, sizes)):
             pos.append(start + local)
             w.append(ws)
             start += len(sub)
         pos = np.concatenate(pos).astype(np.int64)
-        return np.concatenate(subsets)[pos], np.concatenate(w), pos
+        return np.concatenate(subsets)[pos], np.concatenate(w) * (n / start), pos
 
     # -- standalone -----------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
@@ -465,7 +277,7 @@ class CrestSelector(BaseSelector):
         device = self._device(G)
         if isinstance(G, LastLayer):
             ll, y = check_last_layer(G, y, device, torch.float64)
-            Gt, (n, d) = _features(ll.Z, ll.y)[1], ll.shape
+            Gt, (n, d) = features(ll.Z, ll.y)[1], ll.shape
         else:
             Gt = check_matrix(G, device, torch.float64)
             n, d = Gt.shape
@@ -476,11 +288,11 @@ class CrestSelector(BaseSelector):
             classes, y = np.unique(y, return_inverse=True)
         k = resolve_budget(self.budget, n)
         rng = check_random_state(self.random_state)
-        sizes, m = _plan(k, self.batch_size or _DEFAULT_BATCH, self.n_subsets,
-                         self.subset_fraction, n, n)
-        subsets = _draw_random_subsets(np.arange(n), y, m, rng)
+        sizes, m = plan(k, self.batch_size or _DEFAULT_BATCH, self.n_subsets,
+                        self.subset_fraction, n, n)
+        subsets = draw_random_subsets(np.arange(n), y, m, rng)
         F = Gt[torch.as_tensor(np.concatenate(subsets), device=device)]
-        self.indices_, self.weights_, _ = self._coresets(F, y, subsets, sizes, device)
+        self.indices_, self.weights_, _ = self._coresets(F, y, subsets, sizes, device, n)
         self.random_subsets_ = subsets
         self.coreset_sizes_ = [int(s) for s in sizes]
         if y is not None:
@@ -493,38 +305,8 @@ class CrestSelector(BaseSelector):
     def _state(self, context):
         st = getattr(self, "_run_state", None)
         if st is None or st.n != context.n_samples or context.epoch < st.selected_epoch:
-            st = self._run_state = _RunState(context.n_samples)
+            st = self._run_state = RunState(context.n_samples)
         return st
-
-    def _observe(self, st, indices, losses, epoch):
-        """Record one loss observation per example (at most one per epoch)."""
-        losses = np.asarray(losses, dtype=np.float64)
-        fresh = st.last_seen[indices] != epoch
-        idx, loss = indices[fresh], losses[fresh]
-        below = loss < self.loss_threshold
-        st.streak[idx] = np.where(below, st.streak[idx] + 1, 0)
-        st.last_loss[idx] = loss
-        st.last_seen[idx] = epoch
-
-    def _drop(self, st, y, k):
-        """Exclude learned examples, keeping each class's share of the budget eligible."""
-        candidates = (st.streak >= self.drop_after) & ~st.dropped
-        if not candidates.any():
-            return 0
-        n = len(y)
-        newly = 0
-        for c in np.unique(y):
-            rows = y == c
-            need = math.ceil(k * rows.sum() / n)
-            room = int((rows & ~st.dropped).sum()) - need
-            cand = np.flatnonzero(rows & candidates)
-            if room <= 0 or not len(cand):
-                continue
-            if len(cand) > room:  # the most learned first
-                cand = cand[np.argsort(st.last_loss[cand], kind="stable")[:room]]
-            st.dropped[cand] = True
-            newly += len(cand)
-        return newly
 
     @staticmethod
     def _finite(loss, where):
@@ -546,30 +328,30 @@ class CrestSelector(BaseSelector):
         self._validate_params()
         st = self._state(context)
         y, k, n = np.asarray(context.y), int(context.budget), context.n_samples
-        newly = self._drop(st, y, k) if self.drop_learned else 0
+        newly = st.drop(y, k, self.drop_after) if self.drop_learned else 0
         pool = np.flatnonzero(~st.dropped)
-        sizes, m = _plan(k, self.batch_size or context.batch_size, self.n_subsets,
-                         self.subset_fraction, n, len(pool))
-        subsets = _draw_random_subsets(pool, y, m, context.rng)
+        sizes, m = plan(k, self.batch_size or context.batch_size, self.n_subsets,
+                        self.subset_fraction, n, len(pool))
+        subsets = draw_random_subsets(pool, y, m, context.rng)
         rows = np.concatenate(subsets)
         ll = context.train(rows)
         losses = ll.losses().detach().to(torch.float64)  # all rows: the coresets need them all
         self._finite(float(losses.mean()), f"epoch {context.epoch} (selection)")
-        n_check = _check_rows(m, self.check_fraction, n)
-        model = _QuadraticModel.fit(ll[:n_check], context.last_layer_params(), self.curvature)
-        _, F = _features(ll.Z, ll.y)
-        indices, weights, pos = self._coresets(F, y, subsets, sizes, self._device(ll.Z))
+        n_check = check_rows(m, self.check_fraction, n)
+        model = QuadraticModel.fit(ll[:n_check], context.last_layer_params(), self.curvature)
+        _, F = features(ll.Z, ll.y)
+        indices, weights, pos = self._coresets(F, y, subsets, sizes, self._device(ll.Z), n)
 
         # last-layer gradient error of the weighted coresets against their random subsets
         sel_rows = torch.as_tensor(pos, device=F.device)
         Hb = ll.Hb.to(torch.float64)
-        full = (F.T @ Hb).reshape(-1)
+        full = (F.T @ Hb).reshape(-1) * (n / len(rows))  # the weights stand for n rows
         wt = torch.as_tensor(weights, device=F.device, dtype=torch.float64)
         approx = ((F[sel_rows] * wt.unsqueeze(1)).T @ Hb[sel_rows]).reshape(-1)
         grad_err = float((approx - full).norm() / full.norm().clamp_min(1e-300))
 
         if self.drop_learned:
-            self._observe(st, rows, losses.cpu().numpy(), context.epoch)
+            st.observe(rows, losses.cpu().numpy(), context.epoch, self.loss_threshold)
         checks, st.checks = st.checks, []
         st.model, st.random_idx, st.selected_epoch = model, rows, context.epoch
         st.check_idx = rows[:n_check]
@@ -607,7 +389,8 @@ class CrestSelector(BaseSelector):
         st.checks.append({"epoch": int(context.epoch), "loss": actual,
                           "predicted": predicted, "error": error})
         if self.drop_learned:
-            self._observe(st, st.check_idx, losses.cpu().numpy(), context.epoch)
+            st.observe(st.check_idx, losses.cpu().numpy(), context.epoch,
+                       self.loss_threshold)
         if error > self.threshold:
             return (f"quadratic model error {error:.3g} > {self.threshold:g} "
                     f"(loss {actual:.4g}, predicted {predicted:.4g}, "

@@ -1,6 +1,6 @@
 """GLISTER (Killamsetty et al., AAAI 2021): the subset whose gradient step helps validation most.
 
-GLISTER-ONLINE chooses the subset ``S`` (``|S| = k``, weights 1) that
+GLISTER-ONLINE chooses the subset ``S`` (``|S| = k``, equal weights) that
 minimizes the validation loss after one gradient step on ``S``::
 
     min_S  L_V(theta_S),     theta_S = theta - eta * sum_{i in S} g_i
@@ -40,7 +40,7 @@ CORDS.  ``update_every >= k`` is the static top-k.
 Validation data
 ---------------
 The held-out data of the run (``SubsetTrainingClassifier(valid_size=...)``)
-when there is some; otherwise a random ``n_valid`` share of the training pool,
+when there is some; otherwise a random ``valid_size`` share of the training pool,
 drawn anew each round, stands in for it (CORDS holds out 10% of the training
 data as GLISTER's validation set), so that ``L_V`` estimates the training
 loss.  Each re-linearization costs ``O(n_val C H)``, which is why the stand-in
@@ -68,8 +68,6 @@ the gradient of the *mean* validation loss; by default the mean of ``G``'s
 rows (GLISTER without validation data).
 """
 
-import math
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -78,116 +76,18 @@ from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._submodular import greedy_picks
 from .._utils.budget import BUDGET_CONSTRAINTS, resolve_budget, split_budget
 from .._utils.validation import DTYPES, check_labels, check_matrix, check_target
 from ..gradients import LastLayer
-from ._base import BaseSelector, Selection, check_holdout, check_last_layer, group_rows
+from ._base import BaseSelector, Selection
+from ._checks import check_holdout, check_last_layer
+from ._glister_greedy import relinearizing_greedy, valid_loss, warn_if_uninformative
+from ._rows import group_rows
 
 __all__ = ["GlisterSelector"]
 
 _OPTIMIZERS = ("naive", "stochastic")
-
-
-def _sample_remaining(left, n_left, s, rng):
-    """``min(s, n_left)`` distinct indices where ``left`` is True, uniformly, sorted.
-
-    Rejection sampling costs ``O(s)`` per draw while most rows remain (the
-    budget is a fraction of them); when few remain, they are listed.
-    """
-    if s >= n_left or n_left < 4 * s:
-        rem = np.flatnonzero(left)
-        return np.sort(rng.choice(rem, size=min(s, n_left), replace=False))
-    chosen = np.empty(0, dtype=np.int64)
-    while len(chosen) < s:
-        draw = rng.randint(0, len(left), size=2 * s)
-        chosen = np.unique(np.concatenate([chosen, draw[left[draw]]]))
-    return np.sort(rng.permutation(chosen)[:s])
-
-
-def _softmax(Z):
-    """Row softmax (faster than ``torch.softmax`` for few columns on the CPU)."""
-    e = (Z - Z.amax(1, keepdim=True)).exp()
-    return e / e.sum(1, keepdim=True)
-
-
-def _greedy(n, k, score, update, *, update_every, optimizer, epsilon, rng, device):
-    """The GLISTER greedy loop, independent of how gains are computed.
-
-    ``score(cols)`` returns the gains of candidate rows ``cols`` (a long
-    tensor) at the current linearization; ``update(picks)`` moves the
-    parameters by the picks' step and re-linearizes.  Returns the picks in
-    order and the gain of each when it was picked.
-    """
-    k = min(int(k), n)
-    remaining = torch.ones(n, dtype=torch.bool, device=device)
-    left = np.ones(n, dtype=bool)  # host copy of ``remaining``
-    picks, gains = [], []
-    n_picked = 0
-    if optimizer == "stochastic":
-        s = math.ceil(n / max(k, 1) * math.log(1.0 / epsilon))
-    while n_picked < k:
-        if optimizer == "stochastic":
-            cand = torch.as_tensor(_sample_remaining(left, n - n_picked, s, rng), device=device)
-        else:
-            cand = torch.nonzero(remaining).squeeze(1)
-        g = score(cand)
-        m = min(update_every, k - n_picked, len(cand))
-        # among equal gains the smallest index comes first
-        if m == 1:
-            order = torch.argmax(g).reshape(1)
-        else:
-            order = torch.sort(g, descending=True, stable=True).indices[:m]
-        new = cand[order]
-        remaining[new] = False
-        left[new.cpu().numpy()] = False
-        picks.append(new)
-        gains.append(g[order])
-        n_picked += len(new)
-        if n_picked < k:
-            update(new)
-    return (torch.cat(picks).cpu().numpy().astype(np.int64),
-            torch.cat(gains).double().cpu().numpy())
-
-
-def _relinearizing_greedy(E, Hb, Ev, Hbv, Zv, k, *, eta, update_every, optimizer, epsilon, rng):
-    """GLISTER with exact last-layer re-linearization (see the module docstring).
-
-    ``E, Hb``: factors of the candidates' gradients; ``Ev, Hbv, Zv``: the
-    validation examples' loss-gradients, ``[1, h]`` and logits.  Returns the
-    picks (local indices) and their gains.
-    """
-    nv = len(Ev)
-    P0 = _softmax(Zv)
-    state = {"Z": Zv.clone(), "M": Ev.T @ Hbv / nv}
-
-    def score(cols):
-        return ((Hb[cols] @ state["M"].T) * E[cols]).sum(1)
-
-    def update(new):
-        # the last layer moves by -eta * E[new]^T Hb[new]; apply it to the logits
-        # as a low-rank product, (Hbv Hb[new]^T) E[new]
-        state["Z"] = state["Z"] - eta * (Hbv @ Hb[new].T) @ E[new]
-        Ev_new = Ev + _softmax(state["Z"]) - P0
-        state["M"] = Ev_new.T @ Hbv / nv
-
-    picks, gains = _greedy(len(E), k, score, update, update_every=update_every,
-                           optimizer=optimizer, epsilon=epsilon, rng=rng, device=E.device)
-    return picks, gains
-
-
-def _warn_if_uninformative(gains):
-    """Warn when every pick had gain zero: the choice among the rows was arbitrary."""
-    if len(gains) and not np.any(gains):
-        warnings.warn("GLISTER: every gain is zero (all gradients, or the validation "
-                      "gradient, zero?), so the rows chosen are arbitrary: the first in "
-                      "index order, or random draws with optimizer='stochastic'.",
-                      UserWarning, stacklevel=3)
-
-
-def _valid_loss(Z, Hbv, yv, E, Hb, eta):
-    """Mean validation cross-entropy at logits ``Z + Delta [1, h]`` for the full step."""
-    step = -eta * (E.T @ Hb)
-    return float(torch.nn.functional.cross_entropy((Z + Hbv @ step.T).double(), yv))
 
 
 class GlisterSelector(BaseSelector):
@@ -201,9 +101,7 @@ class GlisterSelector(BaseSelector):
         Step size of the one-step update ``theta_S = theta - eta sum_S g_i``
         (of the order of the training learning rate, as in the paper).  The
         larger, the sooner a direction is spent and the more diverse the
-        subset; ``eta -> 0`` gives the static top-k.  (On an MLP over the
-        digits data, the static top-10% comes from 5 of the 10 classes; with
-        ``eta=0.03`` each class gets 17 to 20 of the 180 picks.)
+        subset; ``eta -> 0`` gives the static top-k.
     update_every : int >= 1, default=1
         Re-linearize after this many picks (1: the exact greedy).
     optimizer : {"naive", "stochastic"}, default="stochastic"
@@ -212,12 +110,13 @@ class GlisterSelector(BaseSelector):
         default of CORDS's GLISTER configurations).
     epsilon : float in (0, 1), default=0.01
         Stochastic greedy's accuracy (CORDS: 0.01).
-    per_class : bool, default=False
+    per_class : bool, default=True
         One problem per class, the budget split in proportion to class sizes
         (every class gets one pick at least when the budget allows),
         each class matching its own validation examples (the training pool's
-        own class examples when the validation data lack that class).
-    n_valid : float in (0, 1] or int >= 1, default=0.1
+        own class examples when the validation data lack that class).  Without
+        labels (``fit`` on a matrix with ``y=None``): one problem over all rows.
+    valid_size : float in (0, 1) or int >= 1, default=0.1
         In a training run without held-out data: the share (or number) of the
         training pool drawn at random each round to stand in for the
         validation set.
@@ -234,12 +133,14 @@ class GlisterSelector(BaseSelector):
     indices_ : ndarray of shape (n_selected,)
         Selected rows, in greedy order (grouped by class with ``per_class``).
     weights_ : ndarray of shape (n_selected,)
-        All ones (GLISTER does not weight).
+        ``n_samples / n_selected`` each: GLISTER does not weight, and every
+        selected row stands for as many rows (the meaning of
+        :class:`~sksubset.selectors.BaseSelector`).
     gains_ : ndarray of shape (n_selected,)
         First-order gain ``g_i . grad L_V(theta_S)`` of each pick when it was
         made.
     classes_ : ndarray
-        Classes of ``y`` (only with ``per_class``).
+        Classes of ``y`` (only with ``per_class`` and labels).
     n_features_in_ : int
     n_samples_fit_ : int
 
@@ -271,14 +172,15 @@ class GlisterSelector(BaseSelector):
         "optimizer": [StrOptions(set(_OPTIMIZERS))],
         "epsilon": [Interval(Real, 0, 1, closed="neither")],
         "per_class": ["boolean"],
-        "n_valid": BUDGET_CONSTRAINTS,
+        "valid_size": [Interval(Real, 0, 1, closed="neither"),
+                       Interval(Integral, 1, None, closed="left")],
         "device": [str, torch.device],
         "dtype": [StrOptions(set(DTYPES))],
         "random_state": ["random_state"],
     }
 
     def __init__(self, budget=0.1, eta=0.03, update_every=1, optimizer="stochastic",
-                 epsilon=0.01, per_class=False, n_valid=0.1, device="auto", dtype="float32",
+                 epsilon=0.01, per_class=True, valid_size=0.1, device="auto", dtype="float32",
                  random_state=None):
         self.budget = budget
         self.eta = eta
@@ -286,7 +188,7 @@ class GlisterSelector(BaseSelector):
         self.optimizer = optimizer
         self.epsilon = epsilon
         self.per_class = per_class
-        self.n_valid = n_valid
+        self.valid_size = valid_size
         self.device = device
         self.dtype = dtype
         self.random_state = random_state
@@ -312,7 +214,7 @@ class GlisterSelector(BaseSelector):
             product is taken without forming the gradients (the selection of
             ``G.dense()``, up to float ties).
         y : array-like of shape (n_samples,), default=None
-            Class labels; required with ``per_class`` for a matrix.  A
+            Class labels (``None``: one problem over all rows).  A
             ``LastLayer`` carries its labels (``y`` must be those, or None).
         target : array-like, torch.Tensor or LastLayer, default=None
             Gradient of the mean validation loss at the current parameters,
@@ -340,24 +242,24 @@ class GlisterSelector(BaseSelector):
         else:
             Gt = check_matrix(G, device, dtype)
             n, d = Gt.shape
-            y = check_labels(y, n, self.per_class)
+            y = check_labels(y, n, required=False)
         k = resolve_budget(self.budget, n)
-        classes, rows = group_rows(y) if self.per_class else (None, [np.arange(n)])
+        classes, rows = group_rows(y if self.per_class else None, n)
         if isinstance(target, LastLayer):
             valid = check_holdout(target, ll, device, dtype)
             indices, gains = self._relinearized(ll, valid, y, k, ll.E.shape[1], rng, device,
                                                 dtype)
         else:
             if target is not None:
-                target = check_target(target, (len(rows), d) if self.per_class else (d,),
+                target = check_target(target, (d,) if classes is None else (len(rows), d),
                                       device, dtype)
             indices, gains = self._identity_hessian(Gt if ll is None else ll, rows, k, target,
                                                     rng, device)
         self.indices_ = indices
-        self.weights_ = np.ones(len(self.indices_))
+        self.weights_ = np.full(len(indices), n / len(indices))
         self.gains_ = gains
-        _warn_if_uninformative(self.gains_)
-        if self.per_class:
+        warn_if_uninformative(self.gains_)
+        if classes is not None:
             self.classes_ = classes
         self.n_features_in_ = d
         self.n_samples_fit_ = n
@@ -397,7 +299,8 @@ class GlisterSelector(BaseSelector):
                 def update(new, Gc=Gc, state=state):
                     state["r"] = state["r"] - self.eta * Gc[new].sum(0)
 
-            p, g = _greedy(len(r), kc, score, update, device=device, **self._greedy_kwargs(rng))
+            p, g = greedy_picks(len(r), kc, score, update, device=device,
+                                **self._greedy_kwargs(rng))
             idx.append(r[p])
             gains.append(g)
         return np.concatenate(idx).astype(np.int64), np.concatenate(gains)
@@ -442,7 +345,7 @@ class GlisterSelector(BaseSelector):
                 ev, hv, zv = (s[vt] for s in src)
             else:
                 ev, hv, zv = Ev, Hbv, Zv
-            p, g = _relinearizing_greedy(E[rt], Hb[rt], ev, hv, zv, kc, eta=self.eta,
+            p, g = relinearizing_greedy(E[rt], Hb[rt], ev, hv, zv, kc, eta=self.eta,
                                          **self._greedy_kwargs(rng))
             idx.append(r[p])
             gains.append(g)
@@ -452,7 +355,7 @@ class GlisterSelector(BaseSelector):
         """One GLISTER round of a training run (see the module docstring).
 
         Uses ``context.valid()`` as the validation set, or a random
-        ``n_valid`` sample of the training pool when there is none; ignores
+        ``valid_size`` sample of the training pool when there is none; ignores
         ``context.per_batch``.  ``info`` records which (``validation``:
         ``"holdout"`` or ``"train-sample"``) and the mean
         validation cross-entropy before and after the one-step update on the
@@ -462,14 +365,14 @@ class GlisterSelector(BaseSelector):
         valid = context.valid()
         source = "holdout" if valid is not None else "train-sample"
         if valid is None:
-            m = resolve_budget(self.n_valid, len(ll))
+            m = resolve_budget(self.valid_size, len(ll))
             sample = np.sort(context.rng.choice(len(ll), m, replace=False))
             valid = ll[torch.as_tensor(sample, device=ll.E.device)]
         dev = self._device(ll.E)
         dtype = DTYPES[self.dtype]
         indices, gains = self._relinearized(ll, valid, context.y, min(context.budget, len(ll)),
                                             context.n_classes, context.rng, dev, dtype)
-        _warn_if_uninformative(gains)
+        warn_if_uninformative(gains)
 
         def cast(x):
             return x.to(device=dev, dtype=dtype)
@@ -479,5 +382,5 @@ class GlisterSelector(BaseSelector):
         it = torch.as_tensor(indices, device=dev)
         info = {"validation": source,
                 "valid_loss": float(torch.nn.functional.cross_entropy(Zv.double(), yv)),
-                "valid_loss_after_step": _valid_loss(Zv, Hbv, yv, E[it], Hb[it], self.eta)}
-        return Selection(indices, np.ones(len(indices)), info)
+                "valid_loss_after_step": valid_loss(Zv, Hbv, yv, E[it], Hb[it], self.eta)}
+        return Selection(indices, np.full(len(indices), len(ll) / len(indices)), info)

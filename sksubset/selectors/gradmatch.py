@@ -9,7 +9,7 @@ of all rows by default: the full training gradient)::
 solved by regularized non-negative orthogonal matching pursuit
 (:mod:`sksubset.omp`).  The paper's approximations:
 
-* ``per_class=True``: one problem per class, each matching its own class's
+* ``per_class=True`` (the default): one problem per class, each matching its own class's
   gradient sum, with the budget split in proportion to class sizes;
 * ``per_gradient=True`` (with ``per_class``): each class's problem only looks
   at the gradient of that class's own output unit (see the layout below);
@@ -20,8 +20,6 @@ solved by regularized non-negative orthogonal matching pursuit
 The per-class problems are solved together in one batched greedy loop.
 """
 
-import math
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -29,195 +27,20 @@ import torch
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._utils.budget import (
-    BUDGET_CONSTRAINTS,
-    n_batches_for,
-    resolve_budget,
-    split_budget,
-)
+from .._utils.budget import BUDGET_CONSTRAINTS, n_batches_for, resolve_budget, split_budget
 from .._utils.sampling import cyclic_draw
 from .._utils.validation import DTYPES, check_labels, check_matrix, check_target
-from ..gradients import (
-    LastLayer,
-    batch_gradients,
-    class_gradients,
-    gradient_sum,
-    random_batches,
-)
-from ..omp import DenseAtoms, OuterProductAtoms, omp_batched
-from ._base import (
-    BaseSelector,
-    Selection,
-    check_holdout,
-    check_last_layer,
-    expand_batches,
-    group_rows,
-)
+from ..gradients import LastLayer, batch_gradients, random_batches
+from ._base import BaseSelector, Selection
+from ._checks import check_holdout, check_last_layer
+from ._gradmatch_solve import fit_dense, fit_factored, group_targets, relative_error, solve_dense
+from ._rows import expand_batches, group_rows
 
 __all__ = ["GradMatchSelector", "gradmatch"]
 
-def _pad(blocks):
-    """Stack row blocks ``(n_i, ...)`` into ``(B, n_max, ...)`` plus a validity mask."""
-    if len(blocks) == 1:
-        return blocks[0].unsqueeze(0), None
-    n_max = max(len(a) for a in blocks)
-    out = blocks[0].new_zeros((len(blocks), n_max) + tuple(blocks[0].shape[1:]))
-    valid = torch.zeros(len(blocks), n_max, dtype=torch.bool, device=out.device)
-    for i, a in enumerate(blocks):
-        out[i, :len(a)] = a
-        valid[i, :len(a)] = True
-    return out, valid
 
-
-def _solve(atoms, valid, targets, ks, opts):
-    """Solve one OMP per problem together; returns (local indices, weights, rounds).
-
-    ``opts`` holds the solver options ``lam``, ``eps``, ``positive``, ``criterion``.
-    A problem whose target is zero is matched exactly by zero weights, which
-    train on nothing: it gets ``k`` evenly spaced rows with equal weights
-    summing to its number of rows instead, and a warning.
-    """
-    b = torch.stack([t.to(device=atoms.device, dtype=torch.float64) for t in targets])
-    results = omp_batched(atoms, b, ks, valid=valid, **opts)
-    idx = [r.indices.cpu().numpy() for r in results]
-    w = [r.weights.cpu().numpy() for r in results]
-    sizes = [atoms.shape[1]] * len(ks) if valid is None else valid.sum(1).tolist()
-    for p in np.flatnonzero((b == 0).all(1).cpu().numpy()):
-        k = min(int(ks[p]), int(sizes[p]))
-        if k == 0:
-            continue
-        warnings.warn(f"GRAD-MATCH: the gradient to match is zero (problem {p}: all "
-                      f"gradients zero?), which zero weights match exactly; taking {k} "
-                      f"evenly spaced rows with equal weights instead.", UserWarning,
-                      stacklevel=3)
-        idx[p] = (np.arange(k) * int(sizes[p])) // k
-        w[p] = np.full(k, sizes[p] / k)
-    return idx, w, max(r.n_rounds for r in results)
-
-
-def _scale(X):
-    """1, or the power of two that brings ``max |X|`` to [1, 2) when it is so large (or small)
-    that the solver's float32 products would overflow (or underflow)."""
-    top = float(torch.linalg.vector_norm(X, float("inf")))
-    if top == 0 or 2.0 ** -32 <= top <= 2.0 ** 32:
-        return 1.0
-    return 2.0 ** -math.floor(math.log2(top))
-
-
-def _rescaled(G, target, opts):
-    """``G``, ``target`` and the solver options, all scaled by :func:`_scale` of ``G`` (the
-    ridge by its square), so that the minimizer is the same."""
-    scale = _scale(G)
-    if scale == 1.0:
-        return G, target, opts
-    return (G * scale, None if target is None else target * scale,
-            dict(opts, lam=opts["lam"] * scale * scale))
-
-
-def _solve_dense(blocks, targets, ks, opts):
-    A, valid = _pad(blocks)
-    return _solve(DenseAtoms(A), valid, targets, ks, opts)
-
-
-def _relative_error(G_sel, weights, target):
-    """``||G_sel^T w - target|| / ||target||`` in float64."""
-    target = target.to(torch.float64)
-    w = torch.as_tensor(weights, device=G_sel.device, dtype=torch.float64)
-    resid = w @ G_sel.to(torch.float64) - target
-    return float(resid.norm() / target.norm().clamp_min(1e-300))
-
-
-def _group_targets(ll, groups, valid, scale, per_class):
-    """The full-gradient target of each group of rows of ``ll``.
-
-    The group's gradient sum times ``scale``; with held-out data ``valid``
-    (a :class:`LastLayer`), its gradient sum (of the group's class with
-    ``per_class``) rescaled to the group's size instead, a class that
-    ``valid`` lacks keeping its own training gradient.
-    """
-    yv = None if valid is None else valid.y.cpu().numpy()
-    out = []
-    for g in groups:
-        src, src_scale = ll[torch.as_tensor(g, device=ll.E.device)], scale
-        if valid is not None:
-            vr = np.flatnonzero(yv == int(ll.y[g[0]])) if per_class else np.arange(len(yv))
-            if len(vr):
-                src = valid[torch.as_tensor(vr, device=valid.E.device)]
-                src_scale = len(g) * scale / len(vr)
-        out.append(src.gradient_sum.to(ll.E.device) * src_scale)
-    return out
-
-
-def _fit_factored(ll, groups, full_targets, ks, opts, per_gradient):
-    """Per-example GRAD-MATCH on the factors of ``ll``, one problem per group of rows.
-
-    ``full_targets`` holds each group's target over all columns (only the
-    group's own class block is matched with ``per_gradient``).  The
-    per-example gradients are never formed: the atoms are
-    :class:`~sksubset.omp.OuterProductAtoms` (own-class blocks, ``(n, H + 1)``,
-    with ``per_gradient``).  Returns rows of ``ll``, weights, the relative
-    error against the sum of the full targets and the solver's rounds.
-    """
-    subs = [ll[torch.as_tensor(g, device=ll.E.device)] for g in groups]
-    H1 = ll.Hb.shape[1]
-    # gradients are linear in Hb: scale it (and the targets, the ridge by the square) when
-    # its magnitude would overflow the solver's products; the weights are unchanged
-    scale = _scale(ll.Hb)
-    if scale != 1.0:
-        subs = [LastLayer(sub.E, sub.Hb * scale, sub.Z, sub.y) for sub in subs]
-        full_targets = [t * scale for t in full_targets]
-        opts = dict(opts, lam=opts["lam"] * scale * scale)
-    if per_gradient:
-        targets = [t[int(sub.y[0]) * H1:(int(sub.y[0]) + 1) * H1]
-                   for sub, t in zip(subs, full_targets)]
-        atoms, valid_rows = _pad([class_gradients(sub.E, sub.Hb, sub.y) for sub in subs])
-        atoms = DenseAtoms(atoms)
-    else:
-        targets = full_targets
-        E, valid_rows = _pad([sub.E for sub in subs])
-        atoms = OuterProductAtoms(E, _pad([sub.Hb for sub in subs])[0])
-    idx_l, w_l, rounds = _solve(atoms, valid_rows, targets, ks, opts)
-    local = np.concatenate([g[i] for g, i in zip(groups, idx_l)]).astype(np.int64)
-    weights = np.concatenate(w_l)
-    # the error from the factors too: sum_i w_i e_i [1, h_i]^T, never the rows
-    it = torch.as_tensor(local, device=ll.E.device)
-    w = torch.as_tensor(weights, device=ll.E.device, dtype=torch.float64)
-    approx = gradient_sum(ll.E[it].to(torch.float64) * w[:, None], ll.Hb[it].to(torch.float64))
-    target = sum(full_targets).to(torch.float64) / scale
-    err = float((approx - target).norm() / target.norm().clamp_min(1e-300))
-    return local, weights, err, rounds
-
-
-def _fit_gradmatch(G, k, y, target, opts, per_class, per_gradient):
-    """Standalone GRAD-MATCH on a gradient matrix (tensor already validated)."""
-    n, d = G.shape
-    G, target, opts = _rescaled(G, target, opts)
-    if not per_class:
-        b = G.sum(0) if target is None else target
-        idx, w, rounds = _solve_dense([G], [b], [k], opts)
-        idx, w = idx[0], w[0]
-        return idx, w, _relative_error(G[idx], w, b), rounds
-    classes, rows = group_rows(y)
-    C = len(classes)
-    if per_gradient and d % C:
-        raise ValueError(f"per_gradient=True needs G's columns in {C} equal blocks (one per "
-                         f"class); {d} columns do not split into {C}.")
-    width = d // C
-    blocks, targets = [], []
-    for c, r in enumerate(rows):
-        cols = slice(c * width, (c + 1) * width) if per_gradient else slice(None)
-        blocks.append(G[r][:, cols])
-        targets.append(blocks[-1].sum(0) if target is None else target[c, cols])
-    ks = split_budget(k, [len(r) for r in rows]).tolist()
-    idx_l, w_l, rounds = _solve_dense(blocks, targets, ks, opts)
-    idx = np.concatenate([r[i] for r, i in zip(rows, idx_l)])
-    w = np.concatenate(w_l)
-    full_target = G.sum(0) if target is None else target.sum(0)
-    return idx, w, _relative_error(G[idx], w, full_target), rounds
-
-
-def gradmatch(G, budget=0.1, y=None, *, target=None, lam=0.5, eps=1e-10, positive=True,
-              per_class=False, per_gradient=False, criterion="gain", device="auto",
+def gradmatch(G, budget=0.1, y=None, *, target=None, lam=0.5, tol=1e-10, positive=True,
+              per_class=True, per_gradient=False, criterion="gain", device="auto",
               dtype="float32"):
     """Functional form of :class:`GradMatchSelector`.
 
@@ -235,7 +58,7 @@ def gradmatch(G, budget=0.1, y=None, *, target=None, lam=0.5, eps=1e-10, positiv
     >>> len(indices), bool((weights >= 0).all())
     (20, True)
     """
-    sel = GradMatchSelector(budget=budget, lam=lam, eps=eps, positive=positive,
+    sel = GradMatchSelector(budget=budget, lam=lam, tol=tol, positive=positive,
                             per_class=per_class, per_gradient=per_gradient, criterion=criterion,
                             device=device, dtype=dtype).fit(G, y, target=target)
     return sel.indices_, sel.weights_
@@ -254,16 +77,17 @@ class GradMatchSelector(BaseSelector):
         Fraction of the rows, or number of rows, to select.
     lam : float >= 0, default=0.5
         Ridge regularization ``lam * ||w||^2`` of the weights.
-    eps : float >= 0, default=1e-10
-        Stop early once the regularized error is at most ``eps`` times
+    tol : float >= 0, default=1e-10
+        Stop early once the regularized error is at most ``tol`` times
         ``||target||^2``.
     positive : bool, default=True
         Constrain the weights to be non-negative.
-    per_class : bool, default=False
+    per_class : bool, default=True
         One problem per class of ``y``, each matching its class's gradient, with
         the budget split in proportion to class sizes (largest remainder; every
         class gets at least one row when the budget is at least the number of
-        classes).
+        classes).  Without labels (``fit`` on a matrix with ``y=None``): one
+        problem over all rows.
     per_gradient : bool, default=False
         With ``per_class``: each class's problem only uses that class's block
         of columns.  ``G``'s columns must then come in ``n_classes`` equal
@@ -276,11 +100,11 @@ class GradMatchSelector(BaseSelector):
         subsets; the forward pass and the solver then cost this share, and
         the pool's gradient, scaled to the whole, stands in for the training
         gradient.  Unused by :meth:`fit`, which selects from the rows it gets.
-    pool_sampling : {"independent", "cycle"}, default="independent"
+    sampling : {"independent", "cycle"}, default="independent"
         How successive pools are drawn: independently each round, or without
         replacement across rounds, so that the pools cycle through the
         training data (every example is examined once before any is examined
-        twice; ``sksubset.selectors._cycle``).
+        twice), as in :class:`~sksubset.selectors.RandomSelector`.
     criterion : {"gain", "correlation"}, default="gain"
         How the solver picks the next row: the largest decrease of the
         regularized error (orthogonal least squares; lowest errors on every
@@ -288,11 +112,10 @@ class GradMatchSelector(BaseSelector):
         with the residual (the paper's Algorithm 2, as in CORDS).  See
         :mod:`sksubset.omp` and ``docs/benchmarks.md``.
     per_step : int >= 1, default=1
-        Rows the solver adds per greedy step (generalized OMP,
-        :mod:`sksubset.omp_block`); 1 is the exact greedy search.  On a
-        per-class Fashion-MNIST round, ``criterion="correlation",
-        per_step=16`` solved 7.6x faster than the default at 1.04x its
-        gradient error (``docs/benchmarks.md``, section 1).
+        Rows the solver adds per greedy step (generalized OMP); 1 is the exact
+        greedy search.  ``criterion="correlation", per_step=16`` trades a
+        slightly larger gradient error for a much faster solve
+        (``docs/benchmarks.md``, section 1).
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where to solve; ``"auto"`` is where ``G`` lives (CPU for numpy).
     dtype : {"float32", "float64"}, default="float32"
@@ -308,8 +131,9 @@ class GradMatchSelector(BaseSelector):
     indices_ : ndarray of shape (n_selected,)
         Selected rows, in greedy order (grouped by class with ``per_class``).
     weights_ : ndarray of shape (n_selected,)
-        Their non-negative weights (on the scale of the target: with the
-        default target they sum to roughly ``n_samples``).
+        Their non-negative weights, fitted on the scale of the target: with
+        the default target they sum to roughly ``n_samples`` (the meaning of
+        :class:`~sksubset.selectors.BaseSelector`).
     gradient_error_ : float
         ``||sum_i w_i g_i - target|| / ||target||`` over all columns.
     n_rounds_ : int
@@ -348,12 +172,12 @@ class GradMatchSelector(BaseSelector):
     _parameter_constraints = {
         "budget": BUDGET_CONSTRAINTS,
         "lam": [Interval(Real, 0, None, closed="left")],
-        "eps": [Interval(Real, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
         "positive": ["boolean"],
         "per_class": ["boolean"],
         "per_gradient": ["boolean"],
         "pool_fraction": [Interval(Real, 0, 1, closed="right")],
-        "pool_sampling": [StrOptions({"independent", "cycle"})],
+        "sampling": [StrOptions({"independent", "cycle"})],
         "criterion": [StrOptions({"gain", "correlation"})],
         "per_step": [Interval(Integral, 1, None, closed="left")],
         "device": [str, torch.device],
@@ -361,18 +185,18 @@ class GradMatchSelector(BaseSelector):
         "random_state": ["random_state"],
     }
 
-    def __init__(self, budget=0.1, lam=0.5, eps=1e-10, positive=True, per_class=False,
-                 per_gradient=False, pool_fraction=1.0, pool_sampling="independent",
+    def __init__(self, budget=0.1, lam=0.5, tol=1e-10, positive=True, per_class=True,
+                 per_gradient=False, pool_fraction=1.0, sampling="independent",
                  criterion="gain", per_step=1, device="auto", dtype="float32",
                  random_state=None):
         self.budget = budget
         self.lam = lam
-        self.eps = eps
+        self.tol = tol
         self.positive = positive
         self.per_class = per_class
         self.per_gradient = per_gradient
         self.pool_fraction = pool_fraction
-        self.pool_sampling = pool_sampling
+        self.sampling = sampling
         self.criterion = criterion
         self.per_step = per_step
         self.device = device
@@ -381,7 +205,7 @@ class GradMatchSelector(BaseSelector):
 
     @property
     def _opts(self):
-        return dict(lam=self.lam, eps=self.eps, positive=self.positive, criterion=self.criterion,
+        return dict(lam=self.lam, tol=self.tol, positive=self.positive, criterion=self.criterion,
                     per_step=self.per_step)
 
     def _check_options(self):
@@ -432,19 +256,21 @@ class GradMatchSelector(BaseSelector):
             Gt = check_matrix(G, device, DTYPES[self.dtype])
             n, d = Gt.shape
             k = resolve_budget(self.budget, n)
-            y = check_labels(y, n, self.per_class)
+            y = check_labels(y, n, required=False)
+            if self.per_gradient and y is None:
+                raise ValueError("per_gradient=True requires y (the class of each row of G).")
+            y = y if self.per_class else None
             if target is not None:
-                shape = (len(np.unique(y)), d) if self.per_class else (d,)
+                shape = (d,) if y is None else (len(np.unique(y)), d)
                 target = check_target(target, shape, device, torch.float64)
-                if not self.per_class:
+                if y is None:
                     target = target[0]
-            idx, w, err, rounds = _fit_gradmatch(Gt, k, y, target, self._opts, self.per_class,
-                                                 self.per_gradient)
+            idx, w, err, rounds = fit_dense(Gt, k, y, target, self._opts, self.per_gradient)
         self.indices_ = idx.astype(np.int64)
         self.weights_ = w
         self.gradient_error_ = err
         self.n_rounds_ = rounds
-        if self.per_class:
+        if self.per_class and y is not None:
             self.classes_ = np.unique(y)
         self.n_features_in_ = d
         self.n_samples_fit_ = n
@@ -453,17 +279,17 @@ class GradMatchSelector(BaseSelector):
     def _fit_last_layer(self, ll, y, target, device):
         """:meth:`fit` on last-layer gradients given by their factors."""
         n, d = ll.shape
-        groups = group_rows(y)[1] if self.per_class else [np.arange(n)]
+        groups = group_rows(y if self.per_class else None, n)[1]
         if isinstance(target, LastLayer):
             valid = check_holdout(target, ll, device, torch.float64)
-            full_targets = _group_targets(ll, groups, valid, 1.0, self.per_class)
+            full_targets = group_targets(ll, groups, valid, 1.0, self.per_class)
         elif target is None:
-            full_targets = _group_targets(ll, groups, None, 1.0, self.per_class)
+            full_targets = group_targets(ll, groups, None, 1.0, self.per_class)
         else:
             shape = (len(groups), d) if self.per_class else (d,)
             full_targets = list(check_target(target, shape, device, torch.float64))
         ks = split_budget(resolve_budget(self.budget, n), [len(g) for g in groups]).tolist()
-        return _fit_factored(ll, groups, full_targets, ks, self._opts, self.per_gradient)
+        return fit_factored(ll, groups, full_targets, ks, self._opts, self.per_gradient)
 
     def select(self, context):
         """One GRAD-MATCH round of a training run (see :class:`.SelectionContext`).
@@ -475,14 +301,14 @@ class GradMatchSelector(BaseSelector):
         (:class:`~sksubset.omp.OuterProductAtoms`).  With ``pool_fraction <
         1`` only a random pool of the ground set is examined (one forward pass
         over the pool), and the pool's gradient, scaled to the ground set,
-        stands in for the training gradient (``pool_sampling="cycle"``: pools
+        stands in for the training gradient (``sampling="cycle"``: pools
         drawn without replacement across the run's rounds).
         """
         self._check_options()
         n_all, k = context.n_samples, context.budget
         m = max(k, int(round(self.pool_fraction * n_all)))
         pool = None
-        if m < n_all and self.pool_sampling == "cycle":
+        if m < n_all and self.sampling == "cycle":
             pool = cyclic_draw(self, context, n_all, m)
         elif m < n_all:
             pool = np.sort(context.rng.choice(n_all, m, replace=False))
@@ -496,9 +322,9 @@ class GradMatchSelector(BaseSelector):
             Gb = batch_gradients(ll.E, ll.Hb, batches)
             b = (Gb.sum(0) * scale if valid is None
                  else valid.gradient_sum * (len(batches) * scale / len(valid)))
-            idx, w, rounds = _solve_dense([Gb], [b], [n_batches_for(k, context.batch_size)],
+            idx, w, rounds = solve_dense([Gb], [b], [n_batches_for(k, context.batch_size)],
                                           self._opts)
-            err = _relative_error(Gb[idx[0]], w[0], b)
+            err = relative_error(Gb[idx[0]], w[0], b)
             local, weights = expand_batches(batches, idx[0], w[0])
             info.update(gradient_error=err, omp_rounds=rounds, n_batches=len(idx[0]))
         else:
@@ -513,8 +339,8 @@ class GradMatchSelector(BaseSelector):
         groups = ([np.flatnonzero(y == c) for c in range(n_classes)] if self.per_class
                   else [np.arange(len(ll))])
         groups = [g for g in groups if len(g)]
-        full_targets = _group_targets(ll, groups, valid, scale, self.per_class)
+        full_targets = group_targets(ll, groups, valid, scale, self.per_class)
         ks = split_budget(k, [len(g) for g in groups]).tolist()
-        local, weights, err, rounds = _fit_factored(ll, groups, full_targets, ks, self._opts,
+        local, weights, err, rounds = fit_factored(ll, groups, full_targets, ks, self._opts,
                                                     self.per_gradient)
         return local, weights, {"gradient_error": err, "omp_rounds": rounds}

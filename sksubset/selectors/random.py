@@ -1,13 +1,14 @@
 """RANDOM and RS2: uniform subsets, the baselines of every subset-selection paper.
 
-Each round draws ``k`` distinct examples uniformly at random, all with weight
-1.  Inside :class:`~sksubset.SubsetTrainingClassifier` the subset is redrawn
-every ``R`` epochs like any other selection.  With ``sampling="independent"``
-the rounds are independent draws (the GRAD-MATCH paper's RANDOM baseline);
-with ``sampling="cycle"`` they are drawn without replacement across rounds
-(RS2, Okanovic et al., ICLR 2024, usually with ``R=1``): consecutive slices of
-a random permutation, so that the rounds cycle through every example
-(``sksubset.selectors._cycle``).  No gradient is ever computed, so a round
+Each round draws ``k`` distinct examples uniformly at random, each standing
+for ``n / k`` examples (equal weights).  Inside
+:class:`~sksubset.SubsetTrainingClassifier` the subset is redrawn every ``R``
+epochs like any other selection.  With ``sampling="independent"`` the rounds
+are independent draws (the GRAD-MATCH paper's RANDOM baseline); with
+``sampling="cycle"`` they are drawn without replacement across rounds (RS2,
+Okanovic et al., ICLR 2024, usually with ``R=1``): consecutive slices of a
+random permutation, so that the rounds cycle through every example
+(:mod:`sksubset._utils.sampling`).  No gradient is ever computed, so a round
 costs no forward pass.
 """
 
@@ -43,7 +44,7 @@ def _n_rows(X):
 
 
 class RandomSelector(BaseSelector):
-    """Uniformly random subset without replacement, every weight 1.
+    """Uniformly random subset without replacement, equal weights ``n / k``.
 
     Parameters
     ----------
@@ -67,7 +68,8 @@ class RandomSelector(BaseSelector):
     indices_ : ndarray of shape (n_selected,)
         Selected rows, sorted.
     weights_ : ndarray of shape (n_selected,)
-        All ones.
+        ``n_samples / n_selected`` each: every selected row stands for as many
+        rows (the meaning of :class:`~sksubset.selectors.BaseSelector`).
     n_features_in_ : int
         Columns of the matrix given to ``fit`` (its values are never read).
     n_samples_fit_ : int
@@ -84,8 +86,8 @@ class RandomSelector(BaseSelector):
     >>> from sksubset.selectors.random import RandomSelector
     >>> X = np.arange(20.0).reshape(10, 2)
     >>> sel = RandomSelector(budget=0.3, random_state=0).fit(X)
-    >>> sel.indices_.shape, sel.weights_.tolist()
-    ((3,), [1.0, 1.0, 1.0])
+    >>> sel.indices_.shape, sel.weights_.round(3).tolist()
+    ((3,), [3.333, 3.333, 3.333])
     >>> sel.transform(X).shape
     (3, 2)
     """
@@ -126,7 +128,7 @@ class RandomSelector(BaseSelector):
             raise ValueError(f"y has {len(y)} entries but X has {n} rows.")
         k = resolve_budget(self.budget, n)
         self.indices_ = self._draw(n, k, check_random_state(self.random_state))
-        self.weights_ = np.ones(k)
+        self.weights_ = np.full(k, n / k)
         self.n_features_in_ = d
         self.n_samples_fit_ = n
         return self
@@ -140,10 +142,11 @@ class RandomSelector(BaseSelector):
         if self.sampling not in ("independent", "cycle"):
             raise ValueError(f"sampling must be 'independent' or 'cycle'; got {self.sampling!r}.")
         n, k = context.n_samples, min(context.budget, context.n_samples)
+        weights = np.full(k, n / k)
         if self.sampling == "independent":
-            return Selection(self._draw(n, k, context.rng), np.ones(k), {})
+            return Selection(self._draw(n, k, context.rng), weights, {})
         indices = cyclic_draw(self, context, n, k)
-        return Selection(indices, np.ones(k), {"cycle": self._cyclic_sampler.cycles})
+        return Selection(indices, weights, {"cycle": self._cyclic_sampler.cycles})
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

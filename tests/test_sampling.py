@@ -1,11 +1,11 @@
-"""Draws without replacement across rounds: partitions, balanced coverage, seeds."""
+"""sksubset._utils.sampling: draws without replacement across rounds (coverage, seeds)."""
 
 import numpy as np
 import pytest
 import torch
 
 from sksubset._utils.sampling import CyclicSampler, cyclic_draw
-from sksubset.selectors._base import SelectionContext
+from sksubset.selectors import SelectionContext
 
 
 def test_rounds_partition_the_data_when_k_divides_n():

@@ -1,0 +1,180 @@
+"""GRAD-MATCH's problems handed to the batched OMP solver (see :mod:`sksubset.selectors.gradmatch`).
+
+One problem per group of rows (a class, or all rows), solved together by
+:func:`sksubset.omp.omp_batched` on dense rows or on last-layer factors.
+"""
+
+import math
+import warnings
+
+import numpy as np
+import torch
+
+from .._utils.budget import split_budget
+from ..gradients import LastLayer, class_gradients, gradient_sum
+from ..omp import DenseAtoms, OuterProductAtoms, omp_batched
+from ._rows import group_rows
+
+__all__ = ["fit_dense", "fit_factored", "group_targets", "relative_error", "solve_dense"]
+
+
+def _pad(blocks):
+    """Stack row blocks ``(n_i, ...)`` into ``(B, n_max, ...)`` plus a validity mask."""
+    if len(blocks) == 1:
+        return blocks[0].unsqueeze(0), None
+    n_max = max(len(a) for a in blocks)
+    out = blocks[0].new_zeros((len(blocks), n_max) + tuple(blocks[0].shape[1:]))
+    valid = torch.zeros(len(blocks), n_max, dtype=torch.bool, device=out.device)
+    for i, a in enumerate(blocks):
+        out[i, :len(a)] = a
+        valid[i, :len(a)] = True
+    return out, valid
+
+
+def _solve(atoms, valid, targets, ks, opts):
+    """Solve one OMP per problem together; returns (local indices, weights, rounds).
+
+    ``opts`` holds the solver's keywords (``lam``, ``tol``, ``positive``,
+    ``criterion``, ``per_step``).  A problem whose target is zero is matched
+    exactly by zero weights, which train on nothing: it gets ``k`` evenly
+    spaced rows with equal weights summing to its number of rows instead, and
+    a warning.
+    """
+    b = torch.stack([t.to(device=atoms.device, dtype=torch.float64) for t in targets])
+    opts = {"eps" if key == "tol" else key: v for key, v in opts.items()}  # MERGE: delete line
+    results = omp_batched(atoms, b, ks, valid=valid, **opts)
+    idx = [r.indices.cpu().numpy() for r in results]
+    w = [r.weights.cpu().numpy() for r in results]
+    sizes = [atoms.shape[1]] * len(ks) if valid is None else valid.sum(1).tolist()
+    for p in np.flatnonzero((b == 0).all(1).cpu().numpy()):
+        k = min(int(ks[p]), int(sizes[p]))
+        if k == 0:
+            continue
+        warnings.warn(f"GRAD-MATCH: the gradient to match is zero (problem {p}: all "
+                      f"gradients zero?), which zero weights match exactly; taking {k} "
+                      f"evenly spaced rows with equal weights instead.", UserWarning,
+                      stacklevel=3)
+        idx[p] = (np.arange(k) * int(sizes[p])) // k
+        w[p] = np.full(k, sizes[p] / k)
+    return idx, w, max(r.n_rounds for r in results)
+
+
+def _rescaled(X, targets, opts):
+    """The power of two that brings ``max |X|`` to [1, 2) when it is so large (or small) that
+    the solver's float32 products would overflow (or underflow), else 1; with the targets
+    and the options scaled to match (the ridge by its square), so that the minimizer (the
+    weights) of the problem on ``X * scale`` is the same.
+
+    Returns ``(scale, targets, opts)``.
+    """
+    top = float(torch.linalg.vector_norm(X, float("inf")))
+    if top == 0 or 2.0 ** -32 <= top <= 2.0 ** 32:
+        return 1.0, targets, opts
+    scale = 2.0 ** -math.floor(math.log2(top))
+    return (scale, [None if t is None else t * scale for t in targets],
+            dict(opts, lam=opts["lam"] * scale * scale))
+
+
+def solve_dense(blocks, targets, ks, opts):
+    """:func:`_solve` on dense row blocks, one problem per block."""
+    A, valid = _pad(blocks)
+    return _solve(DenseAtoms(A), valid, targets, ks, opts)
+
+
+def relative_error(G_sel, weights, target):
+    """``||G_sel^T w - target|| / ||target||`` in float64."""
+    target = target.to(torch.float64)
+    w = torch.as_tensor(weights, device=G_sel.device, dtype=torch.float64)
+    resid = w @ G_sel.to(torch.float64) - target
+    return float(resid.norm() / target.norm().clamp_min(1e-300))
+
+
+def group_targets(ll, groups, valid, scale, per_class):
+    """The full-gradient target of each group of rows of ``ll``.
+
+    The group's gradient sum times ``scale``; with held-out data ``valid``
+    (a :class:`LastLayer`), its gradient sum (of the group's class with
+    ``per_class``) rescaled to the group's size instead, a class that
+    ``valid`` lacks keeping its own training gradient.
+    """
+    yv = None if valid is None else valid.y.cpu().numpy()
+    out = []
+    for g in groups:
+        src, src_scale = ll[torch.as_tensor(g, device=ll.E.device)], scale
+        if valid is not None:
+            vr = np.flatnonzero(yv == int(ll.y[g[0]])) if per_class else np.arange(len(yv))
+            if len(vr):
+                src = valid[torch.as_tensor(vr, device=valid.E.device)]
+                src_scale = len(g) * scale / len(vr)
+        out.append(src.gradient_sum.to(ll.E.device) * src_scale)
+    return out
+
+
+def fit_factored(ll, groups, full_targets, ks, opts, per_gradient):
+    """Per-example GRAD-MATCH on the factors of ``ll``, one problem per group of rows.
+
+    ``full_targets`` holds each group's target over all columns (only the
+    group's own class block is matched with ``per_gradient``).  The
+    per-example gradients are never formed: the atoms are
+    :class:`~sksubset.omp.OuterProductAtoms` (own-class blocks, ``(n, H + 1)``,
+    with ``per_gradient``).  Returns rows of ``ll``, weights, the relative
+    error against the sum of the full targets and the solver's rounds.
+    """
+    subs = [ll[torch.as_tensor(g, device=ll.E.device)] for g in groups]
+    H1 = ll.Hb.shape[1]
+    # gradients are linear in Hb: scale it (and the targets) where its magnitude would
+    # overflow the solver's products; the weights are unchanged
+    scale, full_targets, opts = _rescaled(ll.Hb, full_targets, opts)
+    if scale != 1.0:
+        subs = [LastLayer(sub.E, sub.Hb * scale, sub.Z, sub.y) for sub in subs]
+    if per_gradient:
+        targets = [t[int(sub.y[0]) * H1:(int(sub.y[0]) + 1) * H1]
+                   for sub, t in zip(subs, full_targets)]
+        atoms, valid_rows = _pad([class_gradients(sub.E, sub.Hb, sub.y) for sub in subs])
+        atoms = DenseAtoms(atoms)
+    else:
+        targets = full_targets
+        E, valid_rows = _pad([sub.E for sub in subs])
+        atoms = OuterProductAtoms(E, _pad([sub.Hb for sub in subs])[0])
+    idx_l, w_l, rounds = _solve(atoms, valid_rows, targets, ks, opts)
+    local = np.concatenate([g[i] for g, i in zip(groups, idx_l)]).astype(np.int64)
+    weights = np.concatenate(w_l)
+    # the error from the factors too: sum_i w_i e_i [1, h_i]^T, never the rows
+    it = torch.as_tensor(local, device=ll.E.device)
+    w = torch.as_tensor(weights, device=ll.E.device, dtype=torch.float64)
+    approx = gradient_sum(ll.E[it].to(torch.float64) * w[:, None], ll.Hb[it].to(torch.float64))
+    target = sum(full_targets).to(torch.float64) / scale
+    err = float((approx - target).norm() / target.norm().clamp_min(1e-300))
+    return local, weights, err, rounds
+
+
+def fit_dense(G, k, y, target, opts, per_gradient):
+    """Standalone GRAD-MATCH on a validated gradient matrix; ``y=None``: one problem.
+
+    ``target``: None (each problem matches its rows' sum), a vector (one
+    problem) or one row per class.
+    """
+    n, d = G.shape
+    scale, (target,), opts = _rescaled(G, [target], opts)
+    G = G * scale if scale != 1.0 else G
+    if y is None:
+        b = G.sum(0) if target is None else target
+        idx, w, rounds = solve_dense([G], [b], [k], opts)
+        return idx[0], w[0], relative_error(G[idx[0]], w[0], b), rounds
+    classes, rows = group_rows(y)
+    C = len(classes)
+    if per_gradient and d % C:
+        raise ValueError(f"per_gradient=True needs G's columns in {C} equal blocks (one per "
+                         f"class); {d} columns do not split into {C}.")
+    width = d // C
+    blocks, targets = [], []
+    for c, r in enumerate(rows):
+        cols = slice(c * width, (c + 1) * width) if per_gradient else slice(None)
+        blocks.append(G[r][:, cols])
+        targets.append(blocks[-1].sum(0) if target is None else target[c, cols])
+    ks = split_budget(k, [len(r) for r in rows]).tolist()
+    idx_l, w_l, rounds = solve_dense(blocks, targets, ks, opts)
+    idx = np.concatenate([r[i] for r, i in zip(rows, idx_l)])
+    w = np.concatenate(w_l)
+    full_target = G.sum(0) if target is None else target.sum(0)
+    return idx, w, relative_error(G[idx], w, full_target), rounds
