@@ -129,7 +129,7 @@ def reseed_module(net):
             f"(no reset_parameters() owns them), so they keep the values the instance was "
             f"built with. Pass the module as a class (with module__* arguments) so that "
             f"skorch builds it inside fit under the seeded generator.", UserWarning,
-            stacklevel=3)
+            stacklevel=5)
 
 
 def warn_if_below_one_batch(k, n, batch_size, stacklevel=5):
@@ -164,7 +164,7 @@ def divergence_error(where, what, lr, X=None):
     return DivergenceError(f"Training diverged in {where}: {what.rstrip('.')}. Try {hint}.")
 
 
-def warn_if_unconverged(history, lr, stacklevel=4):
+def warn_if_unconverged(history, lr, stacklevel=5):
     """A ConvergenceWarning when the last epoch's training loss (of a skorch ``history``) is
     more than twice the first mini-batch's, the loss before any step."""
     first = history[0, "batches", 0, "train_loss"]
