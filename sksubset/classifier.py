@@ -4,8 +4,8 @@
 :class:`skorch.NeuralNetClassifier`), trains it for a few full-data warm-start
 epochs, then on weighted subsets chosen by a selector every ``R`` epochs, all
 inside one skorch training run.  The epoch layout is
-:func:`sksubset.schedule.make_schedule`; the training loop is
-:class:`sksubset._training._run.SubsetRun`.
+:func:`sksubset.schedule.make_schedule`; the training loop, GRAD-MATCH's
+Algorithm 1, is ``SubsetRun`` in ``sksubset/_training/_run.py``.
 """
 
 import time

@@ -99,7 +99,7 @@ class SubsetRun:
     def begin_epoch(self, net):
         """Before trained epoch ``t``: at a selection, swap the dataset to the new subset."""
         t, schedule = self.epoch, self.schedule
-        phase = schedule.phase(t)
+        phase = schedule.phase(t)  # a warm epoch trains on the whole pool, weights 1
         if phase == "subset":
             if t == schedule.warm_epochs:  # the warm start paid for the skipped epochs
                 skip_lr_epochs(net, schedule.skipped_epochs)
