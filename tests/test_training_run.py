@@ -265,12 +265,12 @@ def test_huge_inputs_are_named(small, kappa, where):
 def test_loss_ending_far_above_its_start_warns(small):
     X, y = small
     clf = SubsetTrainingClassifier(make_net(max_epochs=10, lr=1e6, optimizer__momentum=0),
-                                   budget=0.2, verbose=0)
+                                   budget=0.2, random_state=0, verbose=0)
     with pytest.warns(ConvergenceWarning, match="more than twice its start"):
         clf.fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        SubsetTrainingClassifier(make_net(max_epochs=10, lr=0.01), budget=0.2,
+        SubsetTrainingClassifier(make_net(max_epochs=10, lr=0.01), budget=0.2, random_state=0,
                                  verbose=0).fit(X, y)
 
 
