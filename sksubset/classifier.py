@@ -3,11 +3,11 @@
 ``SubsetTrainingClassifier(net, budget=0.1).fit(X, y)`` clones ``net`` (a
 :class:`skorch.NeuralNetClassifier`), trains it for a few full-data warm-start
 epochs, then on weighted subsets chosen by a selector every ``R`` epochs, all
-inside one skorch training run (see :mod:`sksubset.training`).  The exact
-epoch layout is :func:`sksubset.schedule.make_schedule`.
+inside one skorch training run.  The epoch layout is
+:func:`sksubset.schedule.make_schedule`; the training loop, GRAD-MATCH's
+Algorithm 1, is ``SubsetRun`` in ``sksubset/_training/_run.py``.
 """
 
-import math
 import time
 from numbers import Integral, Real
 
@@ -20,7 +20,6 @@ from sklearn.base import (
     _fit_context,
     clone,
 )
-from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -29,38 +28,33 @@ from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
 from skorch.helper import predefined_split
 
+from ._training._checks import (
+    check_module,
+    check_selector,
+    reseed_module,
+    warn_if_below_one_batch,
+    warn_if_unconverged,
+)
+from ._training._dataset import SubsetDataset
+from ._training._loss import WEIGHTINGS, weighted_criterion
+from ._training._run import SubsetRun
+from ._training._skorch import SubsetSchedule
+from ._training._split import split
 from ._utils.budget import BUDGET_CONSTRAINTS, resolve_budget
-from ._utils.progress import epoch_bar
 from .data import Examples, dataset_labels, prediction_input, read_training_data
 from .distributed import processes_of
-from .exceptions import DivergenceError
-from .gradients import last_layer_params
-from .monitor import divergence_error, warn_if_below_one_batch, warn_if_unconverged
-from .preflight import check_module, check_selector, reseed_module
 from .schedule import make_schedule
-from .selectors import (
-    STRATEGIES,
-    BaseSelector,
-    GradMatchSelector,
-    SelectionContext,
-    get_selector,
-)
-from .training import (
-    WEIGHTINGS,
-    Stopwatch,
-    SubsetDataset,
-    SubsetSchedule,
-    skip_lr_epochs,
-    sync,
-    weighted_criterion,
-)
+from .selectors import STRATEGIES, BaseSelector, GradMatchSelector, get_selector
 
 __all__ = ["SubsetTrainingClassifier"]
 
-#: the solver of ``selector="gradmatch"`` on per-example gradients (see the class docstring)
-FAST_SOLVER = {"criterion": "correlation", "per_step": 16}
-
 _CALLBACK = "sksubset_schedule"
+
+
+def _default_selector():
+    """``selector=None`` and ``"gradmatch"``: per-class GRAD-MATCH, the correlation rule,
+    16 atoms a step (see the class docstring)."""
+    return GradMatchSelector(criterion="correlation", per_step=16, per_class=True)
 
 
 class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
@@ -78,19 +72,23 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
     net : skorch.NeuralNetClassifier
         The (unfitted) net to train; it is cloned.  Its ``criterion`` must be
         ``torch.nn.CrossEntropyLoss`` (module ending in logits) or skorch's
-        default ``torch.nn.NLLLoss`` (module ending in softmax).
-    selector : str or selector instance, default="gradmatch"
-        Strategy name (see :data:`sksubset.selectors.STRATEGIES`) or a selector
-        object such as ``GradMatchSelector(per_class=True)``.  An instance's
-        own ``budget`` is ignored: the classifier's ``budget`` applies.
-        ``"gradmatch"`` selecting examples (``per_batch=False``) solves with
-        :data:`~sksubset.classifier.FAST_SOLVER`, ``criterion="correlation", per_step=16``; the
-        exact search of ``GradMatchSelector()`` (the gain rule, one atom a
-        step) stays for mini-batches.  Measured at the default ``R=20`` and
-        10% (``docs/benchmarks.md``, section 4.4; 5 seeds on Fashion-MNIST,
-        LeNet-5, one CPU thread): 89.77 ± 0.33% in 58.8 s against 89.63 ±
-        0.35% in 68.3 s with the exact search (a round's solver 0.56 s instead
-        of 4.11 s); on digits (10 seeds) 92.50 ± 0.48% against 92.28 ± 0.53%.
+        default ``torch.nn.NLLLoss`` (module ending in softmax), given as a
+        class; its options (``criterion__weight``, ``ignore_index``,
+        ``label_smoothing``) are honoured.
+    selector : selector instance, str or None, default=None
+        How subsets are chosen.  ``None`` (or ``"gradmatch"``):
+        ``GradMatchSelector(criterion="correlation", per_step=16)``, per-class
+        GRAD-MATCH whose OMP takes 16 atoms a step by the correlation rule,
+        for examples and mini-batches alike; ``docs/benchmarks.md`` ("The
+        classifier's defaults") compares it with the exact search.  The other
+        names of :data:`sksubset.selectors.STRATEGIES` are shorthands for
+        their selector with its defaults (``"random"`` is
+        ``RandomSelector()``).  An instance is cloned for each fit; its
+        parameters are searchable as ``selector__<name>`` (for example
+        ``selector__lam`` in ``GridSearchCV``).  Its ``budget`` and
+        ``random_state`` must be left at their defaults: the classifier's own
+        set them for every round, and a changed one raises ``ValueError``
+        before training.
     budget : float in (0, 1] or int >= 1, default=0.1
         Fraction of the training examples in each subset, or their number
         (as for the selectors: ``1`` is one example, ``1.0`` all of them; an
@@ -105,40 +103,20 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         Select mini-batches (of the net's ``batch_size``) instead of examples
         (GRAD-MATCH-PB, CRAIG-PB); refused for the selectors without a
         per-batch variant.
-    per_class : bool, default=True
-        With ``selector="gradmatch"`` and ``per_batch=False``: one problem per
-        class, the budget split in proportion to class sizes (every class
-        present gets at least one example once the budget allows one each).
-        The defaults (per-class, per-example GRAD-MATCH) are the variant that
-        came closest to full training cut to the same wall-clock, and beat
-        RANDOM-WARM, on Fashion-MNIST (``docs/benchmarks.md``, section 4).
-        Cheaper and closer still, measured there at 10% (5 seeds): the same
-        selector from a pool three times the budget that cycles through the
-        data, ``selector=GradMatchSelector(per_class=True, pool_fraction=0.3,
-        pool_sampling="cycle", **FAST_SOLVER)``, with ``R=5``: 90.27% in 58.6
-        s, +0.19 points above full training cut to the same time (3 of 5
-        seeds), against -0.64 for these defaults, -0.25 for RS2 and -0.58 for
-        RANDOM-WARM.  The pool is not the default: its size has to follow the
-        budget, and it is measured on one data set (section 4.4 has 5% and
-        30%).
-    per_gradient : bool, default=False
-        With ``selector="gradmatch"`` and ``per_class``: match only each
-        class's own output-unit gradient.
     weighting : {"batch", "subset", "none"}, default="batch"
         How the selection weights enter the loss of a mini-batch of subset
-        training, with per-example losses ``l_i`` and weights ``w_i``:
-        ``"batch"``: ``sum w_i l_i / sum w_i`` (normalized within each
-        mini-batch, as the papers' code trains); ``"subset"``: ``mean w_i l_i``
-        with weights averaging 1 over the subset (an unbiased estimate of the
-        weighted subset loss, but a mini-batch that draws a few heavy examples
-        takes a step many times the learning rate); ``"none"``: the weights
-        are ignored (the ablation).  ``"batch"`` is the default because it
-        never collapsed and lost nothing measurable at the papers' settings
-        (``docs/benchmarks.md``, section "Weighting").
-    lam : float >= 0, default=0.5
-        With ``selector="gradmatch"``: ridge regularization of the weights.
-    eps : float >= 0, default=1e-10
-        With ``selector="gradmatch"``: OMP error tolerance.
+        training, with per-example losses ``l_i``, weights ``w_i`` and ``m_i``
+        the class weight of example ``i``'s label (1 without
+        ``criterion__weight``; torch's mean is ``sum l_i / sum m_i``):
+        ``"batch"``: ``sum w_i l_i / sum w_i m_i`` (normalized within each
+        mini-batch, as the papers' code trains); ``"subset"``: ``sum w_i l_i /
+        sum m_i`` with weights averaging 1 over the subset (an unbiased
+        estimate of the weighted subset loss, but a mini-batch that draws a
+        few heavy examples takes a step many times the learning rate);
+        ``"none"``: the weights are ignored (the ablation).  All weights 1
+        give torch's own loss.  ``"batch"`` is the default because it never
+        collapsed and lost nothing measurable at the papers' settings
+        (``docs/benchmarks.md``, "Weighting").
     valid_size : float in (0, 1), int or None, default=None
         Hold out this much of the training data (stratified) and match its
         gradient instead of the training gradient (the paper's *isValid*).
@@ -154,12 +132,14 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         the weights it has.
     verbose : int, default=1
         Progress bar over the epochs, showing the phase (``warm``, ``select``,
-        ``subset``).  0: never.  1: only where a person watches: standard
-        error is a terminal or a notebook, the fit is not inside a
-        scikit-learn search or cross-validation, and the net prints no epoch
-        table of its own (a skorch net with ``verbose > 0`` prints one, with
-        ``phase`` and ``subset_size`` columns).  2 or more: also in logs and
-        inside searches, never together with the net's table.
+        ``subset``).  0: never.  1: where a person watches, that is when
+        standard error is a terminal or the code runs in a Jupyter notebook.
+        2 or more: wherever the output goes (a log file, a captured stream).
+        Never together with the net's own epoch table (a skorch net with
+        ``verbose > 0`` prints one, with ``phase`` and ``subset_size``
+        columns).  Nothing looks at the caller: inside a scikit-learn search
+        or cross-validation on a terminal each fit shows a bar that clears
+        when it ends; pass ``verbose=0`` there to silence them.
 
     Raises
     ------
@@ -213,70 +193,39 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
 
     _parameter_constraints = {
         "net": [HasMethods(["fit", "predict_proba"])],
-        "selector": [StrOptions(set(STRATEGIES)), BaseSelector],
+        "selector": [None, StrOptions(set(STRATEGIES)), BaseSelector],
         "budget": BUDGET_CONSTRAINTS,
         "R": [Interval(Integral, 1, None, closed="left")],
         "kappa": [Interval(Real, 0, 1, closed="both")],
         "per_batch": ["boolean"],
-        "per_class": ["boolean"],
-        "per_gradient": ["boolean"],
         "weighting": [StrOptions(set(WEIGHTINGS))],
-        "lam": [Interval(Real, 0, None, closed="left")],
-        "eps": [Interval(Real, 0, None, closed="left")],
         "valid_size": [None, Interval(Real, 0, 1, closed="neither"),
                        Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
 
-    def __init__(self, net, selector="gradmatch", budget=0.1, R=20, kappa=0.5, per_batch=False,
-                 per_class=True, per_gradient=False, weighting="batch", lam=0.5, eps=1e-10,
-                 valid_size=None, random_state=None, verbose=1):
+    def __init__(self, net, selector=None, budget=0.1, R=20, kappa=0.5, per_batch=False,
+                 weighting="batch", valid_size=None, random_state=None, verbose=1):
         self.net = net
         self.selector = selector
         self.budget = budget
         self.R = R
         self.kappa = kappa
         self.per_batch = per_batch
-        self.per_class = per_class
-        self.per_gradient = per_gradient
         self.weighting = weighting
-        self.lam = lam
-        self.eps = eps
         self.valid_size = valid_size
         self.random_state = random_state
         self.verbose = verbose
 
     # -- fitting ----------------------------------------------------------
     def _make_selector(self):
+        """A fresh selector instance for this fit (see ``selector``)."""
         if isinstance(self.selector, BaseSelector):
             return clone(self.selector)
-        if self.selector == "gradmatch":
-            solver = {} if self.per_batch else FAST_SOLVER
-            return GradMatchSelector(lam=self.lam, eps=self.eps, per_class=self.per_class,
-                                     per_gradient=self.per_gradient, **solver)
+        if self.selector is None or self.selector == "gradmatch":
+            return _default_selector()
         return get_selector(self.selector)()
-
-    def _split(self, net, examples, y, rng):
-        """Training pool and optional validation rows (indices into the examples)."""
-        n = len(y)
-        if self.valid_size is not None:
-            n_valid = self.valid_size if isinstance(self.valid_size, Integral) else None
-            n_valid = n_valid or int(np.ceil(self.valid_size * n))
-            n_classes = len(np.unique(y))
-            if n_valid < n_classes or n - n_valid < n_classes:
-                raise ValueError(f"valid_size={self.valid_size} leaves {n_valid} validation and "
-                                 f"{n - n_valid} training samples; each needs at least one "
-                                 f"per class ({n_classes}).")
-            pool, valid = train_test_split(np.arange(n), test_size=n_valid, stratify=y,
-                                           random_state=rng.randint(2**31 - 1))
-            return np.sort(pool), np.sort(valid)
-        if net.train_split is None:
-            return np.arange(n), None
-        ds_train, ds_valid = net.train_split(examples, y)
-        if ds_valid is None:
-            return np.arange(n), None
-        return np.asarray(ds_train.indices), np.asarray(ds_valid.indices)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
@@ -303,7 +252,8 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
             raise TypeError("net must be a skorch.NeuralNetClassifier; got "
                             f"{type(self.net).__name__}.")
         weighted_criterion(self.net.criterion)  # fail early on an unsupported loss
-        check_selector(self.selector, self.per_batch)
+        selector = self._make_selector()
+        check_selector(selector, self.per_batch)
         rows, y = read_training_data(self, X, y)
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
@@ -317,47 +267,40 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
         with torch.random.fork_rng(devices=devices, enabled=self.random_state is not None):
             torch.manual_seed(seed)
-            self._fit(Examples(rows, y_enc), y_enc, rng, t_start)
+            self._fit(Examples(rows, y_enc), y_enc, selector, rng, t_start)
         return self
 
-    def _fit(self, examples, y, rng, t_start):
+    def _fit(self, examples, y, selector, rng, t_start):
         net = clone(self.net)
-        pool, valid = self._split(net, examples, y, rng)
+        pool, valid = split(self.valid_size, net.train_split, examples, y, rng)
         k = resolve_budget(self.budget, len(pool))
         self.subset_size_ = k
         self.schedule_ = make_schedule(net.max_epochs, k, len(pool), self.R, self.kappa)
         if self.schedule_.subset_epochs:
             warn_if_below_one_batch(k, len(pool), net.batch_size)
-        valid_ds = None if valid is None else examples.take(valid).clean()
+        valid = None if valid is None else examples.take(valid).clean()
         if len(pool) < len(y):
             examples = examples.take(pool)
-        dataset = SubsetDataset(examples.rows, examples.y)
-        callback = SubsetSchedule()
         net.set_params(
             criterion=weighted_criterion(net.criterion), criterion__weighting=self.weighting,
             classes=list(range(len(self.classes_))),
-            train_split=None if valid_ds is None else predefined_split(valid_ds),
-            callbacks=list(net.callbacks or []) + [(_CALLBACK, callback)],
+            train_split=None if valid is None else predefined_split(valid),
+            callbacks=list(net.callbacks or []) + [(_CALLBACK, SubsetSchedule())],
         )
         net.initialize()
         if self.random_state is not None:
             reseed_module(net)
         check_module(net, examples, len(self.classes_))
-        run = _Run(self, net, dataset, pool, valid_ds, rng, k)
-        callback.run = run
-        run.watch.totals["setup"] = time.perf_counter() - t_start
-        run.watch.start()
-        try:
-            net.partial_fit(dataset, None, epochs=self.schedule_.n_trained)
-        finally:
-            run.close()
+        run = SubsetRun(net, SubsetDataset(examples.rows, examples.y), self.schedule_, selector,
+                        subset_size=k, pool=pool, valid=valid, rng=rng,
+                        n_classes=len(self.classes_), per_batch=self.per_batch,
+                        verbose=self.verbose, setup_seconds=time.perf_counter() - t_start)
+        run.train()
         warn_if_unconverged(net.history, net.lr)
         self.net_ = net
         self.selection_history_ = run.history
         self.n_iter_ = run.epoch
-        parts = ("setup", "warm_start", "gradients", "solver", "subset_training")
-        self.timing_ = {p: run.watch.totals.get(p, 0.0) for p in parts}
-        self.timing_["total"] = sum(self.timing_.values())
+        self.timing_ = run.clock.timing()
 
     # -- prediction -------------------------------------------------------
     def _check_X(self, X):
@@ -412,131 +355,3 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         tags.input_tags.allow_nan = False
         tags.non_deterministic = self.random_state is None
         return tags
-
-
-class _Run:
-    """State of one ``fit``: drives selections from the schedule callback."""
-
-    def __init__(self, est, net, dataset, pool, valid, rng, k):
-        self.est, self.net, self.dataset = est, net, dataset
-        self.schedule = est.schedule_
-        self.pool, self.valid = pool, valid
-        self.rng, self.k = rng, k
-        self.selector = est._make_selector()
-        self.processes = processes_of(net)  # one, or the ranks of a data-parallel run
-        self.device = self.processes.device
-        self.watch = Stopwatch(self.device)
-        self.history = []
-        self.epoch = 0
-        self.phase = None
-        self.grad_seconds = 0.0
-        # seeds of the selection loaders' generators, without drawing from any stream
-        self.seed, self.n_passes = torch.initial_seed(), 0
-        self.bar = (epoch_bar(self.schedule.n_trained, est.verbose, net.verbose)
-                    if self.processes.is_main else None)
-
-    def _last_layer(self, examples):
-        t = time.perf_counter()
-        self.n_passes += 1
-        try:
-            out = self.processes.last_layer(self.net, examples, seed=self.seed + self.n_passes)
-        except DivergenceError as exc:
-            raise self._diverged(f"at its selection, {exc}", selecting=True) from None
-        sync(self.device)
-        self.grad_seconds += time.perf_counter() - t
-        return out
-
-    def _train_fn(self, idx):
-        examples = Examples(self.dataset.X, self.dataset.y)
-        return self._last_layer(examples if idx is None else examples.take(idx))
-
-    def _context(self):
-        valid = self.valid
-        return SelectionContext(
-            y=self.dataset.y.numpy(), n_classes=len(self.est.classes_), budget=self.k,
-            batch_size=self.net.batch_size, per_batch=self.est.per_batch, rng=self.rng,
-            epoch=self.epoch, device=self.device, train_fn=self._train_fn,
-            params_fn=lambda: last_layer_params(self.net.module_),
-            valid_fn=None if valid is None else (lambda: self._last_layer(valid)))
-
-    def _timed(self, step):
-        """Run a selection step; charge its forward passes to ``gradients``, the rest to
-        ``solver``.  Returns the step's result, its seconds and its forward-pass seconds."""
-        self.watch.lap(self._train_phase())
-        self.grad_seconds = 0.0
-        out = step(self._context())
-        seconds = self.watch.lap("solver")
-        self.watch.totals["solver"] -= self.grad_seconds
-        self.watch.totals["gradients"] = self.watch.totals.get("gradients", 0.0) + self.grad_seconds
-        return out, seconds, self.grad_seconds
-
-    def _select(self, reason):
-        if self.bar is not None:
-            self.bar.set_postfix_str("select")
-        own, seconds, grad_seconds = self._timed(self.selector.select)
-        sel = self.processes.agree(own)
-        self.dataset.set_subset(sel.indices, sel.weights)
-        record = {"epoch": self.epoch, "indices": self.pool[sel.indices],
-                  "weights": np.asarray(sel.weights, dtype=np.float64),
-                  "gradient_error": sel.info.get("gradient_error"), "seconds": seconds,
-                  "gradient_seconds": grad_seconds, "solver_seconds": seconds - grad_seconds,
-                  "reason": reason}
-        record.update({key: v for key, v in sel.info.items() if key not in record})
-        self.history.append(self.processes.record_costs(record, own))
-
-    def _reason(self):
-        """Why to select before this subset epoch, or None."""
-        if not self.history:
-            return "first"
-        if self.selector.adaptive:
-            return self.processes.agree(self._timed(self.selector.check)[0])
-        if (self.epoch - self.schedule.warm_epochs) % self.schedule.R == 0:
-            return "schedule"
-        return None
-
-    def begin_epoch(self, net):
-        phase = self.schedule.phase(self.epoch)
-        if phase == "subset":
-            if self.phase != "subset":
-                skip_lr_epochs(net, self.schedule.skipped_epochs)
-            reason = self._reason()
-            if reason is not None:
-                self._select(reason)
-        self.phase = phase
-        net.history.record("phase", phase)
-        net.history.record("subset_size", len(self.dataset))
-
-    def _train_phase(self):
-        return "warm_start" if self.phase == "warm" else "subset_training"
-
-    def _where(self, selecting):
-        """Epoch (1-based, as in the net's history), phase and selection round (the one being
-        selected, or the one being trained)."""
-        where = f"epoch {self.epoch + 1} of {self.schedule.n_trained}"
-        if self.schedule.phase(self.epoch) == "warm":
-            return where + " (warm start on all the data)"
-        return where + f" (subset training, selection round {len(self.history) + selecting})"
-
-    def _diverged(self, what, selecting=False):
-        X = getattr(self.dataset.X, "X", None)  # in-memory array rows (not a Dataset's)
-        return divergence_error(self._where(selecting), what, self.net.lr, X)
-
-    def end_batch(self, net):
-        loss = net.history[-1, "batches", -1, "train_loss"]
-        if not math.isfinite(loss):
-            raise self._diverged(f"the training loss became {loss}")
-
-    def end_epoch(self, net):
-        self.epoch += 1
-        if self.bar is not None:
-            self.bar.set_postfix_str(self.phase)
-            self.bar.update()
-
-    def close(self):
-        self.watch.lap(self._train_phase())
-        if self.bar is not None:
-            self.bar.close()
-        for _, cb in self.net.callbacks_:
-            if isinstance(cb, SubsetSchedule):
-                cb.run = None
-

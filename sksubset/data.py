@@ -19,8 +19,8 @@ Labels of a dataset are read once: from its ``targets`` attribute when it
 has one (torchvision's datasets do; also through ``Subset`` and skorch's
 ``Dataset``), else by one pass over it.
 
-:class:`Rows` are the inputs of some examples (an index view); the selection
-pass streams over them in batches (:meth:`Rows.batches`): chunks of the
+``Rows`` are the inputs of some examples (an index view); the selection
+pass streams over them in batches (``Rows.batches``): chunks of the
 array, or a ``DataLoader`` built from the net's own inference-iterator
 settings (``batch_size``, ``iterator_valid__num_workers``,
 ``iterator_valid__pin_memory``, ``iterator_valid__collate_fn``), so that only
@@ -44,8 +44,8 @@ from sklearn.utils.validation import validate_data
 from skorch.helper import SliceDataset
 from torch.utils.data import DataLoader, Dataset
 
-__all__ = ["SelectionView", "Rows", "Examples", "read_training_data", "prediction_input",
-           "dataset_labels", "is_dataset"]
+# the public name; the rest serves the classifier and the selection passes
+__all__ = ["SelectionView"]
 
 
 class SelectionView(Dataset):

@@ -30,7 +30,7 @@ checks since the previous one).  Its ``seconds``, ``gradient_seconds`` and
 Mixed precision (``Accelerator(mixed_precision=...)``) is not covered: the
 selection forward pass runs through the module as Accelerate prepared it.
 
-:func:`processes_of` picks the right behaviour for a net: a net without an
+``processes_of`` picks the right behaviour for a net: a net without an
 ``accelerator`` runs in one process and nothing here communicates.
 
 Use :class:`AcceleratedNetClassifier` as the net class: it is skorch's
@@ -49,7 +49,8 @@ from skorch.hf import AccelerateMixin  # does not import accelerate itself
 
 from .gradients import LastLayer, last_layer
 
-__all__ = ["AcceleratedNetClassifier", "processes_of", "SingleProcess", "AcceleratedProcesses"]
+# the public name; ``processes_of`` and the process classes serve the training run
+__all__ = ["AcceleratedNetClassifier"]
 
 
 class AcceleratedNetClassifier(AccelerateMixin, NeuralNetClassifier):

@@ -8,13 +8,20 @@ added without clashes):
 * ``toy_mlp_factory``   -- a factory of small torch MLP modules (logits, softmax,
   dropout variants);
 * ``toy_net_factory``   -- a factory of initialized ``skorch.NeuralNetClassifier``
-  objects wrapping those MLPs.
+  objects wrapping those MLPs;
+* ``digits`` and ``small`` -- sklearn's digits scaled to [0, 1] (all of them, the first
+  400), with :func:`digits_net` (an unfitted skorch net for them) and
+  :class:`FixedSelector` (a selector returning the same rows every round), for the
+  classifier's and the training run's tests.
 """
 
 import numpy as np
 import pytest
 import torch
+from skorch import NeuralNetClassifier
 from torch import nn
+
+from sksubset.selectors import BaseSelector, Selection
 
 
 class ToyMLP(nn.Module):
@@ -73,8 +80,6 @@ def toy_net_factory():
     n_in=6, n_hidden=5, n_classes=3, **net_kwargs)``: ``criterion=None``
     keeps skorch's default (``NLLLoss``).
     """
-    from skorch import NeuralNetClassifier
-
     def make(criterion=None, softmax=False, dropout=0.0, seed=0, n_in=6, n_hidden=5,
              n_classes=3, **net_kwargs):
         torch.manual_seed(seed)
@@ -116,3 +121,53 @@ def toy_gradients(toy_net_factory, toy_data):
         return net, X, y, last_layer_gradients(net, X, y)
 
     return make
+
+
+# -- digits, for the classifier and the training run ---------------------------------
+class DigitsMLP(nn.Module):
+    """Tiny MLP; ``n_in=None`` infers the input size at the first forward."""
+
+    def __init__(self, n_in=64, n_hidden=32, n_out=10, softmax=False):
+        super().__init__()
+        first = nn.LazyLinear(n_hidden) if n_in is None else nn.Linear(n_in, n_hidden)
+        layers = [nn.Flatten(), first, nn.ReLU(), nn.Linear(n_hidden, n_out)]
+        if softmax:
+            layers.append(nn.Softmax(dim=-1))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, X):
+        return self.layers(X)
+
+
+def digits_net(max_epochs=6, softmax=False, **kwargs):
+    """An unfitted skorch net for digits (SGD with momentum, batches of 32, no split)."""
+    params = dict(module=DigitsMLP, module__softmax=softmax, max_epochs=max_epochs, lr=0.1,
+                  optimizer__momentum=0.9, batch_size=32, train_split=None, verbose=0,
+                  criterion=nn.NLLLoss if softmax else nn.CrossEntropyLoss)
+    params.update(kwargs)
+    return NeuralNetClassifier(**params)
+
+
+class FixedSelector(BaseSelector):
+    """Returns the same rows and weights every round (a test double)."""
+
+    def __init__(self, indices=(0, 1, 2), weights=(1.0, 2.0, 5.0)):
+        self.indices = indices
+        self.weights = weights
+
+    def select(self, context):
+        return Selection(np.asarray(self.indices), np.asarray(self.weights, dtype=float), {})
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return (X / 16).astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def small(digits):
+    X, y = digits
+    return X[:400], y[:400]

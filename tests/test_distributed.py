@@ -60,8 +60,8 @@ def _launch(launcher, params, digits, tmp):
     X_train, X_test, y_train, y_test = digits
     with open(tmp / "data.pkl", "wb") as f:
         pickle.dump((params, X_train, y_train, X_test, y_test), f)
-    env = dict(os.environ, OMP_NUM_THREADS="1",
-               PYTHONPATH=os.pathsep.join([os.path.dirname(HERE), os.environ.get("PYTHONPATH", "")]))
+    path = os.pathsep.join([os.path.dirname(HERE), os.environ.get("PYTHONPATH", "")])
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=path)
     cmd = LAUNCHERS[launcher] + [os.path.join(HERE, "distributed_worker.py"), str(tmp / "out"),
                                  str(tmp / "data.pkl")]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)

@@ -1,4 +1,5 @@
-"""Progress bars: shown where a person watches; silent in logs, searches, next to skorch's table."""
+"""Tests of :mod:`sksubset._utils.progress`: a bar where a person watches (a terminal, a
+notebook) or when asked for; never next to skorch's table; nothing inspects the caller."""
 
 import contextlib
 import io
@@ -11,7 +12,7 @@ from skorch import NeuralNetClassifier
 from torch import nn
 
 from sksubset import SubsetTrainingClassifier
-from sksubset._utils.progress import epoch_bar, inside_model_selection, interactive
+from sksubset._utils.progress import EpochBar, interactive, shows_progress
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -47,20 +48,28 @@ def test_interactive_follows_stderr():
     assert not interactive()  # pytest's capture
 
 
-def test_inside_model_selection_sees_sklearn_frames():
-    assert not inside_model_selection()
-    namespace = {"__name__": "sklearn.model_selection._search", "probe": inside_model_selection}
-    exec("def search():\n    return probe()", namespace)
-    assert namespace["search"]()
-
-
-def test_epoch_bar_rules():
+def test_the_rule():
     with terminal():
-        assert epoch_bar(3, verbose=1) is not None
-        assert epoch_bar(3, verbose=0) is None
-        assert epoch_bar(3, verbose=2, net_verbose=1) is None  # skorch prints its epoch table
-    assert epoch_bar(3, verbose=1) is None  # pytest's capture, like a log file
-    assert epoch_bar(3, verbose=2) is not None  # asked for explicitly
+        assert shows_progress(1) and shows_progress(2)
+        assert not shows_progress(0)
+        assert not shows_progress(2, net_verbose=1)  # skorch prints its epoch table
+    assert not shows_progress(1)  # pytest's capture, like a log file
+    assert shows_progress(2)  # asked for explicitly
+
+
+def test_epoch_bar_counts_and_shows_its_status():
+    with terminal() as stream:
+        bar = EpochBar(3, verbose=1)
+        bar.status("select")
+        bar.advance("subset")
+        assert bar.bar.n == 1 and "subset" in str(bar.bar)
+        bar.close()
+    assert "sksubset" in stream.getvalue()
+    quiet = EpochBar(3, verbose=1)  # no terminal: no bar, and its calls do nothing
+    assert quiet.bar is None
+    quiet.status("select")
+    quiet.advance("subset")
+    quiet.close()
 
 
 def test_fit_shows_a_bar_on_a_terminal_only(capsys):
@@ -82,12 +91,17 @@ def test_grid_search_writes_no_bars_by_default(capfd):
     assert out == "" and err == ""
 
 
-def test_search_on_a_terminal_writes_no_bars():
+def test_search_on_a_terminal_is_silenced_by_verbose_0():
+    """Nothing inspects the caller: each fit of a search on a terminal shows its own bar, and
+    verbose=0 silences them."""
     X, y = _toy_data(n=64)
     with terminal() as stream:
-        cross_val_score(_clf(), X, y, cv=2)
-        GridSearchCV(_clf(), {"R": [1, 2]}, cv=2, refit=False).fit(X, y)
+        cross_val_score(_clf(verbose=0), X, y, cv=2)
+        GridSearchCV(_clf(verbose=0), {"R": [1, 2]}, cv=2, refit=False).fit(X, y)
     assert stream.getvalue() == ""
+    with terminal() as stream:
+        cross_val_score(_clf(), X, y, cv=2)
+    assert stream.getvalue().count("sksubset") >= 2
 
 
 def test_no_bar_next_to_skorch_epoch_table(capsys):

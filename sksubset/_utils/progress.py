@@ -1,24 +1,25 @@
-"""Progress bars shown only where a person watches, as scikit-learn and skorch users expect.
+"""Progress bars shown where a person watches, by one documented rule.
 
-A fit shows a bar over its epochs when all of these hold:
+A fit shows a bar over its epochs when:
 
-* it was asked for (``verbose > 0``);
-* a person watches: standard error is a terminal or the code runs in a
-  Jupyter kernel, and the fit is not one of the many fits of a scikit-learn
-  search or cross-validation (``GridSearchCV``, ``cross_val_score``, ...);
-* the net prints no epoch table of its own: a skorch net with
+* ``verbose >= 1`` and a person watches: standard error is a terminal, or the
+  code runs in a Jupyter kernel (:func:`interactive`); or ``verbose >= 2``,
+  wherever the output goes (a log file, a captured stream);
+* and the net prints no epoch table of its own: a skorch net with
   ``verbose > 0`` prints one line per epoch (with the ``phase`` and
   ``subset_size`` columns sksubset records), which a bar would break up.
 
-``verbose >= 2`` shows the bar wherever the output goes (a log file, inside a
-search), but still never together with the net's table.
+Nothing inspects the caller: inside a scikit-learn search or cross-validation
+on a terminal, each fit shows its own bar, cleared when the fit ends; pass
+``verbose=0`` to the estimator in a search to silence them, as with skorch's
+own ``verbose``.
 """
 
 import sys
 
 from tqdm.auto import tqdm
 
-__all__ = ["interactive", "inside_model_selection", "epoch_bar"]
+__all__ = ["interactive", "shows_progress", "EpochBar"]
 
 
 def _in_notebook():
@@ -36,42 +37,43 @@ def interactive():
     return tty or _in_notebook()
 
 
-def inside_model_selection():
-    """Whether the caller runs inside scikit-learn's model selection (a search, a CV loop).
-
-    True when a frame of the call stack belongs to ``sklearn.model_selection``,
-    also in the worker processes of ``n_jobs > 1``.
-    """
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_globals.get("__name__", "").startswith("sklearn.model_selection"):
-            return True
-        frame = frame.f_back
-    return False
+def shows_progress(verbose, net_verbose=0):
+    """Whether a fit with this ``verbose`` (and its net's) shows a bar (the module's rule)."""
+    if not verbose or net_verbose:
+        return False
+    return verbose >= 2 or interactive()
 
 
-def epoch_bar(total, verbose, net_verbose=0, desc="sksubset"):
-    """A tqdm bar over ``total`` epochs, or None where no bar belongs (see the module's text).
+class EpochBar:
+    """A bar over ``total`` epochs with a status text, or nothing where no bar belongs.
 
     Parameters
     ----------
     total : int
         Epochs the bar counts.
     verbose : int
-        The estimator's ``verbose``: 0 never, 1 where a person watches, 2 or
-        more wherever the output goes.
+        The estimator's ``verbose`` (see :func:`shows_progress`).
     net_verbose : int, default=0
-        The skorch net's ``verbose``; above 0 it prints its own epoch table,
-        and no bar is shown.
+        The skorch net's ``verbose``; above 0 it prints its own epoch table.
     desc : str, default="sksubset"
         Label of the bar.
-
-    Returns
-    -------
-    tqdm.tqdm or None
     """
-    if not verbose or net_verbose:
-        return None
-    if verbose < 2 and (not interactive() or inside_model_selection()):
-        return None
-    return tqdm(total=total, desc=desc, unit="epoch", leave=False)
+
+    def __init__(self, total, verbose, net_verbose=0, desc="sksubset"):
+        self.bar = (tqdm(total=total, desc=desc, unit="epoch", leave=False)
+                    if shows_progress(verbose, net_verbose) else None)
+
+    def status(self, text):
+        """Show ``text`` next to the bar."""
+        if self.bar is not None:
+            self.bar.set_postfix_str(text)
+
+    def advance(self, text):
+        """One more epoch done, ``text`` its status."""
+        if self.bar is not None:
+            self.bar.set_postfix_str(text)
+            self.bar.update()
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()

@@ -1,20 +1,32 @@
-"""Checks before training (bad inputs fail with a named error) and the seeded module."""
+"""Tests of :mod:`sksubset._training._checks`: bad inputs fail with a named error before
+training, the seeded module, and what a run warns about or stops on."""
 
 import json
 import os
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback
+from skorch.history import History
 from torch import nn
 
 from sksubset import GradMatchSelector, SubsetTrainingClassifier
-from sksubset.preflight import reseed_module
+from sksubset._training._checks import (
+    divergence_error,
+    position,
+    reseed_module,
+    warn_if_below_one_batch,
+    warn_if_unconverged,
+)
+from sksubset.exceptions import DivergenceError
+from sksubset.schedule import make_schedule
 from sksubset.selectors import CraigSelector, GlisterSelector, RandomSelector
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -53,10 +65,15 @@ BAD_INPUTS = [
     ({"budget": 0}, None, None, ValueError, "'budget'"),
     ({"budget": 61}, None, None, ValueError, "budget=61 is larger than the number of samples"),
     ({"per_batch": True, "selector": "glister"}, None, None, ValueError,
-     "selector='glister' has none"),
+     "selector=GlisterSelector has none"),
     ({"per_batch": True, "selector": "crest"}, None, None, ValueError, "has none"),
     ({"per_batch": True, "selector": RandomSelector()}, None, None, ValueError,
      "selector=RandomSelector has none"),
+    ({"selector": GradMatchSelector(budget=0.5)}, None, None, ValueError,
+     r"selector's budget=0.5 would be overridden.*SubsetTrainingClassifier\(budget=...\)"),
+    ({"selector": RandomSelector(random_state=3)}, None, None, ValueError,
+     r"selector's random_state=3 would be overridden.*default \(None\)"),
+    ({"selector": CraigSelector(budget=10)}, None, None, ValueError, "selector's budget=10"),
     ({}, mlp(n_out=5), None, ValueError, r"one column per class, \(n_samples, 3\).*\(2, 5\)"),
     ({}, mlp(n_out=2), None, ValueError, r"one column per class.*\(2, 2\)"),
     ({}, mlp(), lambda X: X.reshape(60, 2, 3), ValueError,
@@ -187,3 +204,56 @@ def test_reseed_warns_about_parameters_it_cannot_redraw(toy_data):
                                    verbose=0)
     with pytest.warns(UserWarning, match=r"cannot re-draw the parameters \['scale'\]"):
         clf.fit(X, y)
+
+
+# -- what a run warns about or stops on ------------------------------------------------
+@pytest.mark.parametrize("k,n,batch_size,warns", [
+    (126, 1257, 128, True), (128, 1257, 128, True), (129, 1257, 128, False),
+    (0, 1257, 128, False), (100, 100, 128, False),  # the whole data in one batch: no subset
+])
+def test_below_one_batch(k, n, batch_size, warns):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warn_if_below_one_batch(k, n, batch_size)
+    assert len(caught) == warns
+    if warns:
+        assert f"batch_size={batch_size}" in str(caught[0].message)
+
+
+def test_divergence_error_names_where_what_and_the_remedies():
+    err = divergence_error("epoch 3 of 9 (warm start on all the data)", "the loss became nan.",
+                           0.5)
+    assert isinstance(err, DivergenceError) and isinstance(err, FloatingPointError)
+    assert str(err) == ("Training diverged in epoch 3 of 9 (warm start on all the data): the "
+                        "loss became nan. Try a smaller learning rate (net lr=0.5).")
+    assert "smaller scale" not in str(divergence_error("x", "y", 0.5, torch.ones(3, 2)))
+    big = divergence_error("x", "y", 0.5, torch.tensor([[1.0, -3e12]]))
+    assert str(big).endswith("or inputs on a smaller scale (the largest |X| is 3e+12).")
+    assert "smaller scale" not in str(divergence_error("x", "y", 0.5, torch.empty(0, 2)))
+
+
+def _history(first_batch, last_epoch):
+    h = History()
+    h.new_epoch()
+    h.new_batch()
+    h.record_batch("train_loss", first_batch)
+    h.record("train_loss", first_batch)
+    h.new_epoch()
+    h.record("train_loss", last_epoch)
+    return h
+
+
+def test_unconverged_warns_above_twice_the_start():
+    with pytest.warns(ConvergenceWarning, match=r"ended at 4.61 after 2 epochs, more than "
+                                                r"twice its start \(2.3\)"):
+        warn_if_unconverged(_history(2.3, 4.61), 0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        warn_if_unconverged(_history(2.3, 4.6), 0.1)
+        warn_if_unconverged(_history(2.3, 0.2), 0.1)
+
+
+def test_position_names_the_epoch_the_phase_and_the_round():
+    schedule = make_schedule(10, 2, 10, R=2, kappa=0.5)  # 1 warm epoch, 5 subset epochs
+    assert position(schedule, 0, 0) == "epoch 1 of 6 (warm start on all the data)"
+    assert position(schedule, 3, 2) == "epoch 4 of 6 (subset training, selection round 2)"

@@ -1,0 +1,119 @@
+"""The weighted loss of subset training: torch's own loss, each example weighted.
+
+During subset epochs the training set yields ``(x, (y, w))``: the target
+carries each example's selection weight ``w``.  :class:`WeightedCrossEntropyLoss`
+and :class:`WeightedNLLLoss` are :class:`torch.nn.CrossEntropyLoss` and
+:class:`torch.nn.NLLLoss` (the two criteria a skorch classifier uses) that
+accept such a target; a plain target (the validation set, a warm-start epoch
+read elsewhere) gives torch's own loss.
+
+The per-example losses ``l_i`` come from the functional form
+(:func:`torch.nn.functional.cross_entropy`, :func:`~torch.nn.functional.nll_loss`
+with ``reduction="none"``), with the criterion's own ``weight`` (class
+weights, ``criterion__weight``), ``ignore_index`` and ``label_smoothing``.
+torch's mean divides by ``sum_i m_i``, where ``m_i`` is the class weight of
+example ``i``'s label (1 without class weights; 0 for an ignored target).
+The weighted mean keeps that normalisation and weights the examples as
+``weighting`` says:
+
+* ``"batch"``: ``sum_i w_i l_i / sum_i w_i m_i`` (the selection weights
+  normalized within each mini-batch, as the papers' code trains; a constant
+  rescaling of the weights changes nothing);
+* ``"subset"``: ``sum_i w_i l_i / sum_i m_i`` (with weights averaging 1 over
+  the subset, an unbiased estimate of the weighted subset loss);
+* ``"none"``: ``sum_i l_i / sum_i m_i``, torch's own loss (the ablation).
+
+All weights 1 give torch's own loss in every mode.  ``reduction="sum"`` gives
+the numerator of the mean with the same normalized weights, ``sum_i v_i l_i``
+(``v_i = w_i sum m / sum w m`` for ``"batch"``, ``w_i`` for ``"subset"``, 1
+for ``"none"``), and ``reduction="none"`` the terms ``v_i l_i``.  A
+mini-batch whose weights are all zero contributes a zero loss.
+"""
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["WEIGHTINGS", "WeightedCrossEntropyLoss", "WeightedNLLLoss", "weighted_criterion"]
+
+#: how selection weights enter a mini-batch's loss (see the module docstring)
+WEIGHTINGS = ("batch", "subset", "none")
+
+
+class _SampleWeighted:
+    """Mixin: a ``(target, weight)`` target gives the weighted loss (module docstring)."""
+
+    def __init__(self, *args, weighting="batch", **kwargs):
+        if weighting not in WEIGHTINGS:
+            raise ValueError(f"weighting must be one of {', '.join(map(repr, WEIGHTINGS))}; "
+                             f"got {weighting!r}.")
+        super().__init__(*args, **kwargs)
+        self.weighting = weighting
+
+    def _losses(self, input, target):  # pragma: no cover - interface
+        """Per-example losses ``l_i`` (torch's ``reduction="none"``)."""
+        raise NotImplementedError
+
+    def _counts(self, target, dtype):
+        """Each example's share ``m_i`` of the denominator of torch's mean."""
+        counted = target != self.ignore_index
+        m = counted.to(dtype)
+        if self.weight is not None:
+            m = m * self.weight.to(dtype)[torch.where(counted, target, 0)]
+        return m
+
+    def forward(self, input, target):
+        if not isinstance(target, (tuple, list)):
+            return super().forward(input, target)
+        target, weight = target
+        losses = self._losses(input, target)
+        counts = self._counts(target, losses.dtype)
+        if self.weighting == "none":
+            terms = losses
+        else:
+            weight = weight.to(losses.dtype)
+            if self.weighting == "batch":
+                total = (weight * counts).sum().clamp_min(torch.finfo(losses.dtype).tiny)
+                weight = weight / total * counts.sum()
+            terms = losses * weight
+        if self.reduction == "none":
+            return terms
+        if self.reduction == "sum":
+            return terms.sum()
+        return terms.sum() / counts.sum()
+
+
+class WeightedCrossEntropyLoss(_SampleWeighted, torch.nn.CrossEntropyLoss):
+    """:class:`torch.nn.CrossEntropyLoss` that accepts per-example weights."""
+
+    def _losses(self, input, target):
+        return F.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                               reduction="none", label_smoothing=self.label_smoothing)
+
+
+class WeightedNLLLoss(_SampleWeighted, torch.nn.NLLLoss):
+    """:class:`torch.nn.NLLLoss` that accepts per-example weights."""
+
+    def _losses(self, input, target):
+        return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                          reduction="none")
+
+
+def weighted_criterion(criterion):
+    """The weighted counterpart of a net's ``criterion`` class.
+
+    Raises
+    ------
+    ValueError
+        For anything but ``CrossEntropyLoss`` and ``NLLLoss`` (classes).
+    """
+    if isinstance(criterion, type):
+        if issubclass(criterion, _SampleWeighted):
+            return criterion
+        if criterion is torch.nn.CrossEntropyLoss:
+            return WeightedCrossEntropyLoss
+        if criterion is torch.nn.NLLLoss:
+            return WeightedNLLLoss
+    raise ValueError(
+        f"net.criterion must be torch.nn.CrossEntropyLoss (module ending in logits) or "
+        f"torch.nn.NLLLoss (skorch's default, module ending in softmax), given as a class "
+        f"(set its options with criterion__*); got {criterion!r}.")

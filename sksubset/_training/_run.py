@@ -1,0 +1,181 @@
+"""Algorithm 1 of GRAD-MATCH (Killamsetty et al., ICML 2021), inside skorch's own loop.
+
+With the epoch layout of a :class:`~sksubset.schedule.Schedule` (``T_f`` warm
+epochs, then the subset epochs, a selection at each of its
+``selection_epochs``), one fit trains::
+
+    for each trained epoch t:                       # one skorch partial_fit
+        if t is a warm epoch:
+            train one epoch on all the data         # the warm start
+        else:
+            if t is a selection epoch of the schedule, or an adaptive selector says so:
+                S, w = selector.select(context)     # a weighted subset of the pool
+            train one epoch on S, each loss weighted by w
+
+:meth:`SubsetRun.begin_epoch` is that loop's body: skorch calls it (through
+the :class:`~sksubset._training._skorch.SubsetSchedule` callback) before
+training each epoch on the :class:`~sksubset._training._dataset.SubsetDataset`,
+whose rows and weights it swaps at a selection.  Everything else is a
+collaborator the run calls: the wall-clock (:mod:`._timing`), data-parallel
+agreement across processes (:mod:`sksubset.distributed`), divergence checks
+(:mod:`._checks`) and the progress bar (:mod:`sksubset._utils.progress`).
+"""
+
+import math
+
+import numpy as np
+import torch
+
+from .._utils.progress import EpochBar
+from ..data import Examples
+from ..distributed import processes_of
+from ..exceptions import DivergenceError
+from ..gradients import last_layer_params
+from ..selectors import SelectionContext
+from ._checks import divergence_error, position
+from ._skorch import SubsetSchedule, skip_lr_epochs
+from ._timing import Clock
+
+__all__ = ["SubsetRun"]
+
+
+class SubsetRun:
+    """One fit's Algorithm 1 (see the module docstring).
+
+    Parameters
+    ----------
+    net : skorch.NeuralNetClassifier
+        Initialized, with a :class:`SubsetSchedule` callback and a weighted
+        criterion.
+    dataset : SubsetDataset
+        The training pool, as the net trains on it.
+    schedule : Schedule
+        The only source of warm and selection epochs.
+    selector : BaseSelector
+    subset_size : int
+        ``k``, the budget of every round.
+    pool : ndarray
+        Indices of the pool's rows in the data given to ``fit`` (for the records).
+    valid : Examples or None
+        The held-out examples whose gradient the selection matches, if any.
+    rng : numpy.random.RandomState
+        The selections' random state (the same on every process).
+    n_classes : int
+    per_batch : bool
+    verbose : int
+        The estimator's (see :mod:`sksubset._utils.progress`).
+    setup_seconds : float
+        Wall-clock spent before training, for ``timing_``.
+    """
+
+    def __init__(self, net, dataset, schedule, selector, *, subset_size, pool, valid, rng,
+                 n_classes, per_batch, verbose, setup_seconds=0.0):
+        self.net, self.dataset, self.schedule, self.selector = net, dataset, schedule, selector
+        self.subset_size, self.pool, self.valid, self.rng = subset_size, pool, valid, rng
+        self.n_classes, self.per_batch = n_classes, per_batch
+        self.processes = processes_of(net)  # one, or the ranks of a data-parallel run
+        self.clock = Clock(self.processes.device, setup_seconds)
+        self.bar = EpochBar(schedule.n_trained, verbose if self.processes.is_main else 0,
+                            net.verbose)
+        self.history = []  # selection_history_
+        self.epoch = 0  # trained epochs so far
+        self.phase = None  # of the epoch being trained
+        # seeds of the selection loaders' generators, drawn from no stream
+        self.seed, self.n_passes = torch.initial_seed(), 0
+
+    def train(self):
+        """Train the whole schedule in one ``partial_fit``; return self."""
+        callback = next(cb for _, cb in self.net.callbacks_ if isinstance(cb, SubsetSchedule))
+        callback.run = self
+        try:
+            self.net.partial_fit(self.dataset, None, epochs=self.schedule.n_trained)
+        finally:
+            callback.run = None  # the fitted net keeps no reference to the data
+            self.clock.lap(self._training_part())
+            self.bar.close()
+        return self
+
+    # -- Algorithm 1 --------------------------------------------------------------
+    def begin_epoch(self, net):
+        """Before trained epoch ``t``: at a selection, swap the dataset to the new subset."""
+        t, schedule = self.epoch, self.schedule
+        phase = schedule.phase(t)  # a warm epoch trains on the whole pool, weights 1
+        if phase == "subset":
+            if t == schedule.warm_epochs:  # the warm start paid for the skipped epochs
+                skip_lr_epochs(net, schedule.skipped_epochs)
+            reason = self._reason(t)
+            if reason is not None:
+                self._select(reason)
+        self.phase = phase
+        net.history.record("phase", phase)
+        net.history.record("subset_size", len(self.dataset))
+
+    def _reason(self, t):
+        """Why to select before subset epoch ``t``, or None."""
+        if t == self.schedule.selection_epochs[0]:
+            return "first"
+        if self.selector.adaptive:  # it decides between its rounds, not the schedule
+            return self.processes.agree(self._step(self.selector.check)[0])
+        if t in self.schedule.selection_epochs:
+            return "schedule"
+        return None
+
+    def _select(self, reason):
+        """A selection round: the same subset on every process, trained from now on."""
+        self.bar.status("select")
+        own, seconds, gradient_seconds = self._step(self.selector.select)
+        selection = self.processes.agree(own)
+        self.dataset.set_subset(selection.indices, selection.weights)
+        record = {"epoch": self.epoch, "indices": self.pool[selection.indices],
+                  "weights": np.asarray(selection.weights, dtype=np.float64),
+                  "gradient_error": selection.info.get("gradient_error"), "seconds": seconds,
+                  "gradient_seconds": gradient_seconds,
+                  "solver_seconds": seconds - gradient_seconds, "reason": reason}
+        record.update({key: v for key, v in selection.info.items() if key not in record})
+        self.history.append(self.processes.record_costs(record, own))
+
+    # -- what a selector sees of the run ---------------------------------------------
+    def _step(self, step):
+        """Run ``step(context)`` timed: returns its result, seconds and forward-pass seconds."""
+        self.clock.lap(self._training_part())
+        return self.clock.selection(step, self._context())
+
+    def _context(self):
+        valid = self.valid
+        return SelectionContext(
+            y=self.dataset.y.numpy(), n_classes=self.n_classes, budget=self.subset_size,
+            batch_size=self.net.batch_size, per_batch=self.per_batch, rng=self.rng,
+            epoch=self.epoch, device=self.processes.device, train_fn=self._pool_factors,
+            params_fn=lambda: last_layer_params(self.net.module_),
+            valid_fn=None if valid is None else (lambda: self._factors(valid)))
+
+    def _pool_factors(self, idx):
+        examples = Examples(self.dataset.X, self.dataset.y)
+        return self._factors(examples if idx is None else examples.take(idx))
+
+    def _factors(self, examples):
+        """Last-layer factors of ``examples`` (one forward pass, every process its share)."""
+        self.n_passes += 1
+        try:
+            return self.clock.forward(self.processes.last_layer, self.net, examples,
+                                      seed=self.seed + self.n_passes)
+        except DivergenceError as exc:
+            raise self._diverged(f"at its selection, {exc}", selecting=True) from None
+
+    # -- collaborators' hooks ---------------------------------------------------------
+    def _training_part(self):
+        return "warm_start" if self.phase == "warm" else "subset_training"
+
+    def _diverged(self, what, selecting=False):
+        X = getattr(self.dataset.X, "X", None)  # in-memory array rows (not a Dataset's)
+        where = position(self.schedule, self.epoch, len(self.history) + selecting)
+        return divergence_error(where, what, self.net.lr, X)
+
+    def end_batch(self, net):
+        loss = net.history[-1, "batches", -1, "train_loss"]
+        if not math.isfinite(loss):
+            raise self._diverged(f"the training loss became {loss}")
+
+    def end_epoch(self, net):
+        self.epoch += 1
+        self.bar.advance(self.phase)
