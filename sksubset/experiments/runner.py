@@ -33,17 +33,20 @@ from .models import LR_EVENT, make_net, module_kwargs
 from .plan import pool_size
 from .strategies import make_selector, strategy_R
 
-__all__ = ["train_run", "warm_up", "RunJob", "execute", "save_record", "load_records"]
+__all__ = ["train_run", "warm_up", "RunJob", "execute", "save_record", "load_records",
+           "EnergyMeter", "sync"]
 
 
-def _sync(device):
-    """Wait for the work queued on a CUDA ``device`` (so wall-clock timings are honest)."""
+def sync(device):
+    """Wait for the work queued on a CUDA ``device`` (so that wall-clock timings are honest);
+    nothing to wait for on the CPU."""
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize(device)
 
 
-class _EnergyMeter:
-    """GPU energy through NVML (``pynvml``, optional); ``kwh()`` is None when unmeasurable."""
+class EnergyMeter:
+    """GPU energy used since creation, through NVML (``pynvml``, optional): ``kwh()``, None
+    when it cannot be measured (not a CUDA device, no ``pynvml``, no energy counter)."""
 
     def __init__(self, device):
         self.handle, self.start = None, None
@@ -70,11 +73,11 @@ class _EnergyMeter:
 
 def _fit_timed(estimator, X, y, device):
     """Wall-clock and process CPU seconds of ``estimator.fit``, and its energy (or None)."""
-    meter = _EnergyMeter(device)
-    _sync(device)
+    meter = EnergyMeter(device)
+    sync(device)
     t0, c0 = time.perf_counter(), time.process_time()
     estimator.fit(X, y)
-    _sync(device)
+    sync(device)
     return time.perf_counter() - t0, time.process_time() - c0, meter.kwh()
 
 
@@ -221,7 +224,7 @@ def warm_up(cfg, data):
     with torch.random.fork_rng(devices=[]):
         net.fit(X_train, y_train)
         net.predict(X_train)
-    _sync(cfg.device)
+    sync(cfg.device)
 
 
 def _read_record(path, warn=True):
