@@ -160,8 +160,9 @@ class RealGradients:
             torch.manual_seed(self.seed)
             name, module = make_net(self.X, hidden)
             net = NeuralNetClassifier(module, criterion=nn.CrossEntropyLoss,
-                                      optimizer=torch.optim.Adam, lr=1e-3, batch_size=128, max_epochs=self.epochs,
-                                      train_split=None, device=self.device, verbose=0)
+                                      optimizer=torch.optim.Adam, lr=1e-3, batch_size=128,
+                                      max_epochs=self.epochs, train_split=None,
+                                      device=self.device, verbose=0)
             net.fit(self.X, self.y)
             self.cache[hidden] = (last_layer(net, self.X, self.y), name)
         return self.cache[hidden]
