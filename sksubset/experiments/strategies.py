@@ -24,14 +24,7 @@ A *strategy name* maps to a training configuration (:func:`parse_strategy`):
 
 from dataclasses import dataclass
 
-from ..selectors import (
-    STRATEGIES,
-    CraigSelector,
-    CrestSelector,
-    GlisterSelector,
-    GradMatchSelector,
-    RandomSelector,
-)
+from ..selectors import STRATEGIES, get_selector
 
 __all__ = ["Strategy", "parse_strategy", "make_selector", "strategy_R", "FULL_KINDS",
            "DEFAULT_R", "DEFAULT_R_RS2"]
@@ -42,9 +35,6 @@ FULL_KINDS = ("full", "full-earlystop", "full-frontier")
 #: reselection interval when none is given (RS2: every epoch)
 DEFAULT_R, DEFAULT_R_RS2 = 20, 1
 
-#: the selector class of each selector name
-_SELECTORS = {"gradmatch": GradMatchSelector, "random": RandomSelector,
-              "craig": CraigSelector, "glister": GlisterSelector, "crest": CrestSelector}
 #: the strategies' own settings of a selector, with or without ``selector_params``
 _SETTINGS = {"craig": {"epsilon": 0.1}, "glister": {"per_class": False}}
 #: the solver of per-example GRAD-MATCH without ``selector_params``
@@ -137,7 +127,7 @@ def make_selector(strategy, params=None):
             kwargs.update(_PER_EXAMPLE_SOLVER)
     if strategy.rs2:
         kwargs["sampling"] = "cycle"
-    return _SELECTORS[strategy.selector](**{**kwargs, **(params or {})})
+    return get_selector(strategy.selector)(**{**kwargs, **(params or {})})
 
 
 def strategy_R(cfg, strategy):
