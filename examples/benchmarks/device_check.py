@@ -37,8 +37,8 @@ from sksubset.experiments.models import make_net, module_kwargs
 from sksubset.experiments.runner import sync
 from sksubset.selectors import GradMatchSelector
 
-# the (private) module whose ``omp_batched`` GRAD-MATCH's solve calls
-solver_module = importlib.import_module("sksubset.selectors._gradmatch_solve")
+#: the (private) module whose ``omp_batched`` GRAD-MATCH calls, watched during ``fit``
+SOLVER_MODULE = "sksubset.selectors._gradmatch_solve"
 
 
 def memcpy_summary(events):
@@ -100,6 +100,7 @@ def _checked_selector(state):
 @contextlib.contextmanager
 def _watching_solver(state):
     """Record the devices of the OMP's inputs and results during ``fit``."""
+    solver_module = importlib.import_module(SOLVER_MODULE)
     solve = solver_module.omp_batched
 
     def watched(A, b, *args, **kwargs):
