@@ -32,8 +32,10 @@ __all__ = ["Strategy", "parse_strategy", "make_selector", "strategy_R", "FULL_KI
 #: the strategies that train on all the data
 FULL_KINDS = ("full", "full-earlystop", "full-frontier")
 
-#: reselection interval when none is given (RS2: every epoch)
-DEFAULT_R, DEFAULT_R_RS2 = 20, 1
+#: reselection interval of the subset strategies when none is given
+DEFAULT_R = 20
+#: reselection interval of RS2 when none is given: every epoch
+DEFAULT_R_RS2 = 1
 
 #: the strategies' own settings of a selector, with or without ``selector_params``
 _SETTINGS = {"craig": {"epsilon": 0.1}, "glister": {"per_class": False}}
