@@ -26,10 +26,10 @@ from skorch import NeuralNetClassifier
 
 from sksubset import SubsetTrainingClassifier
 from sksubset.experiments import ExperimentConfig, run_experiment
-from sksubset.experiments.__main__ import build_parser, config_from_args
-from sksubset.experiments.cluster import connect, execute_on_dask
+from sksubset.experiments.cluster import DaskExecutor, connect
 from sksubset.experiments.models import MLP
 from sksubset.experiments.plan import plan_runs
+from sksubset.experiments.runner import execute
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +137,8 @@ def test_two_runners_sending_the_same_runs_train_each_once(client, tmp_path):
     results = [None, None]
 
     def runner(i):
-        results[i] = execute_on_dask(cfg, specs, str(tmp_path / "runs"), client=client)
+        results[i] = execute(cfg, specs, None, str(tmp_path / "runs"),
+                             executor=DaskExecutor(client=client))
 
     threads = [threading.Thread(target=runner, args=(i,)) for i in range(2)]
     for t in threads:
@@ -149,17 +150,9 @@ def test_two_runners_sending_the_same_runs_train_each_once(client, tmp_path):
     assert len(os.listdir(tmp_path / "runs")) == len(specs)
 
 
-def test_without_dask_the_runner_says_what_to_install(tmp_path, monkeypatch):
+def test_without_dask_the_runner_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed
     with pytest.raises(ImportError, match=r"pip install sksubset\[dask\]"):
-        with connect(_config(tmp_path, workers=2).resolved()):
+        with connect(workers=2):
             pass
 
-
-def test_command_line_sends_runs_to_a_cluster():
-    args = build_parser().parse_args(["--workers", "2"])
-    assert config_from_args(args).workers == 2
-    args = build_parser().parse_args(["--scheduler", "tcp://10.0.0.5:8786"])
-    assert config_from_args(args).scheduler == "tcp://10.0.0.5:8786"
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["--workers", "2", "--scheduler", "tcp://x:1"])

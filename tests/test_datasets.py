@@ -6,8 +6,9 @@ import struct
 import numpy as np
 import pytest
 
-from sksubset.experiments import datasets
+from sksubset.experiments import ExperimentConfig, datasets
 from sksubset.experiments.datasets import (
+    load_data,
     load_dataset,
     load_fashion_mnist,
     load_npz,
@@ -139,3 +140,26 @@ def test_cifar10_missing_files_named(tmp_path):
         pickle.dump([1, 2], f)
     with pytest.raises(ValueError, match="not a CIFAR-10 batch"):
         datasets.load_cifar10(str(tmp_path))
+
+
+def test_load_data_samples_are_stratified_and_labels_encoded():
+    cfg = ExperimentConfig(dataset="digits", train_size=100, test_size=50).resolved()
+    X_train, y_train, X_test, y_test = load_data(cfg)
+    assert X_train.shape == (100, 64) and len(y_test) == 50
+    assert np.bincount(y_train).min() >= 9 and np.bincount(y_test).min() >= 4
+    assert y_train.dtype == np.int64 and set(np.unique(y_train)) == set(range(10))
+    with pytest.raises(ValueError, match="--train-size"):
+        load_data(ExperimentConfig(dataset="digits", train_size=5).resolved())
+
+
+def test_load_data_rejects_test_labels_unseen_in_training(tmp_path):
+    path = tmp_path / "d.npz"
+    np.savez(path, X_train=np.zeros((4, 2)), y_train=np.array([3, 3, 5, 5]),
+             X_test=np.zeros((2, 2)), y_test=np.array([5, 7]))
+    with pytest.raises(ValueError, match=r"absent from the training set: \[7\]"):
+        load_data(ExperimentConfig(dataset="npz", data_dir=str(path)).resolved())
+    np.savez(path, X_train=np.zeros((4, 2)), y_train=np.array([3, 3, 5, 5]),
+             X_test=np.zeros((2, 2)), y_test=np.array([5, 3]))
+    _, y_train, _, y_test = load_data(ExperimentConfig(dataset="npz", data_dir=str(path))
+                                      .resolved())
+    assert y_train.tolist() == [0, 0, 1, 1] and y_test.tolist() == [1, 0]

@@ -11,6 +11,8 @@ BENCH = pathlib.Path(__file__).parents[1] / "examples" / "benchmarks"
 sys.path.insert(0, str(BENCH))
 import gpu_check  # noqa: E402
 
+from sksubset.experiments.strategies import make_selector, parse_strategy  # noqa: E402
+
 
 def _record(strategy, kind, seed, seconds, epochs=None, selections=(), timing=None, kwh=None):
     return {"strategy": strategy, "kind": kind, "budget": None if kind != "subset" else 0.1,
@@ -83,3 +85,12 @@ def test_the_benchmarks_page_gives_the_device_command():
     page = (BENCH.parents[1] / "docs" / "benchmarks.md").read_text(encoding="utf-8")
     assert gpu_check.DEVICE_COMMAND in page
     assert "python examples/benchmarks/gpu_check.py --device cuda" in page
+
+
+def test_the_best_gradmatch_variant_builds_its_selector():
+    """The Fashion-MNIST part's GRAD-MATCH: per class, a 30% pool cycling, the fast solver."""
+    sel = make_selector(parse_strategy("gradmatch-pc-warm"), gpu_check.BEST_GRADMATCH)
+    p = sel.get_params()
+    assert (p["per_class"], p["per_gradient"], p["pool_fraction"], p["sampling"]) == (
+        True, False, 0.3, "cycle")
+    assert (p["criterion"], p["per_step"]) == ("correlation", 16)

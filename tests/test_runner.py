@@ -1,31 +1,16 @@
-"""Experiment runner: strategy names, planning, training records, resumability, CLI."""
+"""Experiment runner: training records, the run job, execution and resuming, end to end."""
 
 import json
 import math
 import os
-import sys
 
-import numpy as np
 import pytest
-import torch
+from test_datasets import write_cifar10
 
 from sksubset.experiments import ExperimentConfig, run_experiment, runner
-from sksubset.experiments.__main__ import build_parser, config_from_args, main
-from sksubset.experiments.models import (
-    LeNet5,
-    ResNet18,
-    SmallResNet,
-    make_net,
-    module_kwargs,
-)
-from sksubset.experiments.plan import (
-    default_frontier_epochs,
-    earlystop_epochs,
-    parse_strategy,
-    plan_runs,
-)
-from sksubset.experiments.runner import _selector
-from sksubset.selectors import RandomSelector
+from sksubset.experiments.__main__ import main
+from sksubset.experiments.datasets import load_data
+from sksubset.experiments.plan import plan_runs
 
 TINY = dict(dataset="digits", epochs=4, batch_size=64, R=2, seeds=1, budgets=(0.3,),
             frontier_epochs=(1, 3), quiet=True, device="cpu", threads=1)
@@ -99,108 +84,6 @@ def test_resume_trains_nothing(tiny_run, monkeypatch):
                                         out=str(tiny_run)))
 
 
-def test_parse_strategy():
-    s = parse_strategy("gradmatch")
-    assert (s.selector, s.per_batch, s.per_class, s.warm) == ("gradmatch", False, True, False)
-    assert parse_strategy("gradmatch-pc-warm") == parse_strategy("gradmatch-pc-warm")
-    s = parse_strategy("gradmatch-pb-warm")
-    assert (s.per_batch, s.per_class, s.warm) == (True, False, True)
-    s = parse_strategy("craig-pb-warm")
-    assert (s.selector, s.per_batch, s.warm) == ("craig", True, True)
-    assert parse_strategy("full-frontier").kind == "full-frontier"
-    s = parse_strategy("random-rs2")
-    assert (s.selector, s.rs2, s.warm, s.per_class) == ("random", True, False, False)
-    assert parse_strategy("random-rs2-warm").warm and not parse_strategy("random-warm").rs2
-    for bad in ("bogus", "gradmatch-xx", "full-warm", "random-pb-pc", "gradmatch-rs2"):
-        with pytest.raises(ValueError, match="Unknown strategy"):
-            parse_strategy(bad)
-
-
-def test_rs2_reselects_every_epoch_unless_R_is_given():
-    cfg = ExperimentConfig(**{**TINY, "budgets": (0.1,), "R": None},
-                           strategies=("random-rs2", "random")).resolved()
-    assert [s.settings["R"] for s in plan_runs(cfg, 1257)] == [1, 20]
-    cfg = ExperimentConfig(**{**TINY, "budgets": (0.1,), "R": 5},
-                           strategies=("random-rs2", "random")).resolved()
-    assert {s.settings["R"] for s in plan_runs(cfg, 1257)} == {5}
-    sel = _selector(parse_strategy("random-rs2"), None)
-    assert isinstance(sel, RandomSelector) and sel.sampling == "cycle"
-    assert _selector(parse_strategy("random"), None) == "random"
-
-
-def test_earlystop_and_frontier_epochs():
-    cfg = ExperimentConfig(epochs=100, budgets=(0.05, 0.1, 0.3), R=20, kappa=0.5).resolved()
-    # GRAD-MATCH-PB-WARM at 0.1 of 1000: 5 warm + 50 * 0.1 = 10 full epochs
-    assert earlystop_epochs(cfg, 0.1, 1000) == 10
-    epochs = default_frontier_epochs(cfg, 1000)
-    assert 4 <= len(epochs) <= 5 and epochs[0] == 5 and epochs[-1] == 60  # 2 * (15 + 15)
-    plan = plan_runs(ExperimentConfig(**{**TINY, "budgets": (0.1, 0.3)},
-                                      strategies=("full-earlystop",)).resolved(), 1257)
-    assert [(s.budget, s.epochs) for s in plan] == [(0.1, 1), (0.3, 2)]
-
-
-def test_cli_parsing(monkeypatch):
-    monkeypatch.setenv("OUT", "/tmp/somewhere")  # a generic variable: never the output folder
-    args = build_parser().parse_args([])
-    cfg = config_from_args(args).resolved()
-    assert (cfg.dataset, cfg.model, cfg.epochs, cfg.batch_size, cfg.seeds) == (
-        "digits", "mlp", 60, 32, 3)
-    assert cfg.budgets == (0.05, 0.1, 0.3) and cfg.R is None and cfg.kappa == 0.5
-    assert cfg.lr == 0.01 and cfg.out == os.path.join("results", "digits")
-    assert "full" in cfg.strategies and "gradmatch-pb-warm" in cfg.strategies
-    args = build_parser().parse_args(["--dataset", "fashion-mnist", "--valid-size", "0.1",
-                                      "--budgets", "0.2", "--strategies", "full", "random"])
-    cfg = config_from_args(args).resolved()
-    assert cfg.model == "lenet5" and cfg.valid_size == 0.1 and cfg.budgets == (0.2,)
-    assert cfg.strategies == ("full", "random")
-    assert ExperimentConfig().resolved().out == os.path.join("results", "digits")
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["--budgets", "1.5"])
-    with pytest.raises(SystemExit):
-        main(["--strategies", "nonsense"])
-
-
-def test_usage_line_names_the_command(monkeypatch):
-    monkeypatch.setattr(sys, "argv", ["/site-packages/sksubset/experiments/__main__.py"])
-    assert build_parser().format_usage().startswith("usage: python -m sksubset.experiments ")
-    monkeypatch.setattr(sys, "argv", ["/venv/bin/sksubset-bench"])
-    assert build_parser().format_usage().startswith("usage: sksubset-bench ")
-
-
-def test_cli_data_errors(tmp_path, capsys):
-    assert main(["--dataset", "fashion-mnist", "--data-dir", str(tmp_path), "--quiet"]) == 2
-    assert "apt-get install dataset-fashion-mnist" in capsys.readouterr().err
-    np.savez(tmp_path / "d.npz", X_train=np.zeros((2, 2)))
-    assert main(["--dataset", "npz", "--data-dir", str(tmp_path / "d.npz"), "--quiet"]) == 2
-    err = capsys.readouterr().err
-    assert "y_train" in err and "X_test" in err and "y_test" in err
-
-
-def test_models():
-    kw = module_kwargs("lenet5", np.zeros((2, 1, 28, 28), np.float32), 10)
-    assert kw == {"n_classes": 10, "in_channels": 1, "image_size": 28}
-    net = LeNet5(**kw)
-    assert net.classifier[0].in_features == 400
-    assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
-    assert net(torch.zeros(2, 784)).shape == (2, 10)
-    assert module_kwargs("lenet5", np.zeros((2, 784)), 10)["image_size"] == 28
-    with pytest.raises(ValueError, match="square"):
-        module_kwargs("lenet5", np.zeros((2, 64 + 1)), 10)
-    net = make_net("mlp", {"n_features": 64, "n_classes": 10}, epochs=7, batch_size=32)
-    params = net.get_params()
-    assert params["optimizer__momentum"] == 0.9 and params["optimizer__weight_decay"] == 5e-4
-    assert params["optimizer__nesterov"] is False and params["train_split"] is None
-    assert params["lr"] == 0.01 and params["criterion"] is torch.nn.CrossEntropyLoss
-    assert dict(params["callbacks"])["lr_scheduler"].kwargs["T_max"] == 7
-
-
-def test_cuda_unavailable_is_a_clear_error(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(ValueError, match="no CUDA device"):
-        ExperimentConfig(device="cuda").resolved()
-    assert ExperimentConfig(device="auto").resolved().device == "cpu"
-
-
 def test_report_only_summarizes_runs_of_several_invocations(tmp_path, monkeypatch):
     out = str(tmp_path)
     base = dict(TINY, seeds=1, out=out, quiet=True)
@@ -259,22 +142,9 @@ def test_truncated_record_is_named_and_only_that_run_repeats(tmp_path, monkeypat
         f.write(b"\xff\xfe{")  # not even text
     with pytest.warns(RuntimeWarning, match="cannot be read"):
         assert len(runner.load_records(runs_dir)) == 2
-def test_residual_nets():
-    net = ResNet18()
-    assert sum(p.numel() for p in net.parameters()) == 11_173_962
-    assert net.eval()(torch.zeros(1, 3, 32, 32)).shape == (1, 10)
-    assert module_kwargs("resnet18", np.zeros((2, 3, 32, 32)), 10) == {"n_classes": 10,
-                                                                       "in_channels": 3}
-    small = SmallResNet(n_classes=4, in_channels=1)
-    assert small(torch.zeros(2, 1, 28, 28)).shape == (2, 4)
-    assert small.linear.in_features == 64
-    with pytest.raises(ValueError, match="images"):
-        module_kwargs("resnet-small", np.zeros((2, 784)), 10)
 
 
 def test_cifar10_runs_augmented_from_a_tiny_folder(tmp_path, capsys):
-    from test_datasets import write_cifar10
-
     write_cifar10(tmp_path / "data", n_per_batch=4)
     out = tmp_path / "out"
     argv = ["--dataset", "cifar10", "--data-dir", str(tmp_path / "data"), "--model",
@@ -292,26 +162,6 @@ def test_cifar10_runs_augmented_from_a_tiny_folder(tmp_path, capsys):
     assert "data_batch_1" in capsys.readouterr().err
 
 
-def test_train_and_test_samples_are_stratified():
-    cfg = ExperimentConfig(dataset="digits", train_size=100, test_size=50).resolved()
-    X_train, y_train, X_test, y_test = runner.load_data(cfg)
-    assert X_train.shape == (100, 64) and len(y_test) == 50
-    assert np.bincount(y_train).min() >= 9 and np.bincount(y_test).min() >= 4
-    assert plan_runs(cfg, 100)[0].settings["train_size"] == 100
-    with pytest.raises(ValueError, match="--train-size"):
-        runner.load_data(ExperimentConfig(dataset="digits", train_size=5).resolved())
-
-
-def test_augment_option():
-    args = build_parser().parse_args(["--dataset", "fashion-mnist", "--augment"])
-    assert config_from_args(args).resolved().augment is True
-    assert ExperimentConfig(dataset="cifar10").resolved().augment is True
-    assert ExperimentConfig(dataset="cifar10", augment=False).resolved().augment is False
-    assert ExperimentConfig(dataset="fashion-mnist").resolved().augment is False
-    with pytest.raises(ValueError, match="--augment"):
-        ExperimentConfig(dataset="digits", augment=True).resolved()
-    cfg = ExperimentConfig(**TINY).resolved()
-    assert "augment" not in plan_runs(cfg, 100)[0].settings  # earlier run ids unchanged
 def test_cpu_clock_records_process_time(tmp_path):
     """clock="cpu": fit_seconds is the process CPU time, the split scaled to it; own run_id."""
     base = dict(TINY, seeds=1, out=str(tmp_path), quiet=True, budgets=(0.3,), R=None)
@@ -327,5 +177,78 @@ def test_cpu_clock_records_process_time(tmp_path):
     wall = plan_runs(ExperimentConfig(**base, strategies=("full",)).resolved(), 1257)[0]
     assert wall.run_id not in {r["run_id"] for r in records} and "clock" not in wall.settings
     assert cpu["rows"]
-    with pytest.raises(ValueError, match="clock must be"):
-        ExperimentConfig(clock="gpu").resolved()
+
+
+@pytest.fixture(scope="module")
+def small_data():
+    cfg = ExperimentConfig(dataset="digits", train_size=200, test_size=100).resolved()
+    return load_data(cfg)
+
+
+@pytest.mark.parametrize("name", ["gradmatch", "craig-pb-warm", "glister-warm", "crest"])
+def test_every_selector_trains_through_the_runner(name, small_data):
+    """Each strategy's selector instance is one the classifier accepts and trains with."""
+    cfg = ExperimentConfig(**{**TINY, "train_size": 200, "test_size": 100, "R": 1,
+                              "batch_size": 16},
+                           strategies=(name,)).resolved()
+    (spec,) = plan_runs(cfg, 200)
+    record = runner.train_run(spec, cfg, small_data)
+    assert record["strategy"] == name and record["n_selections"] >= 1
+    assert 0 <= record["test_accuracy"] <= 1 and record["subset_size"] == 60
+    assert len(record["learning_rates"]) == record["epochs_trained"]
+
+
+class _Reversed:
+    """An executor that finishes the runs in reverse order, without training."""
+
+    def __init__(self):
+        self.seen = []
+
+    def map(self, job, specs):
+        self.seen = [s.run_id for s in specs]
+        for spec in reversed(specs):
+            yield spec, {"run_id": spec.run_id, "test_accuracy": 0.5, "fit_seconds": 0.1}
+
+
+def test_execute_hands_the_runs_not_done_to_the_executor(tmp_path, capsys):
+    cfg = ExperimentConfig(**{**TINY, "seeds": 3}, strategies=("random",)).resolved()
+    specs = plan_runs(cfg, 100)
+    runs_dir = tmp_path / "runs"
+    runs_dir.mkdir()
+    runner.save_record({"run_id": specs[0].run_id, "done": True},
+                       str(runs_dir / (specs[0].run_id + ".json")))
+    executor = _Reversed()
+    records = runner.execute(cfg, specs, None, str(runs_dir), executor=executor)
+    assert executor.seen == [s.run_id for s in specs[1:]]
+    assert [r["run_id"] for r in records] == [s.run_id for s in specs]  # spec order
+    assert records[0]["done"]
+    err = capsys.readouterr().err
+    assert "[1/3] random budget=0.3 seed=0: done before, skipped" in err
+    assert "[3/3] random budget=0.3 seed=2: accuracy 0.5000, 0.10 s" in err
+
+
+def test_the_run_job_reads_a_saved_record_and_names_its_task(tmp_path, monkeypatch):
+    cfg = ExperimentConfig(**TINY, strategies=("random",)).resolved()
+    (spec,) = plan_runs(cfg, 100)
+    job = runner.RunJob(cfg, str(tmp_path))
+    calls = []
+    monkeypatch.setattr(runner, "train_run",
+                        lambda spec, cfg, data: calls.append(data) or {"run_id": spec.run_id})
+    assert job(spec, "data") == {"run_id": spec.run_id} and calls == ["data"]
+    assert job(spec, "other") == {"run_id": spec.run_id} and calls == ["data"]  # read back
+    other = runner.RunJob(cfg, str(tmp_path / "elsewhere"))
+    assert job.key(spec).endswith(spec.run_id) and job.key(spec) != other.key(spec)
+    assert job.key(spec) == runner.RunJob(cfg, str(tmp_path)).key(spec)
+    sampled = runner.RunJob(ExperimentConfig(**TINY, train_size=100).resolved(), str(tmp_path))
+    assert sampled.data_key != job.data_key  # a sample is other data
+
+
+def test_the_run_job_prepares_the_data_it_is_given_or_loads_it(monkeypatch):
+    cfg = ExperimentConfig(**TINY, train_size=100, test_size=50).resolved()
+    warmed = []
+    monkeypatch.setattr(runner, "warm_up", lambda cfg, data: warmed.append(data))
+    job = runner.RunJob(cfg, "unused")
+    assert job.prepare("given") == "given"
+    data = job.prepare()
+    assert len(data[1]) == 100 and len(data[3]) == 50
+    assert warmed[0] == "given" and warmed[1] is data

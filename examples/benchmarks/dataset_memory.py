@@ -128,7 +128,7 @@ def main(argv=None):
         return
     _write_memmap(work_dir)
     results = []
-    for r in range(args.repeats):
+    for _ in range(args.repeats):
         for mode in ("arrays", "memmap"):
             cmd = [sys.executable, __file__, "--one", mode, "--threads", str(args.threads),
                    "--select-batch", str(args.select_batch), "--work-dir", work_dir]

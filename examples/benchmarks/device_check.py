@@ -34,11 +34,11 @@ import torch
 from sksubset import SubsetTrainingClassifier
 from sksubset.experiments.datasets import load_fashion_mnist
 from sksubset.experiments.models import make_net, module_kwargs
+from sksubset.experiments.runner import sync
 from sksubset.selectors import GradMatchSelector
-from sksubset.training import sync
 
-# the module (the package's ``gradmatch`` attribute is the function of that name)
-gradmatch_module = importlib.import_module("sksubset.selectors.gradmatch")
+#: the (private) module whose ``omp_batched`` GRAD-MATCH calls, watched during ``fit``
+SOLVER_MODULE = "sksubset.selectors._gradmatch_solve"
 
 
 def memcpy_summary(events):
@@ -100,7 +100,8 @@ def _checked_selector(state):
 @contextlib.contextmanager
 def _watching_solver(state):
     """Record the devices of the OMP's inputs and results during ``fit``."""
-    solve = gradmatch_module.omp_batched
+    solver_module = importlib.import_module(SOLVER_MODULE)
+    solve = solver_module.omp_batched
 
     def watched(A, b, *args, **kwargs):
         results = solve(A, b, *args, **kwargs)
@@ -109,11 +110,11 @@ def _watching_solver(state):
                                           for t in (r.indices, r.weights))
         return results
 
-    gradmatch_module.omp_batched = watched
+    solver_module.omp_batched = watched
     try:
         yield
     finally:
-        gradmatch_module.omp_batched = solve
+        solver_module.omp_batched = solve
 
 
 def device_check(X, y, X_test, y_test, device, T, R, out):

@@ -57,10 +57,11 @@ import omp_vs_cords  # noqa: E402
 import per_class_omp  # noqa: E402
 
 from sksubset.experiments import ExperimentConfig  # noqa: E402
-from sksubset.experiments.datasets import load_fashion_mnist  # noqa: E402
-from sksubset.experiments.plan import parse_strategy, plan_runs  # noqa: E402
+from sksubset.experiments.datasets import load_data, load_fashion_mnist  # noqa: E402
+from sksubset.experiments.plan import plan_runs  # noqa: E402
 from sksubset.experiments.report import format_table, write_report  # noqa: E402
-from sksubset.experiments.runner import _EnergyMeter, execute, load_data, load_records  # noqa: E402
+from sksubset.experiments.runner import EnergyMeter, execute, load_records  # noqa: E402
+from sksubset.experiments.strategies import parse_strategy  # noqa: E402
 
 PARTS = ("device", "omp", "per-class", "fmnist")
 #: sizes of each part: on a GPU, and with --small
@@ -84,6 +85,10 @@ DEVICE_COMMAND = (
     "export PYTHONPATH=$PWD:/tmp/site PYTHONUNBUFFERED=1; "
     "python3 examples/benchmarks/gpu_check.py --device cuda --data-dir _carry/fashion-mnist "
     "--out /tmp/gpu_check --archive $OUT/gpu_check.tar.gz 2>&1 | tee $OUT/console.log")
+#: the selector parameters of the best GRAD-MATCH variant of the CPU experiment (with
+#: ``gradmatch-pc-warm``, R = 5): a 30% pool cycling through the data, the fast solver
+BEST_GRADMATCH = {"pool_fraction": 0.3, "sampling": "cycle", "criterion": "correlation",
+                  "per_step": 16}
 #: goals, each reported as reached or not: OMP speedup over CORDS and ratio to the k-matvec
 #: floor at 20000x850x2000, seconds at 50000x5130x5000, selection share, Fashion-MNIST seeds
 GOALS = {"omp_speedup": 20.0, "omp_floor_ratio": 2.0, "omp_large_seconds": 5.0,
@@ -129,7 +134,7 @@ def energy_meter(device):
     """An NVML meter (``kwh()``) and, when it cannot measure, why."""
     if device.type != "cuda":
         return None, "unavailable: not a CUDA device"
-    meter = _EnergyMeter(device)
+    meter = EnergyMeter(device)
     if meter.handle is not None:
         return meter, None
     if importlib.util.find_spec("pynvml") is None:
@@ -281,10 +286,8 @@ def run_fmnist(settings, args, device, out, budget):
         common.update(dataset="npz", data_dir=path)
     else:
         common.update(dataset="fashion-mnist", data_dir=args.data_dir)
-    best = {"pool_fraction": 0.3, "pool_sampling": "cycle", "criterion": "correlation",
-            "per_step": 16}
     groups = [ExperimentConfig(strategies=("gradmatch-pc-warm",), R=5, tag="R5pool30fast",
-                               selector_params=best, **common),
+                               selector_params=BEST_GRADMATCH, **common),
               ExperimentConfig(strategies=("full-frontier",), **common),
               ExperimentConfig(strategies=("random-warm", *rs2), **common)]
     groups = [g.resolved() for g in groups]

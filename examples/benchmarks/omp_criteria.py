@@ -96,7 +96,8 @@ def problems():
         rows = np.random.default_rng(seed).choice(len(G), 2000, replace=False)
         yield f"Fashion-MNIST LeNet-5, per example, seed {seed}", G[rows], 100
     batches = random_batches(len(G), 64, np.random.default_rng(0))
-    yield "Fashion-MNIST LeNet-5, 938 mini-batches", batch_gradients(ll.E, ll.Hb, batches).numpy(), 94
+    Gb = batch_gradients(ll.E, ll.Hb, batches).numpy()
+    yield "Fashion-MNIST LeNet-5, 938 mini-batches", Gb, 94
 
 
 def main(argv=None):
@@ -120,8 +121,8 @@ def main(argv=None):
         print(f"{name:45s} gain/CORDS {row['gain'] / row['cords']:.3f}  "
               f"correlation/CORDS {row['correlation'] / row['cords']:.3f}", flush=True)
     os.makedirs(args.out, exist_ok=True)
-    lines = ["| matrix | n x d | k | CORDS objective (atoms) | gain / CORDS | correlation / CORDS |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| matrix | n x d | k | CORDS objective (atoms) | gain / CORDS | "
+             "correlation / CORDS |", "|---|---|---|---|---|---|"]
     lines += [f"| {r['matrix']} | {r['n']} x {r['d']} | {r['k']} | {r['cords']:.3e} "
               f"({r['cords_atoms']}) | {r['gain'] / r['cords']:.3f} | "
               f"{r['correlation'] / r['cords']:.3f} |" for r in rows]

@@ -12,8 +12,8 @@ factors of ``per_class_omp.py``):
   ``cords`` is installed (``tol=1e-5``; it stops early).
 
 Each row is one setting of :func:`sksubset.omp.omp_batched`: the exact greedy
-search (``per_step=1``) and the approximations of :mod:`sksubset.omp_block`
-(``per_step`` atoms per step, ``sketch`` columns).  Seconds are the process's
+search (``per_step=1``) and its approximations (``per_step`` atoms per step,
+``sketch`` columns).  Seconds are the process's
 CPU time on one torch thread (median of ``--repeats``), which other work on a
 shared machine does not inflate; the error is ``||A_S^T w - b|| / ||b||``
 (per class: the mean over the classes), with its ratio to the exact search's.
@@ -28,6 +28,7 @@ missing).  Writes ``omp_levers.md`` and ``.json`` under ``--out`` (default
 """
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -39,7 +40,8 @@ import torch
 
 from sksubset.gradients import sample_gradients
 from sksubset.omp import DenseAtoms, OuterProductAtoms, omp_batched
-from sksubset.omp_block import BlockOMP
+from sksubset.omp._basis import BasisSearch  # private: the basis search, forced below
+from sksubset.omp._options import SearchOptions
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from per_class_omp import factors, pad  # noqa: E402
@@ -57,8 +59,8 @@ SETTINGS = [("exact greedy (default)", {}),
 
 
 def solve_with(A, b, k, valid, opts):
-    """``omp_batched``; ``basis=True`` keeps the orthonormal-basis search that the correlation
-    rule used before its Cholesky search (``sksubset.omp_cholesky``)."""
+    """``omp_batched``; ``basis=True`` forces the orthonormal-basis search where
+    ``omp_batched`` would take the Cholesky search (the correlation rule with ``lam > 0``)."""
     opts = dict(opts)
     if not opts.pop("basis", False):
         return omp_batched(A, b, k, valid=valid, **opts)
@@ -66,8 +68,9 @@ def solve_with(A, b, k, valid, opts):
         A = DenseAtoms(A)
     if valid is None:
         valid = torch.ones(A.shape[:2], dtype=torch.bool)
-    return BlockOMP(A, b, list(k), valid, 0.5, 1e-10, True, opts.pop("criterion"), 8, 32,
-                    **opts).solve()
+    options = SearchOptions(lam=0.5, tol=1e-10, positive=True, check_every=8, max_rounds=32,
+                            **opts)
+    return BasisSearch(A, b, list(k), valid, options).solve()
 
 
 def cpu_timed(fn, repeats):
@@ -145,7 +148,7 @@ def main(argv=None):
     for name, solve, error in (("per-class", solve_pc, err_pc), ("dense", solve_d, err_d)):
         rows = []
         for label, opts in SETTINGS:
-            t, res = cpu_timed(lambda: solve(opts), args.repeats)
+            t, res = cpu_timed(functools.partial(solve, opts), args.repeats)
             rows.append({"setting": label, "options": opts, "seconds": t, "rel_err": error(res),
                          "atoms": int(sum(len(r.indices) for r in res)),
                          "rounds": int(max(r.n_rounds for r in res))})

@@ -7,12 +7,12 @@ row), target ``b = A.sum(0)`` (the full gradient) and budget ``k``, the
 regularized non-negative OMP of GRAD-MATCH (``lam=0.5``, ``positive=True``) is
 solved by
 
-* **ours**: :func:`sksubset.omp.omp_batched` (``eps=1e-10``), median time of
+* **ours**: :func:`sksubset.omp.omp_batched` (``tol=1e-10``), median time of
   ``--repeats`` runs after a warm-up on a tiny problem;
 * **CORDS**: ``OrthogonalMP_REG_Parallel`` of ``cords==0.0.4`` (its
   ``selectionstrategies/helpers/omp_solvers.py`` loaded alone, given ``A.T``
   as its atoms are columns, ``tol=1e-5``: the relative residual of our
-  ``eps``), one timed run in a spawned subprocess killed after
+  ``tol``), one timed run in a spawned subprocess killed after
   ``--cords-timeout`` seconds;
 * **floor**: ``k`` float32 products ``A @ v`` on the same device, the
   bandwidth floor of a greedy OMP reading ``A`` once per selected atom.
@@ -81,7 +81,7 @@ from sksubset.gradients import (
 )
 from sksubset.omp import omp_batched
 
-LAM, EPS, CORDS_TOL = 0.5, 1e-10, 1e-5
+LAM, TOL, CORDS_TOL = 0.5, 1e-10, 1e-5
 SIZES = ["938x850x94", "5000x513x500", "10000x850x1000", "20000x850x2000"]
 GPU_SIZES = ["50000x5130x5000"]
 QUICK_SIZES = ["100x850x10", "500x513x50", "1000x850x100"]
@@ -159,9 +159,10 @@ class RealGradients:
         if hidden not in self.cache:
             torch.manual_seed(self.seed)
             name, module = make_net(self.X, hidden)
-            net = NeuralNetClassifier(module, criterion=nn.CrossEntropyLoss, optimizer=torch.optim.Adam,
-                                      lr=1e-3, batch_size=128, max_epochs=self.epochs,
-                                      train_split=None, device=self.device, verbose=0)
+            net = NeuralNetClassifier(module, criterion=nn.CrossEntropyLoss,
+                                      optimizer=torch.optim.Adam, lr=1e-3, batch_size=128,
+                                      max_epochs=self.epochs, train_split=None,
+                                      device=self.device, verbose=0)
             net.fit(self.X, self.y)
             self.cache[hidden] = (last_layer(net, self.X, self.y), name)
         return self.cache[hidden]
@@ -190,7 +191,7 @@ class RealGradients:
 
 # -- solvers ----------------------------------------------------------------
 def run_ours(A, b, k, repeats, device):
-    runs = [timed(lambda: omp_batched(A[None], b[None], [k], lam=LAM, eps=EPS, positive=True)[0],
+    runs = [timed(lambda: omp_batched(A[None], b[None], [k], lam=LAM, tol=TOL, positive=True)[0],
                   device) for _ in range(repeats)]
     res = runs[-1][1]
     return {"time": statistics.median(t for t, _ in runs), "selected": len(res.indices),
@@ -230,8 +231,10 @@ def cords_worker(path, k, device, threads, q):
         A = torch.from_numpy(data["A"]).to(device)
         b64 = torch.from_numpy(data["b"]).to(device)
         b = b64.float()
-        solve = lambda M, t, nnz: solver(M, t, nnz=nnz, positive=True, lam=LAM, tol=CORDS_TOL,
-                                         device=device)
+
+        def solve(M, t, nnz):
+            return solver(M, t, nnz=nnz, positive=True, lam=LAM, tol=CORDS_TOL, device=device)
+
         warm = torch.randn(32, 16, device=device)
         solve(warm.T, warm.sum(0), 4)
         q.put(("ready", None))
@@ -327,7 +330,8 @@ def device_name(device):
         return torch.cuda.get_device_name(device)
     try:
         with open("/proc/cpuinfo") as f:
-            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+            model = next(line.split(":", 1)[1].strip() for line in f
+                         if line.startswith("model name"))
     except (OSError, StopIteration):
         model = "CPU"
     return f"{model} ({os.cpu_count()} logical cores)"
@@ -354,30 +358,35 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     cuda = torch.cuda.is_available()
-    device = torch.device("cuda" if args.device == "cuda" or (args.device == "auto" and cuda) else "cpu")
-    sizes = args.sizes or (QUICK_SIZES if args.quick else SIZES + (GPU_SIZES if device.type == "cuda" else []))
+    device = torch.device("cuda" if args.device == "cuda" or (args.device == "auto" and cuda)
+                          else "cpu")
+    sizes = args.sizes or (QUICK_SIZES if args.quick
+                           else SIZES + (GPU_SIZES if device.type == "cuda" else []))
     sizes = [tuple(int(v) for v in s.lower().split("x")) for s in sizes]
     timeout = args.cords_timeout or (420.0 if device.type == "cuda" else 600.0)
-    meta = {"device_name": device_name(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
+    meta = {"device_name": device_name(device), "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
             "date": datetime.datetime.now().isoformat(timespec="seconds"),
             "command": " ".join(["python"] + [shlex.quote(a) for a in sys.argv]),
             "cords_timeout_s": timeout, "sources": []}
     real = (RealGradients(device, args.seed, args.quick, args.data_dir)
             if "real" in args.matrices else None)
     warm = torch.randn(64, 32, device=device)
-    omp_batched(warm[None], warm.sum(0)[None], [4], lam=LAM, eps=EPS, positive=True)
+    omp_batched(warm[None], warm.sum(0)[None], [4], lam=LAM, tol=TOL, positive=True)
     rows = []
     tasks = [(m, s) for s in sizes for m in args.matrices]
     with tempfile.TemporaryDirectory() as tmpdir:
         for matrix, (n, d, k) in tqdm(tasks, disable=args.quiet, desc="omp_vs_cords"):
-            A, source = synthetic(n, d, args.seed) if matrix == "synthetic" else real.matrix(n, d, args.seed)
+            A, source = (synthetic(n, d, args.seed) if matrix == "synthetic"
+                         else real.matrix(n, d, args.seed))
             meta["sources"].append((matrix, f"{n}x{d}x{k}", source))
             if A is None:
                 continue
             A = A.to(device, torch.float32).contiguous()
             b = A.sum(0, dtype=torch.float64)
             row = {"matrix": matrix, "n": n, "d": d, "k": k}
-            row.update({f"ours_{key}": v for key, v in run_ours(A, b, k, args.repeats, device).items()})
+            ours = run_ours(A, b, k, args.repeats, device)
+            row.update({f"ours_{key}": v for key, v in ours.items()})
             row["floor_time"] = matvec_floor(A, k, args.repeats, device)
             cords = run_cords(A, b, k, device, timeout, tmpdir)
             row.update({f"cords_{key}": v for key, v in cords.items()})

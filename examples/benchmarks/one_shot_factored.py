@@ -48,8 +48,8 @@ import torch
 
 from sksubset import GradMatchSelector
 from sksubset._utils.validation import DTYPES
+from sksubset.experiments.runner import sync
 from sksubset.gradients import LastLayer, last_layer_gradients, sample_gradients
-from sksubset.training import sync
 
 
 # -- inputs ---------------------------------------------------------------------

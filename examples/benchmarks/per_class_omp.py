@@ -41,9 +41,9 @@ import time
 import numpy as np
 import torch
 
+from sksubset.experiments.runner import sync
 from sksubset.gradients import class_gradients, sample_gradients
 from sksubset.omp import OuterProductAtoms, omp_batched
-from sksubset.training import sync
 
 
 def factors(device, n=60000, data_dir=None):

@@ -37,7 +37,7 @@ from sklearn.model_selection import train_test_split
 
 from sksubset.experiments import ExperimentConfig, run_experiment
 from sksubset.experiments.datasets import load_dataset
-from sksubset.training import WEIGHTINGS
+from sksubset.experiments.plan import WEIGHTINGS
 
 WEIGHTED = ("gradmatch-pc", "gradmatch-pc-warm", "gradmatch-pb", "gradmatch-pb-warm",
             "craig-pb", "craig-pb-warm", "crest", "crest-warm")
@@ -97,7 +97,8 @@ def summarize(records, lr):
                      "seeds": len(runs), "mean": float(acc.mean()),
                      "sd": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
                      "min": float(acc.min()), "diverged": diverged, "collapsed": collapsed,
-                     "batch_vs_subset": _paired(by_seed, strategy) if weighting == "batch" else None})
+                     "batch_vs_subset": (_paired(by_seed, strategy) if weighting == "batch"
+                                         else None)})
     return rows
 
 

@@ -9,7 +9,7 @@ with Figure-3-style plots.  From Python::
     result = run_experiment(ExperimentConfig(strategies=["full", "gradmatch-pb-warm"], seeds=2))
     print(result["table"])
 
-See :mod:`~sksubset.experiments.runner` for the strategy names and
+See :mod:`~sksubset.experiments.strategies` for the strategy names and
 :mod:`~sksubset.experiments.report` for the table's columns.
 """
 
@@ -18,9 +18,10 @@ import sys
 
 import torch
 
+from .datasets import load_data
 from .plan import DEFAULT_STRATEGIES, ExperimentConfig, plan_runs
 from .report import format_table, write_report
-from .runner import execute, load_data, load_records
+from .runner import execute, load_records
 
 __all__ = ["ExperimentConfig", "run_experiment", "DEFAULT_STRATEGIES"]
 

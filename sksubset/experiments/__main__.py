@@ -6,10 +6,11 @@ import os
 import sys
 import warnings
 
-from ..training import WEIGHTINGS
+from . import run_experiment
 from .datasets import DATASETS, FASHION_MNIST_DIR
 from .models import MODELS
-from .plan import DATASET_DEFAULTS, DEFAULT_STRATEGIES, ExperimentConfig
+from .plan import DATASET_DEFAULTS, DEFAULT_STRATEGIES, WEIGHTINGS, ExperimentConfig
+from .strategies import parse_strategy
 
 __all__ = ["build_parser", "config_from_args", "main"]
 
@@ -182,9 +183,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not 0 <= args.kappa <= 1:
         parser.error(f"--kappa must be in [0, 1]; got {args.kappa}")
-    from . import run_experiment
-    from .plan import parse_strategy
-
     for name in args.strategies or ():
         try:
             parse_strategy(name)

@@ -12,28 +12,24 @@ A run is never trained twice:
 
 * runs whose record exists are not submitted (resuming an interrupted
   experiment works as locally);
-* a run's task key is derived from the output folder and the run id, so two
-  runners sending the same run to one scheduler share one task;
+* a run's task key is derived from the output folder and the run id
+  (``job.key(spec)``), so two runners sending the same run to one scheduler
+  share one task;
 * a worker reads the record instead of training when it appears meanwhile.
 
 Workers need the data (Fashion-MNIST or ``.npz`` path, read on the worker)
 and the output folder at the same paths as this machine, e.g. a shared file
-system.  Requires the ``dask`` extra: ``pip install sksubset[dask]``.
+system.  Requires the ``dask`` extra: ``pip install sksubset[dask]``.  This
+module knows nothing of training: it runs the job it is given
+(:mod:`sksubset.experiments.executors`).
 """
 
-import hashlib
-import json
-import os
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
-from tqdm.auto import tqdm
+__all__ = ["DaskExecutor", "connect"]
 
-from .runner import _log, load_data, save_record, train_run, warm_up
-
-__all__ = ["execute_on_dask", "run_on_worker", "connect"]
-
-#: per worker process: data and warm-up, keyed by what they depend on
-_WORKER_CACHE = {}
+#: per worker process: prepared data, keyed by ``job.data_key``
+_PREPARED = {}
 
 
 def _require_distributed():
@@ -46,119 +42,69 @@ def _require_distributed():
 
 
 @contextmanager
-def connect(cfg):
-    """A ``distributed.Client`` of ``cfg.scheduler``, or of a new local cluster of ``cfg.workers``.
+def connect(scheduler=None, workers=None):
+    """A ``distributed.Client`` of ``scheduler``, or of a new local cluster of ``workers``.
 
     The local cluster has single-threaded worker processes (one run at a time
     each) and no dashboard; client and cluster are closed on exit.
+
+    Raises
+    ------
+    ImportError
+        Naming the extra to install, when ``distributed`` is missing.
     """
     distributed = _require_distributed()
-    if cfg.scheduler:
-        with distributed.Client(cfg.scheduler) as client:
+    if scheduler:
+        with distributed.Client(scheduler) as client:
             yield client
         return
-    with distributed.LocalCluster(n_workers=cfg.workers, threads_per_worker=1, processes=True,
+    with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:
         with distributed.Client(cluster) as client:
             yield client
 
 
-def _worker_state(cfg):
-    """The data of ``cfg``, loaded and warmed up once per worker process."""
-    key = (cfg.dataset, cfg.data_dir, cfg.model, cfg.batch_size, cfg.device)
-    if key not in _WORKER_CACHE:
-        data = load_data(cfg)
-        warm_up(cfg, data)
-        _WORKER_CACHE[key] = data
-    return _WORKER_CACHE[key]
+def _run_on_worker(job, spec):
+    """A Dask task: ``job(spec, data)`` with the data prepared once per worker process."""
+    if job.data_key not in _PREPARED:
+        _PREPARED[job.data_key] = job.prepare(None)
+    return job(spec, _PREPARED[job.data_key])
 
 
-def run_on_worker(spec, cfg, runs_dir):
-    """Train one run on a worker, save its record, return it (or the saved one).
+class DaskExecutor:
+    """Train the runs on a Dask cluster, one task per run; results as they finish.
 
     Parameters
     ----------
-    spec : RunSpec
-    cfg : ExperimentConfig
-        Resolved.
-    runs_dir : str
-        Folder of the per-run JSON files (shared with the client).
-    """
-    import torch
-
-    path = os.path.join(runs_dir, spec.run_id + ".json")
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    record = train_run(spec, cfg, _worker_state(cfg))
-    save_record(record, path)
-    return record
-
-
-def _task_key(runs_dir, spec):
-    folder = hashlib.sha1(os.path.abspath(runs_dir).encode()).hexdigest()[:8]
-    return f"sksubset-run-{folder}-{spec.run_id}"
-
-
-def execute_on_dask(cfg, specs, runs_dir, client=None):
-    """Train on a Dask cluster the specs whose record is not on disk; return all records.
-
-    Parameters
-    ----------
-    cfg : ExperimentConfig
-        Resolved, with ``scheduler`` or ``workers`` set (unless ``client`` is given).
-    specs : list of RunSpec
-    runs_dir : str
+    scheduler : str, optional
+        Address of a running Dask scheduler.
+    workers : int, optional
+        Without ``scheduler``: start a local cluster of this many worker processes.
     client : distributed.Client, optional
-        Use this client instead of connecting to ``cfg.scheduler`` or starting
-        ``cfg.workers`` local workers.
-
-    Returns
-    -------
-    list of dict
-        One record per spec, in spec order.
+        Use this client instead of connecting (``scheduler`` and ``workers``
+        are then ignored).
     """
-    os.makedirs(runs_dir, exist_ok=True)
-    records, todo = {}, []
-    for spec in specs:
-        path = os.path.join(runs_dir, spec.run_id + ".json")
-        if os.path.exists(path):
-            with open(path, encoding="utf-8") as f:
-                records[spec.run_id] = json.load(f)
-            if cfg.quiet:
-                _log(f"{spec.run_id}: done before, skipped", None)
-        else:
-            todo.append(spec)
-    if todo and client is not None:
-        records.update(_gather(client, cfg, todo, runs_dir))
-    elif todo:
-        with connect(cfg) as client:
-            records.update(_gather(client, cfg, todo, runs_dir))
-    return [records[s.run_id] for s in specs]
 
+    def __init__(self, scheduler=None, workers=None, client=None):
+        self.scheduler = scheduler
+        self.workers = workers
+        self.client = client
 
-def _gather(client, cfg, specs, runs_dir):
-    distributed = _require_distributed()
-    futures = {client.submit(run_on_worker, spec, cfg, runs_dir, key=_task_key(runs_dir, spec),
-                             pure=False, retries=0): spec for spec in specs}
-    out = {}
-    bar = None if cfg.quiet else tqdm(total=len(specs), desc="runs", unit="run")
-    try:
-        for future in distributed.as_completed(futures):
-            record = future.result()  # a failed run raises here; finished ones stay saved
-            spec = futures[future]
-            out[spec.run_id] = record
-            msg = (f"{spec.run_id}: accuracy {record['test_accuracy']:.4f}, "
-                   f"{record['fit_seconds']:.2f} s")
-            _log(msg, bar)
-            if bar is not None:
-                bar.update()
-    except BaseException:
-        client.cancel(list(futures))
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
-    return out
+    def map(self, job, specs):
+        """Yield ``(spec, record)`` as the cluster finishes runs; a failed run raises here
+        (finished ones stay saved) and the other tasks are cancelled."""
+        specs = list(specs)
+        if not specs:
+            return
+        distributed = _require_distributed()
+        connection = (nullcontext(self.client) if self.client is not None
+                      else connect(self.scheduler, self.workers))
+        with connection as client:
+            futures = {client.submit(_run_on_worker, job, spec, key=job.key(spec), pure=False,
+                                     retries=0): spec for spec in specs}
+            try:
+                for future in distributed.as_completed(futures):
+                    yield futures[future], future.result()
+            except BaseException:
+                client.cancel(list(futures))
+                raise

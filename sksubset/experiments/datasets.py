@@ -1,14 +1,20 @@
-"""Datasets of the experiment runner: all read from local files, nothing is downloaded."""
+"""Datasets of the experiment runner: all read from local files, nothing is downloaded.
+
+:func:`load_data` gives the arrays of an experiment's settings (a sample of
+them with ``train_size`` / ``test_size``, labels encoded as 0..C-1).
+"""
 
 import gzip
 import os
 import pickle
 
 import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
 
-__all__ = ["load_dataset", "load_digits_split", "load_fashion_mnist", "load_cifar10", "load_npz",
-           "read_idx", "FASHION_MNIST_DIR", "CIFAR10_FILES", "CIFAR10_MEAN", "CIFAR10_STD",
-           "DATASETS"]
+__all__ = ["load_data", "load_dataset", "load_digits_split", "load_fashion_mnist",
+           "load_cifar10", "load_npz", "read_idx", "FASHION_MNIST_DIR", "CIFAR10_FILES",
+           "CIFAR10_MEAN", "CIFAR10_STD", "DATASETS"]
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 _FMNIST_FILES = {
@@ -173,8 +179,6 @@ def load_digits_split(test_size=0.3, random_state=0):
     X_train, y_train, X_test, y_test : ndarray
         Pixels scaled to ``[0, 1]`` as float32 of shape ``(n, 64)``, int64 labels.
     """
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
 
     X, y = load_digits(return_X_y=True)
     X = (X / 16.0).astype(np.float32)
@@ -253,3 +257,36 @@ def load_dataset(name, data_dir=None):
     if name == "npz":
         return load_npz(data_dir)
     raise ValueError(f"Unknown dataset {name!r}; choose one of {', '.join(DATASETS)}.")
+
+
+def _sample(X, y, size, option):
+    """A stratified random sample (seed 0) of ``size`` rows, or all of them."""
+    if not size or size >= len(y):
+        return X, y
+    if size < len(np.unique(y)):
+        raise ValueError(f"{option} {size} is smaller than the number of classes.")
+    keep, _ = train_test_split(np.arange(len(y)), train_size=size, stratify=y, random_state=0)
+    keep = np.sort(keep)
+    return X[keep], y[keep]
+
+
+def load_data(cfg):
+    """``X_train, y_train, X_test, y_test`` of a resolved
+    :class:`~sksubset.experiments.plan.ExperimentConfig`, labels encoded as 0..C-1
+    (samples of them with ``train_size`` / ``test_size``).
+
+    Raises
+    ------
+    ValueError
+        When the test set has labels the training set lacks.
+    """
+    X_train, y_train, X_test, y_test = load_dataset(cfg.dataset, cfg.data_dir)
+    X_train, y_train = _sample(X_train, y_train, cfg.train_size, "--train-size")
+    X_test, y_test = _sample(X_test, y_test, cfg.test_size, "--test-size")
+    classes = np.unique(y_train)
+    unseen = np.setdiff1d(np.unique(y_test), classes)
+    if len(unseen):
+        raise ValueError(f"The test set has labels absent from the training set: "
+                         f"{unseen[:10].tolist()}.")
+    return (X_train, np.searchsorted(classes, y_train).astype(np.int64), X_test,
+            np.searchsorted(classes, y_test).astype(np.int64))

@@ -16,8 +16,8 @@ from skorch.callbacks import LRScheduler
 from torch import nn
 from torch.optim.lr_scheduler import ConstantLR, CosineAnnealingLR
 
-__all__ = ["MLP", "LeNet5", "ResNet", "ResNet18", "SmallResNet", "MODELS", "DEFAULT_MODEL", "module_kwargs", "make_net",
-           "LR_EVENT"]
+__all__ = ["MLP", "LeNet5", "ResNet", "ResNet18", "SmallResNet", "MODELS", "DEFAULT_MODEL",
+           "module_kwargs", "make_net", "LR_EVENT"]
 
 #: history key under which the learning rate of every epoch is recorded
 LR_EVENT = "event_lr"

@@ -1,25 +1,6 @@
-"""Plan the experiments: settings, strategy names and the list of runs.
+"""Plan the experiments: settings (:class:`ExperimentConfig`) and the list of runs.
 
-A *strategy name* maps to a training configuration (:func:`parse_strategy`):
-
-* ``full``: the plain net trained ``T`` epochs on all the training data,
-  cosine annealing over ``T``;
-* ``full-earlystop``: the plain net trained ``E`` epochs with the cosine
-  compressed to ``E``, where ``E`` is the cost, in full-epoch equivalents
-  (:meth:`sksubset.schedule.Schedule.full_epoch_equivalents`), of the
-  GRAD-MATCH-PB-WARM run at the same budget;
-* ``full-frontier``: the same for each ``E`` of ``frontier_epochs``; these
-  runs (and ``full``) draw the accuracy-versus-time curve of plain training;
-* ``<selector>[-pb|-pc][-warm]`` with ``<selector>`` one of
-  :data:`sksubset.selectors.STRATEGIES`: a
-  :class:`~sksubset.SubsetTrainingClassifier` with ``kappa=kappa`` for
-  ``-warm`` (else 0), ``per_batch=True`` for ``-pb``.  ``random-rs2[-warm]``
-  is RS2: RANDOM drawn without replacement across rounds
-  (``RandomSelector(sampling="cycle")``), reselecting every epoch (``R = 1``)
-  unless ``R`` is given.  Plain ``gradmatch`` is
-  the paper's per-example variant as its code (CORDS) configures it: per
-  class and per gradient (each class matches the gradient of its own output
-  unit); ``gradmatch-pc`` is per class on the whole last-layer gradient.
+The strategy names are in :mod:`sksubset.experiments.strategies`.
 """
 
 import hashlib
@@ -33,12 +14,12 @@ import torch
 
 from .._utils.budget import resolve_budget
 from ..schedule import make_schedule
-from ..selectors import STRATEGIES
 from .models import DEFAULT_MODEL
+from .strategies import DEFAULT_R, Strategy, parse_strategy, strategy_R
 
-__all__ = ["ExperimentConfig", "Strategy", "RunSpec", "parse_strategy", "strategy_R",
-           "pool_size", "earlystop_epochs", "default_frontier_epochs", "plan_runs",
-           "DEFAULT_STRATEGIES", "DATASET_DEFAULTS", "FULL_KINDS"]
+__all__ = ["ExperimentConfig", "RunSpec", "pool_size", "earlystop_epochs",
+           "default_frontier_epochs", "plan_runs", "DEFAULT_STRATEGIES", "DATASET_DEFAULTS",
+           "WEIGHTINGS"]
 
 #: strategies run when none are named
 DEFAULT_STRATEGIES = ("full", "full-frontier", "random", "random-warm", "gradmatch",
@@ -52,10 +33,8 @@ DATASET_DEFAULTS = {"digits": {"epochs": 60, "batch_size": 32, "threads": 1},
                     "cifar10": {"epochs": 300, "batch_size": 20},
                     "npz": {"epochs": 100, "batch_size": 32}}
 
-FULL_KINDS = ("full", "full-earlystop", "full-frontier")
-
-#: reselection interval when none is given (RS2: every epoch)
-DEFAULT_R, DEFAULT_R_RS2 = 20, 1
+#: the classifier's ``weighting`` values (how selection weights enter a mini-batch's loss)
+WEIGHTINGS = ("batch", "subset", "none")
 
 
 @dataclass
@@ -108,7 +87,8 @@ class ExperimentConfig:
         table with the baselines.
     selector_params : dict, optional
         Parameters of the subset strategies' selector (e.g.
-        ``{"pool_fraction": 0.3}``), passed to its class.
+        ``{"pool_fraction": 0.3}``), passed to its class
+        (:func:`~sksubset.experiments.strategies.make_selector`).
     weighting : {"batch", "subset", "none"}, default="batch"
         How selection weights enter the subset strategies' mini-batch losses
         (:class:`~sksubset.SubsetTrainingClassifier`'s ``weighting``).
@@ -190,54 +170,6 @@ class ExperimentConfig:
             "augment": augment,
             "frontier_epochs": None if self.frontier_epochs is None else tuple(
                 int(e) for e in self.frontier_epochs)})
-
-
-@dataclass(frozen=True)
-class Strategy:
-    """A parsed strategy name (see the module docstring)."""
-
-    name: str
-    kind: str  # "subset" or one of FULL_KINDS
-    selector: str | None = None
-    per_batch: bool = False
-    per_class: bool = False
-    per_gradient: bool = False
-    warm: bool = False
-    rs2: bool = False
-
-
-def parse_strategy(name):
-    """The :class:`Strategy` of a name such as ``"gradmatch-pb-warm"``.
-
-    Raises
-    ------
-    ValueError
-        For a name that maps to no configuration.
-    """
-    if name in FULL_KINDS:
-        return Strategy(name, name)
-    parts = name.split("-")
-    warm = parts[-1] == "warm"
-    if warm:
-        parts = parts[:-1]
-    selector, flags = parts[0], parts[1:]
-    rs2 = selector == "random" and flags == ["rs2"]
-    if (selector not in STRATEGIES or len(flags) > 1
-            or (flags and flags[0] not in ("pb", "pc") and not rs2)):
-        raise ValueError(f"Unknown strategy {name!r}: use full, full-earlystop, full-frontier, "
-                         f"random-rs2[-warm] or <selector>[-pb|-pc][-warm] with <selector> one "
-                         f"of {', '.join(STRATEGIES)}.")
-    per_batch = flags == ["pb"]
-    per_class = selector == "gradmatch" and not per_batch
-    per_gradient = per_class and flags != ["pc"]
-    return Strategy(name, "subset", selector, per_batch, per_class, per_gradient, warm, rs2)
-
-
-def strategy_R(cfg, strategy):
-    """Reselection interval of a subset strategy: ``cfg.R``, else its default."""
-    if cfg.R is not None:
-        return int(cfg.R)
-    return DEFAULT_R_RS2 if strategy.rs2 else DEFAULT_R
 
 
 def pool_size(n, valid_size):

@@ -1,4 +1,4 @@
-"""Summary table, significance tests and plots of an experiment's run records.
+"""Summary table and significance tests of an experiment's run records.
 
 One row per strategy and budget (per ``E`` for ``full-frontier``), with
 means over seeds:
@@ -33,6 +33,7 @@ means over seeds:
 
 With ``n`` seeds the smallest possible one-sided signed-rank p-value is
 ``2**-n``: 0.125 with 3 seeds, 0.031 with 5, so 3 seeds can never reach 0.05.
+The plots are drawn by :mod:`sksubset.experiments.plots`.
 """
 
 import csv
@@ -44,17 +45,10 @@ import warnings
 import numpy as np
 from scipy.stats import wilcoxon
 
-try:  # the plots need matplotlib; without it the table, CSV and JSON are still written
-    from matplotlib import colormaps
-    from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
-except ImportError:  # pragma: no cover - depends on the environment
-    Figure = None
+from .plots import write_plots
 
 __all__ = ["relative_error", "frontier_accuracy", "wilcoxon_greater", "summarize",
-           "format_table", "write_report", "plot_speedup_error", "plot_accuracy_time",
-           "describe_runs", "log_ticks", "COLUMNS", "RELATIVE_ERROR_NOTE"]
+           "format_table", "write_report", "COLUMNS"]
 
 #: table columns, in order
 COLUMNS = ("strategy", "budget", "epochs", "n_seeds", "accuracy_mean", "accuracy_std",
@@ -66,56 +60,6 @@ COLUMNS = ("strategy", "budget", "epochs", "n_seeds", "accuracy_mean", "accuracy
            "subset_training_seconds")
 
 _NAN = float("nan")
-
-
-def _plain():
-    """Tick labels as plain numbers (2, 0.5, 1000, not 2x10^0)."""
-    return FuncFormatter(lambda v, _: f"{v:g}")
-
-#: the y axis of the speedup plot, as written under it
-RELATIVE_ERROR_NOTE = ("relative test error = 100 x (test error - test error of full training) / "
-                       "test error of full training: 0 is as accurate as full training, 100 is "
-                       "twice its error, below 0 better (axis logarithmic beyond ±1 %)")
-
-
-def log_ticks(lo, hi):
-    """Plain-number tick positions covering ``[lo, hi]`` on a log axis: 1-2-5 per decade,
-    finer (1-1.5-2-3-5-7, then every digit) when the range is too narrow for three ticks."""
-    lo, hi = float(lo), float(hi)
-    decades = range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
-    for mantissas in ((1, 2, 5), (1, 1.5, 2, 3, 5, 7), (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9)):
-        ticks = [float(f"{m * 10.0 ** e:.3g}") for e in decades for m in mantissas]
-        inside = [t for t in ticks if lo / 1.1 <= t <= hi * 1.1]
-        if len(inside) >= 3:
-            break
-    return inside
-
-
-def _log_axis(ax, values):
-    """A log x axis with plain-number ticks (0.5, 2, 20, not 2x10^0) where ``values`` lie."""
-    ax.set_xscale("log")
-    values = [v for v in values if np.isfinite(v) and v > 0]
-    if values:
-        ax.xaxis.set_major_locator(FixedLocator(log_ticks(min(values), max(values))))
-    ax.xaxis.set_major_formatter(_plain())
-    ax.xaxis.set_minor_formatter(NullFormatter())
-
-
-def describe_runs(records):
-    """``"digits, mlp, T = 60"``: the data set, model and epoch budget of the runs (values
-    that differ between runs are joined by ``/``)."""
-    parts = []
-    for key, fmt in (("dataset", "{}"), ("model", "{}"), ("T", "T = {}")):
-        values = {r.get("settings", {}).get(key) for r in records} - {None}
-        if values:
-            parts.append(fmt.format("/".join(str(v) for v in sorted(values, key=str))))
-    return ", ".join(parts)
-
-
-def _colors(names):
-    """A distinct colour per strategy: tab20's strong colours, then its light ones."""
-    cmap = colormaps["tab20"]
-    return {n: cmap((2 * i + i // 10) % 20) for i, n in enumerate(names)}
 
 
 def relative_error(accuracy, accuracy_full):
@@ -305,132 +249,11 @@ def _jsonable(value):
     return value
 
 
-def _suptitle(fig, parts, what):
-    """``"digits, mlp, T = 60: <what>"``, on two lines when it is long (the legend stands
-    beside the axes, and a centred title would run into it)."""
-    parts = ", ".join(p for p in parts if p)
-    text = f"{parts}: {what}" if parts else what
-    fig.suptitle(text.replace(": ", ":\n", 1) if len(text) > 70 else text)
-
-
-def _frontier_curve(rows):
-    pts = sorted((r["seconds_mean"], r["accuracy_mean"], r["relative_error_pct"], r["speedup"])
-                 for r in rows if r["strategy"] in ("full", "full-frontier"))
-    return np.array(pts).reshape(-1, 4)
-
-
-def plot_speedup_error(rows, path, title=""):
-    """Figure-3-style panels, one per budget: speedup versus relative test error, log-log.
-
-    The y axis is the relative test error of :func:`relative_error`, defined
-    under the panels (:data:`RELATIVE_ERROR_NOTE`); it is symmetric-log,
-    linear within ±1 %, so runs that beat full training (relative error <= 0)
-    stay visible at or below zero instead of being dropped.  The full-data
-    frontier is drawn as a grey curve.  ``title`` (e.g. :func:`describe_runs`)
-    heads the figure; each panel names its budget.  Returns the figure.
-    """
-    budgets = sorted({r["budget"] for r in rows if r["budget"] is not None})
-    fig = Figure(figsize=(4.5 * max(1, len(budgets)) + 2, 4), layout="constrained")
-    axes = fig.subplots(1, max(1, len(budgets)), squeeze=False)[0]
-    curve = _frontier_curve(rows)
-    names = sorted({r["strategy"] for r in rows if r["budget"] is not None})
-    colors = _colors(names)
-    markers = "osD^v<>pPX*h"
-    for ax, budget in zip(axes, budgets or [None]):
-        ok = np.isfinite(curve[:, 2]) & np.isfinite(curve[:, 3])
-        if ok.any():
-            ax.plot(curve[ok, 3], curve[ok, 2], "-", color="0.6", marker=".",
-                    label="full training, cosine\ncompressed to E (frontier)")
-        for r in rows:
-            if r["budget"] != budget or budget is None:
-                continue
-            if not (np.isfinite(r["speedup"]) and np.isfinite(r["relative_error_pct"])):
-                continue
-            i = names.index(r["strategy"])
-            ax.plot(r["speedup"], r["relative_error_pct"], markers[i % len(markers)],
-                    color=colors[r["strategy"]], label=r["strategy"], markersize=7)
-        _log_axis(ax, [x for line in ax.get_lines() for x in np.ravel(line.get_xdata())])
-        ax.set_yscale("symlog", linthresh=1.0)
-        ax.yaxis.set_major_formatter(_plain())
-        ys = [y for line in ax.get_lines() for y in np.ravel(line.get_ydata())]
-        if ys:
-            lo, hi = min(ys), max(ys)
-            ax.set_ylim(-1.0 if lo >= 0 else lo * 1.5, 1.0 if hi <= 0 else hi * 1.5)
-        ax.axhline(0, color="0.8", lw=0.8)
-        ax.set_xlabel("speedup versus full training")
-        ax.set_ylabel("relative test error (%)")
-        ax.set_title(f"budget {budget:g}" if budget is not None else "no subset runs")
-        ax.grid(True, which="both", alpha=0.3)
-    _suptitle(fig, [title], "speedup versus relative test error")
-    fig.supxlabel(RELATIVE_ERROR_NOTE, fontsize=8)
-    handles, labels = [], []
-    for ax in axes:
-        for h, label in zip(*ax.get_legend_handles_labels()):
-            if label not in labels:
-                handles.append(h)
-                labels.append(label)
-    if handles:
-        fig.legend(handles, labels, loc="outside right upper", fontsize=8)
-    fig.savefig(path, dpi=120)
-    return fig
-
-
-def plot_accuracy_time(records, rows, path, title=""):
-    """Test accuracy versus wall-clock: every run, strategy means ± std, the frontier curve.
-
-    ``title`` (e.g. :func:`describe_runs`) heads the figure with the budgets
-    drawn; the legend lists what is drawn.  Returns the figure.
-    """
-    fig = Figure(figsize=(10, 5.5), layout="constrained")
-    ax = fig.subplots()
-    groups = _groups(records)
-    names = sorted({r["strategy"] for r in rows if r["strategy"] not in ("full", "full-frontier")})
-    colors = _colors(names)
-    budgets = sorted({r["budget"] for r in rows if r["budget"] is not None})
-    markers = {b: "osD^v<>pPX*h"[i % 12] for i, b in enumerate(budgets)}
-    curve = _frontier_curve(rows)
-    for (strategy, budget, _), runs in groups.items():
-        frontier = strategy in ("full", "full-frontier")
-        color = "0.4" if frontier else colors[strategy]
-        ax.scatter([r["fit_seconds"] for r in runs], [100 * r["test_accuracy"] for r in runs],
-                   s=10, color=color, alpha=0.35, marker=markers.get(budget, "o"), lw=0)
-    if len(curve):
-        ax.plot(curve[:, 0], 100 * curve[:, 1], "-", color="0.3", marker="s", markersize=4,
-                label="full training, cosine compressed to E (frontier)")
-    for r in rows:
-        if r["strategy"] in ("full", "full-frontier"):
-            continue
-        secs = [x["fit_seconds"] for x in groups[(r["strategy"], r["budget"], r["epochs"])]]
-        ax.errorbar(r["seconds_mean"], 100 * r["accuracy_mean"], yerr=100 * r["accuracy_std"],
-                    xerr=float(np.std(secs, ddof=1)) if len(secs) > 1 else 0.0,
-                    fmt=markers.get(r["budget"], "o"), color=colors[r["strategy"]],
-                    markersize=6, capsize=2)
-    _log_axis(ax, [r["fit_seconds"] for r in records])
-    cpu = any((r.get("settings") or {}).get("clock") == "cpu" for r in records)
-    ax.set_xlabel(("CPU" if cpu else "wall-clock") + " seconds of fit (log)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title("every run (small), means ± std over seeds (large)", fontsize=9)
-    drawn = ("budgets " if len(budgets) > 1 else "budget ") + ", ".join(f"{b:g}" for b in budgets)
-    _suptitle(fig, [title, drawn if budgets else ""],
-              "test accuracy versus " + ("CPU time" if cpu else "wall-clock"))
-    ax.grid(True, which="both", alpha=0.3)
-    handles = []
-    if len(curve):
-        handles.append(Line2D([], [], color="0.3", marker="s", markersize=4,
-                              label="full training,\ncosine compressed to E"))
-    handles += [Line2D([], [], color=colors[n], marker="o", ls="", label=n) for n in names]
-    handles += [Line2D([], [], color="k", marker=markers[b], ls="", mfc="none",
-                       label=f"budget {b:g}") for b in budgets]
-    if handles:
-        fig.legend(handles=handles, loc="outside right upper", fontsize=8)
-    fig.savefig(path, dpi=120)
-    return fig
-
-
 def write_report(records, out_dir):
     """Write ``summary.csv``, ``summary.json`` and the two PNG plots into ``out_dir``.
 
-    Without matplotlib the plots are left out, with a ``RuntimeWarning``.
+    The plots are drawn by :func:`sksubset.experiments.plots.write_plots`
+    (left out, with a ``RuntimeWarning``, without matplotlib).
 
     Parameters
     ----------
@@ -449,9 +272,7 @@ def write_report(records, out_dir):
     os.makedirs(out_dir, exist_ok=True)
     rows = summarize(records)
     paths = {"csv": os.path.join(out_dir, "summary.csv"),
-             "json": os.path.join(out_dir, "summary.json"),
-             "speedup_plot": os.path.join(out_dir, "speedup_vs_relative_error.png"),
-             "accuracy_plot": os.path.join(out_dir, "accuracy_vs_time.png")}
+             "json": os.path.join(out_dir, "summary.json")}
     with open(paths["csv"], "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
@@ -459,11 +280,5 @@ def write_report(records, out_dir):
             writer.writerow({k: "" if _jsonable(r[k]) is None else r[k] for k in COLUMNS})
     with open(paths["json"], "w", encoding="utf-8") as f:
         json.dump([{k: _jsonable(r[k]) for k in COLUMNS} for r in rows], f, indent=1)
-    if Figure is None:
-        warnings.warn("matplotlib is not installed: the plots were not drawn.", RuntimeWarning)
-        del paths["speedup_plot"], paths["accuracy_plot"]
-    else:
-        title = describe_runs(records)
-        plot_speedup_error(rows, paths["speedup_plot"], title)
-        plot_accuracy_time(records, rows, paths["accuracy_plot"], title)
+    paths.update(write_plots(records, rows, out_dir))
     return rows, paths

@@ -5,9 +5,14 @@ holds a hash of the settings that change the result, and a run whose file
 exists is not trained again, so an interrupted experiment resumes where it
 stopped.  Runs are independent: everything that compares runs is computed by
 :mod:`sksubset.experiments.report`.  The strategy names and the planning are
-in :mod:`sksubset.experiments.plan`.
+in :mod:`sksubset.experiments.strategies` and :mod:`sksubset.experiments.plan`.
+
+:func:`train_run` trains one run; :class:`RunJob` trains one and saves its
+record; :func:`execute` hands the runs not done yet to an executor
+(:mod:`sksubset.experiments.executors`: here, or on a Dask cluster).
 """
 
+import hashlib
 import json
 import os
 import sys
@@ -21,29 +26,27 @@ from tqdm.auto import tqdm
 from .._utils.progress import interactive
 from ..classifier import SubsetTrainingClassifier
 from ..exceptions import DivergenceError
-from ..selectors import get_selector
-from ..training import sync
 from .augment import AugmentedImages, augmentation_for
-from .datasets import load_dataset
+from .datasets import load_data
+from .executors import make_executor
 from .models import LR_EVENT, make_net, module_kwargs
-from .plan import (
-    DATASET_DEFAULTS,
-    DEFAULT_STRATEGIES,
-    ExperimentConfig,
-    RunSpec,
-    Strategy,
-    parse_strategy,
-    plan_runs,
-    pool_size,
-    strategy_R,
-)
+from .plan import pool_size
+from .strategies import make_selector, strategy_R
 
-__all__ = ["train_run", "warm_up", "execute", "save_record", "load_data", "load_records",
-           "ExperimentConfig", "RunSpec", "Strategy", "parse_strategy", "plan_runs",
-           "DEFAULT_STRATEGIES", "DATASET_DEFAULTS"]
+__all__ = ["train_run", "warm_up", "RunJob", "execute", "save_record", "load_records",
+           "EnergyMeter", "sync"]
 
-class _EnergyMeter:
-    """GPU energy through NVML (``pynvml``, optional); ``kwh()`` is None when unmeasurable."""
+
+def sync(device):
+    """Wait for the work queued on a CUDA ``device`` (so that wall-clock timings are honest);
+    nothing to wait for on the CPU."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class EnergyMeter:
+    """GPU energy used since creation, through NVML (``pynvml``, optional): ``kwh()``, None
+    when it cannot be measured (not a CUDA device, no ``pynvml``, no energy counter)."""
 
     def __init__(self, device):
         self.handle, self.start = None, None
@@ -70,7 +73,7 @@ class _EnergyMeter:
 
 def _fit_timed(estimator, X, y, device):
     """Wall-clock and process CPU seconds of ``estimator.fit``, and its energy (or None)."""
-    meter = _EnergyMeter(device)
+    meter = EnergyMeter(device)
     sync(device)
     t0, c0 = time.perf_counter(), time.process_time()
     estimator.fit(X, y)
@@ -83,18 +86,6 @@ def _on_clock(cfg, wall, cpu):
     if cfg.clock == "cpu":
         return cpu, cpu / max(wall, 1e-12)
     return wall, 1.0
-
-
-def _selector(strategy, params):
-    """The classifier's ``selector``: the strategy's name, or an instance with ``params``."""
-    if strategy.rs2:
-        params = {"sampling": "cycle", **(params or {})}
-    if not params:
-        return strategy.selector
-    if strategy.selector == "gradmatch":
-        params = {"per_class": strategy.per_class, "per_gradient": strategy.per_gradient,
-                  **params}
-    return get_selector(strategy.selector)(**params)
 
 
 def training_input(cfg, X_train, y_train):
@@ -142,12 +133,10 @@ def train_run(spec, cfg, data):
         net = make_net(cfg.model, module_kw, cfg.epochs, cfg.batch_size, cfg.lr, cfg.device,
                        lr_schedule=cfg.lr_schedule)
         clf = SubsetTrainingClassifier(
-            net, selector=_selector(strategy, cfg.selector_params), budget=spec.budget,
-            R=strategy_R(cfg, strategy),
-            kappa=cfg.kappa if strategy.warm else 0.0, per_batch=strategy.per_batch,
-            per_class=strategy.per_class, per_gradient=strategy.per_gradient,
-            weighting=cfg.weighting, valid_size=cfg.valid_size, random_state=spec.seed,
-            verbose=0)
+            net, selector=make_selector(strategy, cfg.selector_params), budget=spec.budget,
+            R=strategy_R(cfg, strategy), kappa=cfg.kappa if strategy.warm else 0.0,
+            per_batch=strategy.per_batch, weighting=cfg.weighting, valid_size=cfg.valid_size,
+            random_state=spec.seed, verbose=0)
         t0, c0 = time.perf_counter(), time.process_time()
         try:
             wall, cpu, energy = _fit_timed(clf, X_fit, y_fit, cfg.device)
@@ -238,19 +227,77 @@ def warm_up(cfg, data):
     sync(cfg.device)
 
 
-def _read_record(path):
-    """The record saved at ``path``, or None (with a warning naming the file) when it cannot
-    be read back: a truncated or corrupted file counts as a run not done."""
+def _read_record(path, warn=True):
+    """The record saved at ``path``, or None when it cannot be read back (with a warning
+    naming the file when ``warn``): a truncated or corrupted file counts as a run not done."""
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     except (ValueError, OSError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        warnings.warn(f"Run record {path} cannot be read ({type(exc).__name__}: {exc}); "
-                      "treating that run as not done.", RuntimeWarning, stacklevel=2)
+        if warn:
+            warnings.warn(f"Run record {path} cannot be read ({type(exc).__name__}: {exc}); "
+                          "treating that run as not done.", RuntimeWarning, stacklevel=3)
         return None
 
 
-def execute(cfg, specs, data, runs_dir):
+class RunJob:
+    """Train a run and save its record under ``runs_dir``: what every executor runs.
+
+    Picklable (a Dask worker receives it).  Calling it for a run whose record
+    is on disk returns that record without training, so a run finished
+    meanwhile (by another runner sharing the cluster) is not trained twice.
+
+    Parameters
+    ----------
+    cfg : ExperimentConfig
+        Resolved.
+    runs_dir : str
+        Folder of the per-run JSON files.
+    """
+
+    def __init__(self, cfg, runs_dir):
+        self.cfg = cfg
+        self.runs_dir = runs_dir
+
+    @property
+    def data_key(self):
+        """What the prepared data depends on (one preparation per key and process)."""
+        c = self.cfg
+        return (c.dataset, c.data_dir, c.train_size, c.test_size, c.model, c.batch_size,
+                c.device)
+
+    def key(self, spec):
+        """A task name unique to the output folder and the run."""
+        folder = hashlib.sha1(os.path.abspath(self.runs_dir).encode()).hexdigest()[:8]
+        return f"sksubset-run-{folder}-{spec.run_id}"
+
+    def prepare(self, data=None):
+        """``data`` (loaded by :func:`load_data` when None), after :func:`warm_up`."""
+        if data is None:
+            data = load_data(self.cfg)
+        warm_up(self.cfg, data)
+        return data
+
+    def __call__(self, spec, data):
+        """The run's saved record, or train it (:func:`train_run`), save and return it."""
+        path = os.path.join(self.runs_dir, spec.run_id + ".json")
+        if os.path.exists(path):
+            record = _read_record(path, warn=False)
+            if record is not None:
+                return record
+        if self.cfg.threads:
+            torch.set_num_threads(self.cfg.threads)
+        record = train_run(spec, self.cfg, data)
+        save_record(record, path)
+        return record
+
+
+def _label(i, n, spec):
+    return (f"[{i}/{n}] {spec.name}" + ("" if spec.budget is None else f" budget={spec.budget:g}")
+            + ("" if spec.epochs is None else f" E={spec.epochs}") + f" seed={spec.seed}")
+
+
+def execute(cfg, specs, data, runs_dir, executor=None):
     """Train the specs whose record is not on disk yet; return all records, in spec order.
 
     Parameters
@@ -258,59 +305,54 @@ def execute(cfg, specs, data, runs_dir):
     cfg : ExperimentConfig
         Resolved.
     specs : list of RunSpec
-    data : tuple
-        ``X_train, y_train, X_test, y_test``.
+    data : tuple or None
+        ``X_train, y_train, X_test, y_test`` (None: loaded where the runs train).
     runs_dir : str
         Folder of the per-run JSON files.
+    executor : executor, optional
+        Where the runs train (:mod:`sksubset.experiments.executors`); default
+        :func:`~sksubset.experiments.executors.make_executor`: a Dask cluster
+        with ``cfg.scheduler`` or ``cfg.workers``, else this process.  Pass
+        ``DaskExecutor(client=client)`` to use an existing Dask client.
 
     Returns
     -------
     list of dict
-
-    With ``cfg.scheduler`` or ``cfg.workers`` set, the runs are trained on a
-    Dask cluster (:func:`sksubset.experiments.cluster.execute_on_dask`).
     """
-    if cfg.scheduler or cfg.workers:
-        from .cluster import execute_on_dask
-        return execute_on_dask(cfg, specs, runs_dir)
     os.makedirs(runs_dir, exist_ok=True)
-    records = []
-    saved = {}
+    records = {}
     for s in specs:
         path = os.path.join(runs_dir, s.run_id + ".json")
         if os.path.exists(path):
-            saved[s.run_id] = _read_record(path)
-    if not all(saved.get(s.run_id) is not None for s in specs):
-        warm_up(cfg, data)
+            record = _read_record(path)
+            if record is not None:
+                records[s.run_id] = record
+    todo = [s for s in specs if s.run_id not in records]
+    if executor is None:
+        executor = make_executor(cfg, data)
+    labels = {s.run_id: _label(i, len(specs), s) for i, s in enumerate(specs, 1)}
     # a bar where a person watches, plain log lines in a log file or with --quiet
     show = interactive() and not cfg.quiet
-    bar = tqdm(total=len(specs), desc="runs", unit="run") if show else None
+    bar = (tqdm(total=len(specs), initial=len(specs) - len(todo), desc="runs", unit="run")
+           if show else None)
     try:
-        for i, spec in enumerate(specs, 1):
-            path = os.path.join(runs_dir, spec.run_id + ".json")
-            label = (f"[{i}/{len(specs)}] {spec.strategy.name}"
-                     + ("" if spec.budget is None else f" budget={spec.budget:g}")
-                     + ("" if spec.epochs is None else f" E={spec.epochs}")
-                     + f" seed={spec.seed}")
-            if saved.get(spec.run_id) is not None:
-                records.append(saved[spec.run_id])
-                if bar is None:
-                    _log(f"{label}: done before, skipped", bar)
-            else:
-                if bar is not None:
-                    bar.set_postfix_str(label.split("] ", 1)[1])
-                record = train_run(spec, cfg, data)
-                save_record(record, path)
-                records.append(record)
-                _log(f"{label}: diverged ({record['diverged']})" if record.get("diverged") else
-                     f"{label}: accuracy {record['test_accuracy']:.4f}, "
-                     f"{record['fit_seconds']:.2f} s", bar)
+        if bar is None:
+            for s in specs:
+                if s.run_id in records:
+                    _log(f"{labels[s.run_id]}: done before, skipped", bar)
+        for spec, record in executor.map(RunJob(cfg, runs_dir), todo):
+            records[spec.run_id] = record
+            label = labels[spec.run_id]
+            _log(f"{label}: diverged ({record['diverged']})" if record.get("diverged") else
+                 f"{label}: accuracy {record['test_accuracy']:.4f}, "
+                 f"{record['fit_seconds']:.2f} s", bar)
             if bar is not None:
+                bar.set_postfix_str(label.split("] ", 1)[1])
                 bar.update()
     finally:
         if bar is not None:
             bar.close()
-    return records
+    return [records[s.run_id] for s in specs]
 
 
 def save_record(record, path):
@@ -333,37 +375,3 @@ def load_records(runs_dir):
             if record is not None:
                 records.append(record)
     return records
-
-
-def _sample(X, y, size, option):
-    """A stratified random sample (seed 0) of ``size`` rows, or all of them."""
-    if not size or size >= len(y):
-        return X, y
-    from sklearn.model_selection import train_test_split
-
-    if size < len(np.unique(y)):
-        raise ValueError(f"{option} {size} is smaller than the number of classes.")
-    keep, _ = train_test_split(np.arange(len(y)), train_size=size, stratify=y, random_state=0)
-    keep = np.sort(keep)
-    return X[keep], y[keep]
-
-
-def load_data(cfg):
-    """``X_train, y_train, X_test, y_test`` of a resolved config, labels encoded as 0..C-1
-    (samples of them with ``train_size`` / ``test_size``).
-
-    Raises
-    ------
-    ValueError
-        When the test set has labels the training set lacks.
-    """
-    X_train, y_train, X_test, y_test = load_dataset(cfg.dataset, cfg.data_dir)
-    X_train, y_train = _sample(X_train, y_train, cfg.train_size, "--train-size")
-    X_test, y_test = _sample(X_test, y_test, cfg.test_size, "--test-size")
-    classes = np.unique(y_train)
-    unseen = np.setdiff1d(np.unique(y_test), classes)
-    if len(unseen):
-        raise ValueError(f"The test set has labels absent from the training set: "
-                         f"{unseen[:10].tolist()}.")
-    return (X_train, np.searchsorted(classes, y_train).astype(np.int64), X_test,
-            np.searchsorted(classes, y_test).astype(np.int64))
