@@ -54,7 +54,7 @@ _CALLBACK = "sksubset_schedule"
 def _default_selector():
     """``selector=None`` and ``"gradmatch"``: per-class GRAD-MATCH, the correlation rule,
     16 atoms a step (see the class docstring)."""
-    return GradMatchSelector(criterion="correlation", per_step=16, per_class=True)
+    return GradMatchSelector(criterion="correlation", per_step=16)
 
 
 class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):

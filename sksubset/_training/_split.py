@@ -1,21 +1,12 @@
 """The training pool and the held-out rows of a fit, split once before training."""
 
-import math
-from numbers import Integral
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-__all__ = ["holdout_size", "split"]
+from .._utils.budget import holdout_size
 
-
-def holdout_size(valid_size, n):
-    """Rows held out of ``n`` by ``valid_size`` (a fraction in (0, 1) or a count); 0 for None."""
-    if valid_size is None:
-        return 0
-    if isinstance(valid_size, Integral):
-        return int(valid_size)
-    return int(math.ceil(valid_size * n))
+__all__ = ["split"]
 
 
 def split(valid_size, train_split, examples, y, rng):

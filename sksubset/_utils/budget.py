@@ -6,7 +6,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
-__all__ = ["BUDGET_CONSTRAINTS", "resolve_budget", "split_budget", "n_batches_for"]
+__all__ = ["BUDGET_CONSTRAINTS", "resolve_budget", "split_budget", "n_batches_for", "holdout_size"]
 
 #: ``_parameter_constraints`` of every ``budget`` parameter
 BUDGET_CONSTRAINTS = [Interval(Real, 0, 1, closed="right"),
@@ -60,3 +60,12 @@ def split_budget(k, sizes):
 def n_batches_for(budget, batch_size):
     """Number of mini-batches to select for a budget of examples (CORDS: ceil)."""
     return max(1, math.ceil(budget / batch_size))
+
+
+def holdout_size(valid_size, n):
+    """Rows held out of ``n`` by ``valid_size`` (a fraction in (0, 1) or a count); 0 for None."""
+    if valid_size is None:
+        return 0
+    if isinstance(valid_size, Integral):
+        return int(valid_size)
+    return int(math.ceil(valid_size * n))

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from .._utils.budget import resolve_budget
+from .._utils.budget import holdout_size, resolve_budget
 from ..schedule import make_schedule
 from .models import DEFAULT_MODEL
 from .strategies import DEFAULT_R, Strategy, parse_strategy, strategy_R
@@ -174,11 +174,7 @@ class ExperimentConfig:
 
 def pool_size(n, valid_size):
     """Training examples left to the subset strategies after the ``valid_size`` hold-out."""
-    if valid_size is None:
-        return n
-    if isinstance(valid_size, float) and valid_size < 1:
-        return n - int(math.ceil(valid_size * n))
-    return n - int(valid_size)
+    return n - holdout_size(valid_size, n)
 
 
 def _fee(cfg, budget, n, kappa):

@@ -41,7 +41,6 @@ def _solve(atoms, valid, targets, ks, opts):
     a warning.
     """
     b = torch.stack([t.to(device=atoms.device, dtype=torch.float64) for t in targets])
-    opts = {"eps" if key == "tol" else key: v for key, v in opts.items()}  # MERGE: delete line
     results = omp_batched(atoms, b, ks, valid=valid, **opts)
     idx = [r.indices.cpu().numpy() for r in results]
     w = [r.weights.cpu().numpy() for r in results]
