@@ -56,7 +56,7 @@ def _commands(text):
                 name, value = line.split("=", 1)
                 variables[name] = shlex.split(value)[0]
             elif line.startswith("python -m sksubset.experiments"):
-                line = re.sub(r"\$(\w+)", lambda m: variables[m.group(1)], line)
+                line = re.sub(r"\$(\w+)", lambda m, v=variables: v[m.group(1)], line)
                 commands.append(shlex.split(line)[3:])
     return commands
 
