@@ -43,7 +43,7 @@ print(f"gradients of {G.shape[0]} rows x {G.shape[1]} columns, stored as "
 
 sel = GradMatchSelector(budget=0.1)  # one problem per class (per_class=True)
 X_sub, y_sub = sel.fit_resample(X_train, y_train, gradients=G, target=G_valid)
-print(f"GRAD-MATCH: {len(X_sub)} rows standing for {sel.weights_.sum():.0f} (weights sum), "
+print(f"GRAD-MATCH: {len(X_sub)} rows, weights sum {sel.weights_.sum():.0f}, "
       f"relative gradient error {sel.gradient_error_:.3f}")
 
 rng = np.random.default_rng(0)

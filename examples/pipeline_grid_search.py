@@ -42,7 +42,7 @@ pipe = Pipeline([
     ("scale", StandardScaler()),
     ("clf", SubsetTrainingClassifier(
         net, selector=GradMatchSelector(criterion="correlation", per_step=16),
-        budget=0.2, kappa=0.5, random_state=0, verbose=0)),
+        budget=0.2, kappa=0, random_state=0, verbose=0)),
 ])
 grid = GridSearchCV(pipe, {"clf__R": [5, 10], "clf__selector__lam": [0.5, 2.0],
                            "clf__net__lr": [0.1]}, cv=2)
