@@ -45,7 +45,7 @@ pipe = Pipeline([
         budget=0.2, kappa=0, random_state=0, verbose=0)),
 ])
 grid = GridSearchCV(pipe, {"clf__R": [5, 10], "clf__selector__lam": [0.5, 2.0],
-                           "clf__net__lr": [0.1]}, cv=2)
+                           "clf__net__lr": [0.05]}, cv=2)
 grid.fit(X.astype(np.float32), y)
 print("best parameters:", grid.best_params_)
 print(f"best cross-validated accuracy: {grid.best_score_:.3f}")
