@@ -46,7 +46,8 @@ setup(
         "test": ["pytest>=7"],
         "dask": ["dask[distributed]>=2023.1"],
         "accelerate": ["accelerate>=0.26"],
-        "docs": ["sphinx>=7.2", "numpydoc>=1.6", "sphinx-gallery>=0.15", "myst-parser>=2.0"],
+        "docs": ["sphinx>=7.2", "numpydoc>=1.6", "sphinx-gallery>=0.15", "myst-parser>=2.0",
+                 "pydata-sphinx-theme>=0.15"],
     },
     entry_points={"console_scripts": ["sksubset-bench=sksubset.experiments.__main__:main"]},
 )

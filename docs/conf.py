@@ -35,10 +35,18 @@ extensions = [
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 exclude_patterns = ["_build"]
-html_theme = "alabaster"
+# The theme of the scientific-Python projects (NumPy, SciPy, pandas, scikit-learn's look)
+html_theme = "pydata_sphinx_theme"
+html_title = "sksubset"
 html_static_path = []
-html_theme_options = {"description": "Deep nets trained on small weighted subsets, "
-                                     "scikit-learn style", "fixed_sidebar": True}
+html_theme_options = {
+    "navbar_align": "left",
+    "show_toc_level": 2,
+    "navigation_with_keys": False,
+    "github_url": "https://github.com/sksubset/sksubset",
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version"],
+}
 
 # -- API reference: autodoc + numpydoc -----------------------------------------------
 autodoc_default_options = {
@@ -56,11 +64,16 @@ numpydoc_validation_checks = set()
 # inventory is fetched); every reference into sksubset must resolve.
 nitpick_ignore_regex = [
     (r"py:.*", r"(skorch|sklearn|torch|numpy|np|scipy|tqdm|matplotlib)(\..*)?"),
+    # a public docstring may point a reader of the source to a private module (a name with a
+    # leading underscore); the API pages document public names only, so those stay plain text
+    (r"py:.*", r"~?sksubset(\.\w+)*\._[a-z]\w*(\..*)?"),
 ]
 
 # -- User guide and benchmarks: MyST Markdown ----------------------------------------
 myst_heading_anchors = 3
-myst_enable_extensions = ["dollarmath"]
+# $...$ and $$...$$ math and LaTeX environments, rendered by MathJax (sphinx.ext.mathjax)
+myst_enable_extensions = ["dollarmath", "amsmath"]
+myst_dmath_double_inline = True
 
 # -- Examples: sphinx-gallery ---------------------------------------------------------
 sphinx_gallery_conf = {

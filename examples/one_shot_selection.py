@@ -41,7 +41,7 @@ G_valid = last_layer_gradients(net, X_valid, y_valid)  # the per-class validatio
 print(f"gradients of {G.shape[0]} rows x {G.shape[1]} columns, stored as "
       f"{tuple(G.E.shape)} and {tuple(G.Hb.shape)} factors")
 
-sel = GradMatchSelector(budget=0.1, per_class=True)
+sel = GradMatchSelector(budget=0.1)  # one problem per class (per_class=True)
 X_sub, y_sub = sel.fit_resample(X_train, y_train, gradients=G, target=G_valid)
 print(f"GRAD-MATCH: {len(X_sub)} rows, weights sum {sel.weights_.sum():.0f}, "
       f"relative gradient error {sel.gradient_error_:.3f}")

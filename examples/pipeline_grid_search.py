@@ -2,11 +2,13 @@
 A Pipeline tuned with GridSearchCV
 ==================================
 
-:class:`~sksubset.SubsetTrainingClassifier` is a scikit-learn estimator: it
-fits in a ``Pipeline``, and its parameters and the net's (``net__lr``) can be
-searched. The grid covers the reselection interval ``R`` and the warm-start
-fraction ``kappa``, and sets the net's learning rate through
-``clf__net__lr``. Inside the search the classifier shows no progress bars.
+:class:`~sksubset.SubsetTrainingClassifier` is a scikit-learn meta-estimator:
+it fits in a ``Pipeline``, and its own parameters, the net's (``net__lr``) and
+those of its selector instance (``selector__lam``) can be searched. The grid
+covers the reselection interval ``R`` and the ridge ``lam`` of GRAD-MATCH's
+non-negative OMP, and sets the net's learning rate through ``clf__net__lr``.
+The selector's ``budget`` and ``random_state`` stay at their defaults: the
+classifier's set them for every selection round.
 
 Run: ``python examples/pipeline_grid_search.py``
 """
@@ -20,7 +22,7 @@ from sklearn.preprocessing import StandardScaler
 from skorch import NeuralNetClassifier
 from torch import nn
 
-from sksubset import SubsetTrainingClassifier
+from sksubset import GradMatchSelector, SubsetTrainingClassifier
 
 
 class MLP(nn.Module):
@@ -38,10 +40,12 @@ net = NeuralNetClassifier(MLP, criterion=nn.CrossEntropyLoss, max_epochs=10, bat
                           train_split=None, verbose=0)
 pipe = Pipeline([
     ("scale", StandardScaler()),
-    ("clf", SubsetTrainingClassifier(net, budget=0.2, random_state=0)),
+    ("clf", SubsetTrainingClassifier(
+        net, selector=GradMatchSelector(criterion="correlation", per_step=16),
+        budget=0.2, kappa=0, random_state=0, verbose=0)),
 ])
-grid = GridSearchCV(pipe, {"clf__R": [5, 10], "clf__kappa": [0, 0.5], "clf__net__lr": [0.1]},
-                    cv=2)
+grid = GridSearchCV(pipe, {"clf__R": [5, 10], "clf__selector__lam": [0.5, 2.0],
+                           "clf__net__lr": [0.05]}, cv=2)
 grid.fit(X.astype(np.float32), y)
 print("best parameters:", grid.best_params_)
 print(f"best cross-validated accuracy: {grid.best_score_:.3f}")

@@ -21,9 +21,10 @@ G = (rng.normal(size=(2000, 8)) @ rng.normal(size=(8, 64)) + 0.3 * rng.normal(si
 G *= rng.uniform(0.2, 2.0, size=(2000, 1))
 y = rng.integers(0, 4, size=2000)
 
-for params in [dict(), dict(per_class=True)]:
+for name, params in [("one problem for all rows", dict(per_class=False)),
+                     ("one problem per class (the default)", dict())]:
     sel = GradMatchSelector(budget=0.05, **params).fit(G, y)
-    print(f"GRAD-MATCH {params or ''}: {len(sel.indices_)} rows, "
+    print(f"GRAD-MATCH, {name}: {len(sel.indices_)} rows, "
           f"relative gradient error {sel.gradient_error_:.4f}")
 print("selected rows:", sel.transform(G).shape)
 
@@ -39,7 +40,9 @@ def random_error(k):
 
 # %%
 # The relative gradient error ``||sum_S w_i g_i - sum_j g_j|| / ||sum_j g_j||``
-# as the subset grows.
+# as the subset grows (without ``y``, all rows form one problem). A random
+# subset gets the weights ``n / k`` each, as :class:`~sksubset.RandomSelector`
+# gives them: every selected row stands for ``n / k`` rows.
 budgets = [0.005, 0.01, 0.02, 0.05, 0.1]
 ours = [GradMatchSelector(budget=b).fit(G).gradient_error_ for b in budgets]
 rand = [random_error(int(b * len(G))) for b in budgets]

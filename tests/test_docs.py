@@ -7,8 +7,9 @@ import shlex
 
 import pytest
 
+import sksubset
 from sksubset.experiments.__main__ import build_parser
-from sksubset.experiments.plan import parse_strategy
+from sksubset.experiments.strategies import parse_strategy
 from sksubset.selectors import STRATEGIES, get_selector
 
 DOCS = pathlib.Path(__file__).parents[1] / "docs"
@@ -56,7 +57,7 @@ def _commands(text):
                 name, value = line.split("=", 1)
                 variables[name] = shlex.split(value)[0]
             elif line.startswith("python -m sksubset.experiments"):
-                line = re.sub(r"\$(\w+)", lambda m: variables[m.group(1)], line)
+                line = re.sub(r"\$(\w+)", lambda m, v=variables: v[m.group(1)], line)
                 commands.append(shlex.split(line)[3:])
     return commands
 
@@ -85,3 +86,25 @@ def test_every_runner_strategy_named_in_the_docs_parses():
     assert {"full", "full-frontier", "full-earlystop", "gradmatch-pb-warm"} <= names
     for name in names:
         parse_strategy(name)
+
+
+def test_the_guide_imports_what_the_top_level_exports():
+    """A user copies the guide's imports: every name it takes from ``sksubset`` is exported
+    there, and it imports nothing from a private module."""
+    code = "\n".join(code for _, code in _blocks(_guide(), "python", "pycon"))
+    imported = re.findall(r"^\s*(?:>>> )?from sksubset import ([\w, ]+)$", code, flags=re.M)
+    names = {name.strip() for line in imported for name in line.split(",")}
+    assert names and names <= set(sksubset.__all__)
+    assert not re.search(r"(?:from|import) sksubset(?:\.\w+)*\._", code)
+
+
+def test_the_api_pages_document_public_names_only():
+    """Explicit lists of public names: no module's members rendered wholesale, nothing private."""
+    for page in (DOCS / "api").glob("*.rst"):
+        text = page.read_text(encoding="utf-8")
+        for directive, target in re.findall(r"^\.\. (auto\w+):: (\S+)", text, flags=re.M):
+            parts = target.split(".")
+            assert not any(p.startswith("_") and p != "__main__" for p in parts), (page, target)
+            if directive == "automodule":
+                body = text.split(f".. automodule:: {target}", 1)[1].split("\n\n", 1)[0]
+                assert ":members:" not in body, (page, target)
