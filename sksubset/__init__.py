@@ -2,6 +2,8 @@
 
 from .classifier import SubsetTrainingClassifier
 from .data import SelectionView
+from .exceptions import DivergenceError
+from .gradients import last_layer_gradients
 from .omp import orthogonal_matching_pursuit
 from .selectors import (
                         STRATEGIES,
@@ -17,4 +19,4 @@ __version__ = "0.1.0"
 
 __all__ = ["SubsetTrainingClassifier", "GradMatchSelector", "RandomSelector", "CraigSelector",
            "GlisterSelector", "CrestSelector", "gradmatch", "orthogonal_matching_pursuit",
-           "STRATEGIES", "SelectionView"]
+           "last_layer_gradients", "STRATEGIES", "SelectionView", "DivergenceError"]

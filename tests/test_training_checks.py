@@ -56,7 +56,7 @@ BAD_INPUTS = [
     ({"selector": GradMatchSelector(criterion="foo")}, None, None, ValueError, "'criterion'"),
     ({"selector": GradMatchSelector(lam=-5)}, None, None, ValueError, "'lam'"),
     ({"selector": GradMatchSelector(device="tpu")}, None, None, ValueError, "device='tpu'"),
-    ({"selector": GradMatchSelector(per_gradient=True)}, None, None, ValueError,
+    ({"selector": GradMatchSelector(per_class=False, per_gradient=True)}, None, None, ValueError,
      "per_gradient=True requires per_class=True"),
     ({"selector": CraigSelector(metric="manhattan")}, None, None, ValueError, "'metric'"),
     ({"selector": GlisterSelector(eta=0)}, None, None, ValueError, "'eta'"),

@@ -72,7 +72,7 @@ def check_labels(y, n, required):
 
 
 def resolve_device(device, *arrays):
-    """``device`` as a torch device; ``"auto"`` or None: where the first tensor lives, or the CPU."""
+    """``device`` as a torch device; ``"auto"`` or None: where the first tensor is, or the CPU."""
     if device is None or device == "auto":
         for a in arrays:
             if isinstance(a, torch.Tensor):

@@ -94,8 +94,9 @@ def _frontier_curve(rows):
 def plot_speedup_error(rows, path, title=""):
     """Figure-3-style panels, one per budget: speedup versus relative test error, log-log.
 
-    The y axis is the relative test error of :func:`relative_error`, defined
-    under the panels (:data:`RELATIVE_ERROR_NOTE`); it is symmetric-log,
+    The y axis is the relative test error of
+    :func:`~sksubset.experiments.report.relative_error`, defined under the panels
+    (:data:`RELATIVE_ERROR_NOTE`); it is symmetric-log,
     linear within ±1 %, so runs that beat full training (relative error <= 0)
     stay visible at or below zero instead of being dropped.  The full-data
     frontier is drawn as a grey curve.  ``title`` (e.g. :func:`describe_runs`)

@@ -272,7 +272,8 @@ class RunJob:
         return f"sksubset-run-{folder}-{spec.run_id}"
 
     def prepare(self, data=None):
-        """``data`` (loaded by :func:`load_data` when None), after :func:`warm_up`."""
+        """``data`` (loaded by :func:`~sksubset.experiments.datasets.load_data` when None),
+        after :func:`warm_up`."""
         if data is None:
             data = load_data(self.cfg)
         warm_up(self.cfg, data)

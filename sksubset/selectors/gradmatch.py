@@ -104,7 +104,7 @@ class GradMatchSelector(BaseSelector):
         How successive pools are drawn: independently each round, or without
         replacement across rounds, so that the pools cycle through the
         training data (every example is examined once before any is examined
-        twice), as in :class:`~sksubset.selectors.RandomSelector`.
+        twice), as in :class:`~sksubset.RandomSelector`.
     criterion : {"gain", "correlation"}, default="gain"
         How the solver picks the next row: the largest decrease of the
         regularized error (orthogonal least squares; lowest errors on every
