@@ -133,13 +133,13 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
     verbose : int, default=1
         Progress bar over the epochs, showing the phase (``warm``, ``select``,
         ``subset``).  0: never.  1: where a person watches, that is when
-        standard error is a terminal or the code runs in a Jupyter notebook.
-        2 or more: wherever the output goes (a log file, a captured stream).
-        Never together with the net's own epoch table (a skorch net with
-        ``verbose > 0`` prints one, with ``phase`` and ``subset_size``
-        columns).  Nothing looks at the caller: inside a scikit-learn search
-        or cross-validation on a terminal each fit shows a bar that clears
-        when it ends; pass ``verbose=0`` there to silence them.
+        standard error is a terminal or the code runs in a Jupyter notebook,
+        and the estimator being fitted is not a clone made by
+        :func:`sklearn.base.clone` (searches and cross-validation fit clones,
+        so they stay silent).  2 or more: wherever the output goes (a log file,
+        a captured stream, every fit of a search).  Never together with the
+        net's own epoch table (a skorch net with ``verbose > 0`` prints one,
+        with ``phase`` and ``subset_size`` columns).
 
     Raises
     ------
@@ -294,7 +294,8 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         run = SubsetRun(net, SubsetDataset(examples.rows, examples.y), self.schedule_, selector,
                         subset_size=k, pool=pool, valid=valid, rng=rng,
                         n_classes=len(self.classes_), per_batch=self.per_batch,
-                        verbose=self.verbose, setup_seconds=time.perf_counter() - t_start)
+                        verbose=0 if self.verbose == 1 and self._cloned else self.verbose,
+                        setup_seconds=time.perf_counter() - t_start)
         run.train()
         warn_if_unconverged(net.history, net.lr)
         self.net_ = net
@@ -349,6 +350,15 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         score : float
         """
         return super().score(X, dataset_labels(X) if y is None else y, sample_weight)
+
+    #: set on the clones :func:`sklearn.base.clone` makes (see ``verbose``)
+    _cloned = False
+
+    def __sklearn_clone__(self):
+        """A new unfitted estimator with the same parameters, marked as a clone (``verbose``)."""
+        est = super().__sklearn_clone__()
+        est._cloned = True
+        return est
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 from conftest import ToyMLP, _toy_data
+from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from skorch import NeuralNetClassifier
 from torch import nn
@@ -91,16 +92,22 @@ def test_grid_search_writes_no_bars_by_default(capfd):
     assert out == "" and err == ""
 
 
-def test_search_on_a_terminal_is_silenced_by_verbose_0():
-    """Nothing inspects the caller: each fit of a search on a terminal shows its own bar, and
-    verbose=0 silences them."""
+def test_searches_on_a_terminal_fit_silent_clones():
+    """The clones that searches and cross-validation fit show no bar at verbose=1; the estimator
+    the user built does, and verbose=2 shows every fit's."""
     X, y = _toy_data(n=64)
     with terminal() as stream:
-        cross_val_score(_clf(verbose=0), X, y, cv=2)
-        GridSearchCV(_clf(verbose=0), {"R": [1, 2]}, cv=2, refit=False).fit(X, y)
+        cross_val_score(_clf(), X, y, cv=2)
+        GridSearchCV(_clf(), {"R": [1, 2]}, cv=2).fit(X, y)
+        clone(_clf()).fit(X, y)
     assert stream.getvalue() == ""
     with terminal() as stream:
-        cross_val_score(_clf(), X, y, cv=2)
+        clf = _clf()
+        clf.fit(X, y)
+    assert stream.getvalue().count("sksubset") >= 1
+    assert not clf._cloned and clone(clf)._cloned and clone(clone(clf))._cloned
+    with terminal() as stream:
+        cross_val_score(_clf(verbose=2), X, y, cv=2)
     assert stream.getvalue().count("sksubset") >= 2
 
 

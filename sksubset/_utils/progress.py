@@ -9,10 +9,10 @@ A fit shows a bar over its epochs when:
   ``verbose > 0`` prints one line per epoch (with the ``phase`` and
   ``subset_size`` columns sksubset records), which a bar would break up.
 
-Nothing inspects the caller: inside a scikit-learn search or cross-validation
-on a terminal, each fit shows its own bar, cleared when the fit ends; pass
-``verbose=0`` to the estimator in a search to silence them, as with skorch's
-own ``verbose``.
+The estimators add one rule of their own: at ``verbose=1`` a clone made by
+:func:`sklearn.base.clone`, which is what scikit-learn's searches and
+cross-validation fit, shows no bar (``SubsetTrainingClassifier``'s
+``verbose``).  Nothing inspects the caller.
 """
 
 import sys
