@@ -41,6 +41,19 @@ class ToyMLP(nn.Module):
         return self.seq(X)
 
 
+def random_last_layer(n=60, C=4, H=5, seed=0, dtype=torch.float64):
+    """Seeded last-layer quantities of ``n`` examples (softmax cross-entropy factors)."""
+    from sksubset.gradients import LastLayer
+
+    g = torch.Generator().manual_seed(seed)
+    Z = torch.randn(n, C, generator=g, dtype=dtype)
+    y = torch.randint(0, C, (n,), generator=g)
+    E = torch.softmax(Z, 1) - torch.nn.functional.one_hot(y, C).to(dtype)
+    Hb = torch.cat([torch.ones(n, 1, dtype=dtype),
+                    torch.relu(torch.randn(n, H, generator=g, dtype=dtype))], 1)
+    return LastLayer(E, Hb, Z, y)
+
+
 def _toy_data(n=40, n_features=6, n_classes=3, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, n_features)).astype(np.float32)

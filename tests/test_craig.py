@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import ToyMLP
+from conftest import ToyMLP, random_last_layer
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.utils._param_validation import InvalidParameterError
@@ -13,23 +13,13 @@ from skorch import NeuralNetClassifier
 
 from sksubset import SubsetTrainingClassifier
 from sksubset._utils.budget import n_batches_for, split_budget
-from sksubset.gradients import LastLayer, sample_gradients
+from sksubset.gradients import sample_gradients
 from sksubset.selectors import CraigSelector, SelectionContext, get_selector
 
 METRICS = ["euclidean", "sqeuclidean", "cosine"]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-def _last_layer(n=60, C=4, H=5, seed=0, dtype=torch.float64):
-    g = torch.Generator().manual_seed(seed)
-    Z = torch.randn(n, C, generator=g, dtype=dtype)
-    y = torch.randint(0, C, (n,), generator=g)
-    E = torch.softmax(Z, 1) - torch.nn.functional.one_hot(y, C).to(dtype)
-    Hb = torch.cat([torch.ones(n, 1, dtype=dtype),
-                    torch.relu(torch.randn(n, H, generator=g, dtype=dtype))], 1)
-    return LastLayer(E, Hb, Z, y)
-
 
 def _context(ll, k, *, per_batch=False, batch_size=8, seed=0):
     return SelectionContext(y=ll.y.numpy(), n_classes=ll.E.shape[1], budget=k,
@@ -173,7 +163,7 @@ def test_bad_input():
 
 @pytest.mark.parametrize("per_class", [True, False])
 def test_select_matches_fit_on_explicit_gradients(per_class):
-    ll = _last_layer(n=80, seed=3)
+    ll = random_last_layer(n=80, seed=3)
     sel = CraigSelector(per_class=per_class, dtype="float64")
     out = sel.select(_context(ll, 12))
     ref = CraigSelector(budget=12, per_class=per_class, dtype="float64").fit(
@@ -186,7 +176,7 @@ def test_select_matches_fit_on_explicit_gradients(per_class):
 
 
 def test_select_per_batch():
-    ll = _last_layer(n=100, seed=4)
+    ll = random_last_layer(n=100, seed=4)
     out = CraigSelector().select(_context(ll, 20, per_batch=True, batch_size=8, seed=1))
     nb = n_batches_for(20, 8)
     assert out.info["n_batches"] == nb

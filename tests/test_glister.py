@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import ToyMLP
+from conftest import ToyMLP, random_last_layer
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.utils._param_validation import InvalidParameterError
@@ -19,21 +19,16 @@ from sksubset.selectors.glister import GlisterSelector
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
+def _glister_last_layer(n=80, C=3, H=6, seed=0):
+    return random_last_layer(n, C, H, seed, dtype=torch.float32)
+
+
 def _context(train, k, valid=None, seed=0, n_classes=None):
     return SelectionContext(
         y=train.y.numpy(), n_classes=n_classes or train.E.shape[1], budget=k, batch_size=4,
         per_batch=True, rng=np.random.RandomState(seed), epoch=0, device=torch.device("cpu"),
         train_fn=lambda idx: train if idx is None else train[torch.as_tensor(idx)],
         valid_fn=None if valid is None else (lambda: valid))
-
-
-def _random_last_layer(n=80, C=3, H=6, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    Z = torch.randn(n, C, generator=g)
-    y = torch.randint(0, C, (n,), generator=g)
-    E = torch.softmax(Z, 1) - torch.nn.functional.one_hot(y, C).float()
-    Hb = torch.cat([torch.ones(n, 1), torch.relu(torch.randn(n, H, generator=g))], 1)
-    return LastLayer(E, Hb, Z, y)
 
 
 def _near_duplicates():
@@ -105,7 +100,7 @@ def test_relinearized_gradient_is_the_true_one(smoothing):
 
 
 def test_select_without_validation_uses_a_sample_of_the_pool():
-    tr = _random_last_layer(seed=1)
+    tr = _glister_last_layer(seed=1)
     kw = dict(optimizer="naive", per_class=False)
     out = GlisterSelector(valid_size=len(tr), **kw).select(_context(tr, 10))
     assert out.info["validation"] == "train-sample"
@@ -122,13 +117,13 @@ def test_select_without_validation_uses_a_sample_of_the_pool():
 
 
 def test_select_small_step_decreases_validation_loss():
-    tr, va = _random_last_layer(seed=2), _random_last_layer(n=30, seed=3)
+    tr, va = _glister_last_layer(seed=2), _glister_last_layer(n=30, seed=3)
     out = GlisterSelector(eta=1e-3, per_class=False).select(_context(tr, 8, va))
     assert out.info["valid_loss_after_step"] < out.info["valid_loss"]
 
 
 def test_select_per_class_and_stochastic_determinism():
-    tr, va = _random_last_layer(n=90, seed=4), _random_last_layer(n=30, seed=5)
+    tr, va = _glister_last_layer(n=90, seed=4), _glister_last_layer(n=30, seed=5)
     out = GlisterSelector(per_class=True).select(_context(tr, 12, va))
     y = tr.y.numpy()
     assert np.bincount(y[out.indices], minlength=3).tolist() == split_budget(

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import random_last_layer
 
 from sksubset import _submodular
 from sksubset._submodular import (
@@ -17,19 +18,9 @@ from sksubset._submodular import (
     sample_remaining,
     stochastic_sample_size,
 )
-from sksubset.gradients import LastLayer, sample_gradients
+from sksubset.gradients import sample_gradients
 
 METRICS = ["euclidean", "sqeuclidean", "cosine"]
-
-
-def _last_layer(n=60, C=4, H=5, seed=0, dtype=torch.float64):
-    g = torch.Generator().manual_seed(seed)
-    Z = torch.randn(n, C, generator=g, dtype=dtype)
-    y = torch.randint(0, C, (n,), generator=g)
-    E = torch.softmax(Z, 1) - torch.nn.functional.one_hot(y, C).to(dtype)
-    Hb = torch.cat([torch.ones(n, 1, dtype=dtype),
-                    torch.relu(torch.randn(n, H, generator=g, dtype=dtype))], 1)
-    return LastLayer(E, Hb, Z, y)
 
 
 def _facility(Dmat, S, D):
@@ -51,7 +42,7 @@ def _reference_greedy(Dmat, k, D):
     return S
 @pytest.mark.parametrize("metric", METRICS)
 def test_factorized_distance_equals_explicit(metric):
-    ll = _last_layer(n=25)
+    ll = random_last_layer(n=25)
     G = sample_gradients(ll.E, ll.Hb)
     explicit = {"euclidean": torch.cdist(G, G), "sqeuclidean": torch.cdist(G, G) ** 2,
                 "cosine": 1 - torch.nn.functional.cosine_similarity(G[:, None], G[None], dim=2)}
