@@ -57,7 +57,7 @@ from scipy.stats import wilcoxon
 from .plots import write_plots
 
 __all__ = ["relative_error", "frontier_accuracy", "wilcoxon_greater", "summarize",
-           "format_table", "write_report", "COLUMNS"]
+           "format_table", "write_report", "COLUMNS", "SPLIT"]
 
 #: table columns, in order
 COLUMNS = ("strategy", "budget", "epochs", "n_seeds", "accuracy_mean", "accuracy_std",
