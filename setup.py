@@ -46,6 +46,8 @@ setup(
         "test": ["pytest>=7"],
         "dask": ["dask[distributed]>=2023.1"],
         "accelerate": ["accelerate>=0.26"],
+        # MNIST-1D for the experiment runner (--dataset mnist1d): its generator, never a download
+        "mnist1d": ["mnist1d>=0.0.2"],
         "docs": ["sphinx>=7.2", "numpydoc>=1.6", "sphinx-gallery>=0.15", "myst-parser>=2.0",
                  "pydata-sphinx-theme>=0.15"],
     },

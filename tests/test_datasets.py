@@ -163,3 +163,100 @@ def test_load_data_rejects_test_labels_unseen_in_training(tmp_path):
     _, y_train, _, y_test = load_data(ExperimentConfig(dataset="npz", data_dir=str(path))
                                       .resolved())
     assert y_train.tolist() == [0, 0, 1, 1] and y_test.tolist() == [1, 0]
+
+
+class FakeMnist1d:
+    """Stands for ``mnist1d.data``: the generator's interface, seeded through the global numpy
+    generator as the real one is (so that tests run without the package)."""
+
+    calls = 0
+
+    @staticmethod
+    def get_dataset_args():
+        from types import SimpleNamespace
+        return SimpleNamespace(num_samples=5000, train_split=0.8, seed=42, final_seq_length=40,
+                               url="https://example.invalid/never-downloaded")
+
+    @classmethod
+    def make_dataset(cls, args):
+        cls.calls += 1
+        np.random.seed(args.seed)  # the real make_dataset reseeds the global generators
+        n = args.num_samples
+        x, y = np.random.randn(n, args.final_seq_length), np.arange(n) % 10
+        split = int(n * args.train_split)
+        return {"x": x[:split], "y": y[:split], "x_test": x[split:], "y_test": y[split:]}
+
+    @staticmethod
+    def get_dataset(*args, **kwargs):
+        raise AssertionError("get_dataset downloads: never called")
+
+
+@pytest.fixture
+def fake_mnist1d(monkeypatch):
+    import sys
+    import types
+    package = types.ModuleType("mnist1d")
+    package.data = FakeMnist1d
+    monkeypatch.setitem(sys.modules, "mnist1d", package)
+    monkeypatch.setitem(sys.modules, "mnist1d.data", FakeMnist1d)
+    FakeMnist1d.calls = 0
+    return FakeMnist1d
+
+
+def test_mnist1d_missing_package_names_pip(monkeypatch, tmp_path):
+    import sys
+    monkeypatch.setitem(sys.modules, "mnist1d", None)
+    monkeypatch.setitem(sys.modules, "mnist1d.data", None)
+    with pytest.raises(ImportError, match=r"pip install 'sksubset\[mnist1d\]'"):
+        datasets.load_mnist1d(str(tmp_path))
+    with pytest.raises(ImportError, match="mnist1d"):
+        load_dataset("mnist1d")
+
+
+def test_mnist1d_generated_split_seeded_and_cached(fake_mnist1d, tmp_path):
+    assert "mnist1d" in datasets.DATASETS
+    assert datasets.MNIST1D_SIZES == (48000, 12000) and datasets.MNIST1D_SEED == 42
+    np.random.seed(7)
+    expected_next = np.random.rand()
+    np.random.seed(7)
+    X_train, y_train, X_test, y_test = datasets.load_mnist1d(str(tmp_path), 80, 20, seed=3)
+    assert np.random.rand() == expected_next  # the global generator left as it was
+    assert X_train.shape == (80, 1, 40) and X_test.shape == (20, 1, 40)
+    assert X_train.dtype == np.float32 and y_train.dtype == np.int64
+    np.random.seed(3)
+    np.testing.assert_array_equal(X_train[:, 0], np.random.randn(100, 40)[:80].astype(np.float32))
+    assert (tmp_path / "mnist1d_80_20_seed3.npz").is_file()
+    again = datasets.load_mnist1d(str(tmp_path), 80, 20, seed=3)  # from the cache
+    assert fake_mnist1d.calls == 1
+    for a, b in zip(again, (X_train, y_train, X_test, y_test)):
+        np.testing.assert_array_equal(a, b)
+    datasets.load_mnist1d(None, 80, 20, seed=3)  # no cache folder: generated
+    assert fake_mnist1d.calls == 2
+    (tmp_path / "mnist1d_80_20_seed3.npz").write_bytes(b"damaged")
+    np.testing.assert_array_equal(datasets.load_mnist1d(str(tmp_path), 80, 20, seed=3)[0],
+                                  X_train)  # a damaged cache is made again
+    with pytest.raises(ValueError, match="multiple of 10"):
+        datasets.load_mnist1d(None, 85, 20)
+
+
+def test_mnist1d_through_the_runner_cache(fake_mnist1d, tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets, "MNIST1D_SIZES", (80, 20))
+    monkeypatch.setattr(datasets.load_mnist1d, "__defaults__", (None, 80, 20, 42))
+    cfg = ExperimentConfig(dataset="mnist1d", out=str(tmp_path / "out")).resolved()
+    X_train, y_train, X_test, _ = load_data(cfg)
+    assert X_train.shape == (80, 1, 40) and set(np.unique(y_train)) == set(range(10))
+    assert (tmp_path / "out" / "data" / "mnist1d_80_20_seed42.npz").is_file()
+    load_dataset("mnist1d", str(tmp_path / "mine"))  # --data-dir: the cache folder
+    assert (tmp_path / "mine" / "mnist1d_80_20_seed42.npz").is_file()
+
+
+def test_mnist1d_real_generator(tmp_path):
+    """With the mnist1d package installed: its generator, the same arrays every time."""
+    pytest.importorskip("mnist1d")
+    X_train, y_train, X_test, y_test = datasets.load_mnist1d(str(tmp_path), 400, 100)
+    assert X_train.shape == (400, 1, 40) and X_test.shape == (100, 1, 40)
+    assert X_train.dtype == np.float32 and set(np.unique(y_train)) == set(range(10))
+    assert abs(float(np.concatenate([X_train, X_test]).mean())) < 0.05  # standardized
+    fresh = datasets.load_mnist1d(None, 400, 100)
+    np.testing.assert_array_equal(fresh[0], X_train)
+    np.testing.assert_array_equal(fresh[3], y_test)

@@ -22,7 +22,9 @@ def test_cli_parsing(monkeypatch):
                                       "--budgets", "0.2", "--strategies", "full", "random"])
     cfg = config_from_args(args).resolved()
     assert cfg.model == "lenet5" and cfg.valid_size == 0.1 and cfg.budgets == (0.2,)
-    assert cfg.strategies == ("full", "random")
+    assert cfg.strategies == ("full", "random") and cfg.lr == 0.01
+    cfg = config_from_args(build_parser().parse_args(["--dataset", "mnist1d"])).resolved()
+    assert (cfg.model, cfg.lr) == ("cnn1d", 0.05)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--budgets", "1.5"])
     with pytest.raises(SystemExit):

@@ -5,6 +5,9 @@ import pytest
 import torch
 
 from sksubset.experiments.models import (
+    CNN1D,
+    DEFAULT_MODEL,
+    MODELS,
     LeNet5,
     ResNet18,
     SmallResNet,
@@ -42,3 +45,27 @@ def test_residual_nets():
     assert small.linear.in_features == 64
     with pytest.raises(ValueError, match="images"):
         module_kwargs("resnet-small", np.zeros((2, 784)), 10)
+
+
+def test_cnn1d_the_mnist1d_papers_small_cnn():
+    assert DEFAULT_MODEL["mnist1d"] == "cnn1d" and MODELS["cnn1d"] is CNN1D
+    kw = module_kwargs("cnn1d", np.zeros((2, 1, 40), np.float32), 10)
+    assert kw == {"n_classes": 10, "in_channels": 1, "length": 40}
+    assert module_kwargs("cnn1d", np.zeros((2, 40)), 10) == kw  # flat rows: one channel
+    net = CNN1D(**kw)
+    assert sum(p.numel() for p in net.parameters()) == 5210  # as in Greydanus (2020)
+    assert net(torch.zeros(3, 1, 40)).shape == (3, 10)
+    assert net(torch.zeros(3, 40)).shape == (3, 10)
+    # the output layer is the last nn.Linear, whose gradients GRAD-MATCH matches
+    from sksubset import last_layer_gradients
+    from sksubset.gradients import find_last_linear
+    assert find_last_linear(net) is net.linear and net.linear.in_features == 125
+    skorch_net = make_net("cnn1d", kw, epochs=1, batch_size=4).initialize()
+    X, y = np.random.default_rng(0).normal(size=(6, 1, 40)).astype(np.float32), np.arange(6)
+    G = last_layer_gradients(skorch_net, X, y)
+    assert tuple(G.shape) == (6, 10 * 126) and tuple(G.Hb.shape) == (6, 126)
+    assert CNN1D(n_classes=4, in_channels=2, length=7)(torch.zeros(2, 2, 7)).shape == (2, 4)
+    with pytest.raises(ValueError, match="length at least 3"):
+        CNN1D(length=2)
+    with pytest.raises(ValueError, match="signals"):
+        module_kwargs("cnn1d", np.zeros((2, 1, 28, 28)), 10)

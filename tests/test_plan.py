@@ -80,6 +80,21 @@ def test_defaults_per_dataset():
         ExperimentConfig(clock="gpu").resolved()
     cfg = ExperimentConfig(**TINY).resolved()
     assert "augment" not in plan_runs(cfg, 100)[0].settings  # earlier run ids unchanged
+    assert cfg.lr == 0.01 and ExperimentConfig(**TINY, lr=0.2).resolved().lr == 0.2
+
+
+def test_mnist1d_defaults_and_identity():
+    cfg = ExperimentConfig(dataset="mnist1d").resolved()
+    assert (cfg.model, cfg.epochs, cfg.batch_size, cfg.threads, cfg.lr) == (
+        "cnn1d", 30, 32, 1, 0.05)
+    assert ExperimentConfig(dataset="mnist1d", lr=0.01).resolved().lr == 0.01
+    with pytest.raises(ValueError, match="--augment"):
+        ExperimentConfig(dataset="mnist1d", augment=True).resolved()
+    # where the generated arrays are kept is not part of a run's identity
+    ids = [plan_runs(ExperimentConfig(dataset="mnist1d", data_dir=d, strategies=("full",),
+                                      seeds=1).resolved(), 48000)[0].run_id
+           for d in (None, "/somewhere")]
+    assert ids[0] == ids[1]
 
 
 def test_weightings_are_the_classifiers():

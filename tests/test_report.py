@@ -135,3 +135,34 @@ def test_write_report_without_matplotlib(records, tmp_path, monkeypatch):
         rows, paths = write_report(records, str(tmp_path))
     assert set(paths) == {"csv", "json"} and len(rows) == 7
     assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.csv", "summary.json"]
+
+
+def test_split_of_the_run_and_forward_rows():
+    runs = []
+    for s in range(2):
+        r = rec("gradmatch", s, 0.8, 10.0, budget=0.1, gradients=1.0, solver=2.0 + s)
+        r["timing"].update(setup=0.0, warm_start=4.0, subset_training=3.0 - s)
+        r.update(n_forward=1000 + 1000 * s, n_harvested=4000)
+        runs.append(r)
+    old = rec("random", 0, 0.7, 10.0, budget=0.1)  # a record from before the new keys
+    diverged = rec("craig", 0, 0.1, 1.0, budget=0.1)
+    diverged.update(diverged="NaN", timing={"total": 1.0})
+    rows = {r["strategy"]: r for r in summarize(runs + [old, diverged, rec("full", 0, 0.9, 10.0,
+                                                                          epochs=10)])}
+    gm = rows["gradmatch"]
+    assert gm["warm_start_share"] == pytest.approx(0.4)
+    assert gm["subset_training_share"] == pytest.approx(0.25)
+    assert gm["gradients_share"] == pytest.approx(0.1)
+    assert gm["solver_share"] == pytest.approx(0.25)
+    assert gm["gradients_share"] + gm["solver_share"] == pytest.approx(gm["selection_share"])
+    assert gm["n_forward"] == 1500 and gm["n_harvested"] == 4000
+    assert rows["random"]["n_forward"] is None and rows["random"]["warm_start_share"] == 0
+    assert rows["craig"]["warm_start_share"] is None  # diverged: no split
+    assert rows["full"]["warm_start_share"] is None and rows["full"]["n_forward"] is None
+    lines = format_table(list(rows.values())).splitlines()
+    header = lines[0]
+    assert "split %" in header and "fwd rows" in header
+    line = next(x for x in lines if x.startswith("gradmatch"))
+    assert "40/25/10/25" in line and " 1500 " in line
+    full = next(x for x in lines if x.startswith("full"))
+    assert "/" not in full.replace("±", "")

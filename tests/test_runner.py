@@ -56,6 +56,7 @@ def test_run_records(tiny_run):
     assert gm["settings"]["kappa"] == 0.5 and gm["energy_kwh"] is None
     assert gm["full_epoch_equivalents"] == pytest.approx(1 + 2 * gm["subset_size"] / 1257)
     assert set(gm["timing"]) >= {"warm_start", "gradients", "solver", "subset_training", "total"}
+    assert "n_forward" in gm and "n_harvested" in gm  # None while the classifier lacks them
     assert gm["fit_seconds"] >= gm["timing"]["total"] * 0.5
     full = next(r for r in recs if r["strategy"] == "full")
     assert full["learning_rates"] == pytest.approx(cosine(4))
@@ -252,3 +253,12 @@ def test_the_run_job_prepares_the_data_it_is_given_or_loads_it(monkeypatch):
     data = job.prepare()
     assert len(data[1]) == 100 and len(data[3]) == 50
     assert warmed[0] == "given" and warmed[1] is data
+
+
+def test_forward_rows_summed_over_rounds():
+    history = [{"n_forward": 10, "n_harvested": 90}, {"n_forward": 5, "n_harvested": 95},
+               {"epoch": 3}]
+    assert runner._rows_summed(history) == {"n_forward": 15, "n_harvested": 185}
+    assert runner._rows_summed([{"epoch": 1}]) == {"n_forward": None, "n_harvested": None}
+    assert runner._round_summary({"epoch": 2, "n_forward": 7, "n_harvested": 3}) == {
+        "epoch": 2, "n_forward": 7, "n_harvested": 3}

@@ -16,7 +16,7 @@ from skorch.callbacks import LRScheduler
 from torch import nn
 from torch.optim.lr_scheduler import ConstantLR, CosineAnnealingLR
 
-__all__ = ["MLP", "LeNet5", "ResNet", "ResNet18", "SmallResNet", "MODELS", "DEFAULT_MODEL",
+__all__ = ["MLP", "LeNet5", "CNN1D", "ResNet", "ResNet18", "SmallResNet", "MODELS", "DEFAULT_MODEL",
            "module_kwargs", "make_net", "LR_EVENT"]
 
 #: history key under which the learning rate of every epoch is recorded
@@ -81,6 +81,45 @@ class LeNet5(nn.Module):
         if X.dim() == 2:
             X = X.view(len(X), self.in_channels, self.image_size, self.image_size)
         return self.classifier(self.features(X).flatten(1))
+
+
+class CNN1D(nn.Module):
+    """The MNIST-1D paper's small CNN for 1-D signals, ending in logits.
+
+    conv(C, 25, 5, stride 2, padding 1) - ReLU - conv(25, 25, 3, stride 2,
+    padding 1) - ReLU - conv(25, 25, 3, stride 2, padding 1) - ReLU -
+    flatten - fc(25 * L', n_classes), as in Greydanus (2020): 5 210 parameters
+    for signals of length 40 (``L' = 5``).  Flat inputs ``(n, C * length)``
+    are reshaped to ``(n, C, length)``.
+
+    Parameters
+    ----------
+    n_classes : int, default=10
+    in_channels : int, default=1
+    length : int, default=40
+        Length of the input signals (at least 3).
+    channels : int, default=25
+        Channels of the three convolutions.
+    """
+
+    def __init__(self, n_classes=10, in_channels=1, length=40, channels=25):
+        super().__init__()
+        out = int(length)
+        for kernel in (5, 3, 3):
+            out = (out + 2 - kernel) // 2 + 1
+        if out < 1:
+            raise ValueError(f"CNN1D needs signals of length at least 3; got {length}.")
+        self.in_channels, self.length, c = int(in_channels), int(length), int(channels)
+        self.features = nn.Sequential(
+            nn.Conv1d(self.in_channels, c, 5, stride=2, padding=1), nn.ReLU(),
+            nn.Conv1d(c, c, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv1d(c, c, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten())
+        self.linear = nn.Linear(c * out, int(n_classes))
+
+    def forward(self, X):
+        if X.dim() == 2:
+            X = X.view(len(X), self.in_channels, self.length)
+        return self.linear(self.features(X))
 
 
 class _BasicBlock(nn.Module):
@@ -148,10 +187,12 @@ class SmallResNet(ResNet):
         super().__init__(n_classes, in_channels, blocks=(1, 1, 1), widths=(16, 32, 64))
 
 
-MODELS = {"mlp": MLP, "lenet5": LeNet5, "resnet18": ResNet18, "resnet-small": SmallResNet}
+MODELS = {"mlp": MLP, "lenet5": LeNet5, "cnn1d": CNN1D, "resnet18": ResNet18,
+          "resnet-small": SmallResNet}
 
 #: model used when ``--model`` is not given
-DEFAULT_MODEL = {"digits": "mlp", "fashion-mnist": "lenet5", "cifar10": "resnet18", "npz": "mlp"}
+DEFAULT_MODEL = {"digits": "mlp", "fashion-mnist": "lenet5", "cifar10": "resnet18",
+                 "mnist1d": "cnn1d", "npz": "mlp"}
 
 
 def module_kwargs(model, X, n_classes):
@@ -159,10 +200,12 @@ def module_kwargs(model, X, n_classes):
 
     Parameters
     ----------
-    model : {"mlp", "lenet5", "resnet18", "resnet-small"}
+    model : {"mlp", "lenet5", "cnn1d", "resnet18", "resnet-small"}
     X : ndarray of shape (n, ...)
         Training inputs: ``(n, C, s, s)`` images, or flat ``(n, C*s*s)`` rows
-        (taken as one channel) for LeNet-5; images for the residual nets.
+        (taken as one channel) for LeNet-5; ``(n, C, length)`` signals, or
+        flat ``(n, length)`` rows (one channel) for ``cnn1d``; images for the
+        residual nets.
     n_classes : int
 
     Returns
@@ -182,6 +225,13 @@ def module_kwargs(model, X, n_classes):
         else:
             raise ValueError(f"lenet5 needs square images; got inputs of shape {X.shape[1:]}.")
         return {"n_classes": int(n_classes), "in_channels": int(channels), "image_size": int(side)}
+    if model == "cnn1d":
+        if X.ndim not in (2, 3):
+            raise ValueError(f"cnn1d needs signals of shape (n, C, length) or (n, length); got "
+                             f"inputs of shape {X.shape[1:]}.")
+        channels = 1 if X.ndim == 2 else X.shape[1]
+        return {"n_classes": int(n_classes), "in_channels": int(channels),
+                "length": int(X.shape[-1])}
     if model in ("resnet18", "resnet-small"):
         if X.ndim != 4:
             raise ValueError(f"{model} needs images of shape (n, C, H, W); got inputs of "
@@ -196,7 +246,7 @@ def make_net(model, module_kw, epochs, batch_size, lr=0.01, device="cpu", t_max=
 
     Parameters
     ----------
-    model : {"mlp", "lenet5", "resnet18", "resnet-small"}
+    model : {"mlp", "lenet5", "cnn1d", "resnet18", "resnet-small"}
     module_kw : dict
         From :func:`module_kwargs`.
     epochs : int

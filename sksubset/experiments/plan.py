@@ -19,19 +19,24 @@ from .strategies import DEFAULT_R, Strategy, parse_strategy, strategy_R
 
 __all__ = ["ExperimentConfig", "RunSpec", "pool_size", "earlystop_epochs",
            "default_frontier_epochs", "plan_runs", "DEFAULT_STRATEGIES", "DATASET_DEFAULTS",
-           "WEIGHTINGS"]
+           "DEFAULT_LR", "WEIGHTINGS"]
 
 #: strategies run when none are named
 DEFAULT_STRATEGIES = ("full", "full-frontier", "random", "random-warm", "gradmatch",
                       "gradmatch-warm", "gradmatch-pc-warm", "gradmatch-pb", "gradmatch-pb-warm",
                       "craig-pb-warm", "glister-warm", "crest")
 
-#: per-dataset defaults of ``epochs`` (T), ``batch_size`` and torch ``threads``
-#: (one thread is fastest for the small digits MLP, whose batches are too small to share)
+#: per-dataset defaults of ``epochs`` (T), ``batch_size``, torch ``threads`` (one thread is
+#: fastest for the small digits MLP and MNIST-1D CNN, whose batches are too small to share)
+#: and ``lr`` (0.01, the paper's, where not given)
 DATASET_DEFAULTS = {"digits": {"epochs": 60, "batch_size": 32, "threads": 1},
                     "fashion-mnist": {"epochs": 200, "batch_size": 20},
                     "cifar10": {"epochs": 300, "batch_size": 20},
+                    "mnist1d": {"epochs": 30, "batch_size": 32, "threads": 1, "lr": 0.05},
                     "npz": {"epochs": 100, "batch_size": 32}}
+
+#: learning rate of the datasets whose :data:`DATASET_DEFAULTS` give none
+DEFAULT_LR = 0.01
 
 #: the classifier's ``weighting`` values (how selection weights enter a mini-batch's loss)
 WEIGHTINGS = ("batch", "subset", "none")
@@ -43,9 +48,10 @@ class ExperimentConfig:
 
     Parameters
     ----------
-    dataset : {"digits", "fashion-mnist", "cifar10", "npz"}, default="digits"
+    dataset : {"digits", "fashion-mnist", "cifar10", "mnist1d", "npz"}, default="digits"
     data_dir : str, optional
-        Fashion-MNIST folder, ``cifar-10-batches-py`` folder or ``.npz`` file.
+        Fashion-MNIST folder, ``cifar-10-batches-py`` folder, ``.npz`` file, or
+        the folder keeping the generated MNIST-1D arrays (default ``out/data``).
     strategies : sequence of str, optional
         Default :data:`DEFAULT_STRATEGIES`.
     budgets : sequence of float, default=(0.05, 0.1, 0.3)
@@ -59,12 +65,13 @@ class ExperimentConfig:
     seeds : int, default=3
         Seeds ``0 .. seeds - 1``.
     device : {"auto", "cpu", "cuda"}, default="auto"
-    model : {"mlp", "lenet5", "resnet18", "resnet-small"}, optional
-        Default ``lenet5`` for Fashion-MNIST, ``resnet18`` for CIFAR-10, else
-        ``mlp``.
+    model : {"mlp", "lenet5", "cnn1d", "resnet18", "resnet-small"}, optional
+        Default ``lenet5`` for Fashion-MNIST, ``resnet18`` for CIFAR-10,
+        ``cnn1d`` for MNIST-1D, else ``mlp``.
     batch_size : int, optional
         Default per dataset.
-    lr : float, default=0.01
+    lr : float, optional
+        SGD learning rate (default per dataset: 0.05 for MNIST-1D, else 0.01).
     out : str, optional
         Output folder (default ``./results/<dataset>``).
     quiet : bool, default=False
@@ -126,7 +133,7 @@ class ExperimentConfig:
     device: str = "auto"
     model: str | None = None
     batch_size: int | None = None
-    lr: float = 0.01
+    lr: float | None = None
     out: str | None = None
     quiet: bool = False
     valid_size: float | None = None
@@ -165,6 +172,7 @@ class ExperimentConfig:
             "budgets": tuple(float(b) for b in self.budgets),
             "epochs": int(self.epochs or defaults["epochs"]),
             "batch_size": int(self.batch_size or defaults["batch_size"]),
+            "lr": float(defaults.get("lr", DEFAULT_LR) if self.lr is None else self.lr),
             "model": self.model or DEFAULT_MODEL.get(self.dataset, "mlp"),
             "device": device, "out": out, "threads": self.threads or defaults.get("threads"),
             "augment": augment,
@@ -227,7 +235,9 @@ class RunSpec:
 
 
 def _settings(cfg, strategy):
-    s = {"dataset": cfg.dataset, "data_dir": cfg.data_dir if cfg.dataset != "digits" else None,
+    # digits and MNIST-1D are the same data wherever they are kept
+    s = {"dataset": cfg.dataset,
+         "data_dir": cfg.data_dir if cfg.dataset not in ("digits", "mnist1d") else None,
          "model": cfg.model, "T": cfg.epochs, "batch_size": cfg.batch_size, "lr": cfg.lr,
          "device": cfg.device}
     if cfg.clock != "wall":

@@ -16,6 +16,15 @@ means over seeds:
 * ``energy_kwh``: mean GPU energy when NVML could measure it, else blank;
 * ``warm_start_seconds``, ``gradients_seconds``, ``solver_seconds``,
   ``subset_training_seconds``: the mean timing split (CSV and JSON only);
+* ``warm_start_share``, ``subset_training_share``, ``gradients_share``,
+  ``solver_share``: the same split as mean shares of each subset run's
+  timing total (blank for the full-data runs); the printed table shows them
+  as one ``split %`` cell, warm/subset/forward/solver, e.g. ``43/43/3/10``
+  (the rest, up to 100, is setup);
+* ``n_forward``, ``n_harvested``: mean over seeds of the rows that the
+  selection rounds passed forward, and of those whose factors they took from
+  training's own forward passes, summed over a run's rounds (blank when the
+  classifier does not record them); the printed table's ``fwd rows``;
 * ``p_vs_random``, ``p_vs_random_warm``: one-sided Wilcoxon signed-rank
   p-values (``scipy.stats.wilcoxon(..., alternative="greater")``) that the
   strategy's accuracy exceeds RANDOM's (RANDOM-WARM's) at the same budget,
@@ -48,7 +57,7 @@ from scipy.stats import wilcoxon
 from .plots import write_plots
 
 __all__ = ["relative_error", "frontier_accuracy", "wilcoxon_greater", "summarize",
-           "format_table", "write_report", "COLUMNS"]
+           "format_table", "write_report", "COLUMNS", "SPLIT"]
 
 #: table columns, in order
 COLUMNS = ("strategy", "budget", "epochs", "n_seeds", "accuracy_mean", "accuracy_std",
@@ -57,7 +66,11 @@ COLUMNS = ("strategy", "budget", "epochs", "n_seeds", "accuracy_mean", "accuracy
            "p_vs_random",
            "p_vs_random_warm", "above_frontier", "frontier_gain_pp", "p_vs_frontier",
            "frontier_gain_free_pp", "warm_start_seconds", "gradients_seconds", "solver_seconds",
-           "subset_training_seconds")
+           "subset_training_seconds", "warm_start_share", "subset_training_share",
+           "gradients_share", "solver_share", "n_forward", "n_harvested")
+
+#: the parts of a run's timing shown in the table's ``split %`` cell, in its order
+SPLIT = ("warm_start", "subset_training", "gradients", "solver")
 
 _NAN = float("nan")
 
@@ -191,6 +204,12 @@ def summarize(records):
                "frontier_gain_pp": _NAN, "p_vs_frontier": _NAN, "frontier_gain_free_pp": _NAN}
         for part in ("warm_start", "gradients", "solver", "subset_training"):
             row[f"{part}_seconds"] = _mean([r["timing"].get(part, 0.0) for r in runs])
+        timed = [r["timing"] for r in runs if r["kind"] == "subset" and not r.get("diverged")
+                 and r["timing"].get("total")]
+        for part in SPLIT:
+            row[f"{part}_share"] = _mean([t.get(part, 0.0) / t["total"] for t in timed])
+        for key in ("n_forward", "n_harvested"):
+            row[key] = _mean([r.get(key) for r in runs])
         if budget is not None:
             for col, ref in (("p_vs_random", "random"), ("p_vs_random_warm", "random-warm")):
                 if strategy != ref:
@@ -217,13 +236,27 @@ def _fmt(value, spec):
     return format(value, spec) if spec else str(value)
 
 
+def _split(row):
+    """The ``split %`` cell: the run's shares in :data:`SPLIT` order, e.g. ``43/43/3/10``."""
+    shares = [row.get(f"{part}_share") for part in SPLIT]
+    if any(v is None for v in shares):
+        return ""
+    return "/".join(f"{100 * v:.0f}" for v in shares)
+
+
 def format_table(rows):
-    """The summary rows as an aligned plain-text table."""
+    """The summary rows as an aligned plain-text table.
+
+    Its ``split %`` column gives the shares of a subset run spent in warm start,
+    subset epochs, forward passes of the selection rounds and the solver; ``fwd
+    rows`` the rows those forward passes covered (:data:`COLUMNS`).
+    """
     cols = [("strategy", "strategy", ""), ("budget", "budget", "g"), ("E", "epochs", ""),
             ("seeds", "n_seeds", ""), ("diverged", "n_diverged", ""), ("acc %", None, None),
             ("sec", "seconds_mean", ".2f"),
             ("speedup", "speedup", ".2f"), ("rel.err %", "relative_error_pct", ".1f"),
-            ("sel.share", "selection_share", ".2f"), ("kWh", "energy_kwh", ".2e"),
+            ("sel.share", "selection_share", ".2f"), ("split %", "split", None),
+            ("fwd rows", "n_forward", ".0f"), ("kWh", "energy_kwh", ".2e"),
             ("p>rand", "p_vs_random", ".3f"), ("p>rand-w", "p_vs_random_warm", ".3f"),
             (">front", "above_frontier", ""), ("gain pp", "frontier_gain_pp", "+.2f"),
             ("p>front", "p_vs_frontier", ".3f"), ("free gain", "frontier_gain_free_pp", "+.2f")]
@@ -233,6 +266,8 @@ def format_table(rows):
         for _, key, spec in cols:
             if key is None:
                 line.append(f"{100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f}")
+            elif key == "split":
+                line.append(_split(r))
             else:
                 line.append(_fmt(r[key], spec))
         lines.append(line)

@@ -116,7 +116,9 @@ def train_run(spec, cfg, data):
         ``n_selections``, ``selections`` (per round: ``epoch``, ``reason``,
         ``gradient_seconds``, ``solver_seconds`` and, where the selector
         reports them, ``gradient_error`` and ``omp_rounds``, the non-negative
-        refits), ``mean_gradient_error``, ``epochs_trained``,
+        refits, and ``n_forward``, ``n_harvested``), ``n_forward`` and
+        ``n_harvested`` summed over the rounds (None when the classifier does
+        not record them), ``mean_gradient_error``, ``epochs_trained``,
         ``full_epoch_equivalents``, ``energy_kwh`` (None unless NVML measures
         the GPU), ``learning_rates`` (one per trained epoch) and the run's
         identity and settings.
@@ -150,6 +152,7 @@ def train_run(spec, cfg, data):
         n_pool = pool_size(len(y_train), cfg.valid_size)
         history = clf.net_.history
         record.update(
+            **_rows_summed(clf.selection_history_),
             timing={k: float(v) * scale for k, v in clf.timing_.items()},
             n_selections=len(clf.selection_history_),
             selections=[_round_summary(h, scale) for h in clf.selection_history_],
@@ -191,7 +194,18 @@ def _diverged(record, exc, y_test, seconds):
 
 
 _ROUND_KEYS = ("epoch", "reason", "gradient_seconds", "solver_seconds", "gradient_error",
-               "omp_rounds")
+               "omp_rounds", "n_forward", "n_harvested")
+
+
+def _rows_summed(history):
+    """``n_forward`` and ``n_harvested`` summed over a run's rounds: the rows that the
+    rounds passed forward, and those whose factors came from training's own passes (each
+    None when no round records it)."""
+    out = {}
+    for key in ("n_forward", "n_harvested"):
+        values = [h[key] for h in history if h.get(key) is not None]
+        out[key] = int(sum(int(v) for v in values)) if values else None
+    return out
 
 
 def _round_summary(record, scale=1.0):
