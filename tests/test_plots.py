@@ -1,7 +1,5 @@
 """Plots of the summary: titles, axes, legends, ticks (on hand-made run records)."""
 
-import pytest
-from test_report import rec
 
 from sksubset.experiments.plots import (
     describe_runs,
@@ -11,20 +9,6 @@ from sksubset.experiments.plots import (
     write_plots,
 )
 from sksubset.experiments.report import summarize
-
-
-@pytest.fixture
-def records():
-    out = []
-    for s in range(3):
-        out += [rec("full", s, 0.90, 10.0, epochs=10),
-                rec("full-frontier", s, 0.70, 2.0, epochs=2),
-                rec("full-frontier", s, 0.80, 5.0, epochs=5),
-                rec("random", s, 0.60 + 0.01 * s, 3.0, budget=0.1),
-                rec("random-warm", s, 0.85 - 0.01 * s, 3.0, budget=0.1),
-                rec("gradmatch", s, 0.80, 3.5, budget=0.1, gradients=0.5, solver=0.2),
-                rec("gradmatch", s, 0.95, 1.0, budget=0.3)]
-    return out
 
 
 def test_log_ticks_are_plain_numbers_where_the_points_are():

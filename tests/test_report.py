@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import rec
 
 from sksubset.experiments import plots
 from sksubset.experiments.report import (
@@ -17,30 +18,6 @@ from sksubset.experiments.report import (
     wilcoxon_greater,
     write_report,
 )
-
-
-def rec(strategy, seed, acc, seconds, budget=None, epochs=None, kind=None, gradients=0.0,
-        solver=0.0):
-    kind = kind or (strategy if strategy.startswith("full") else "subset")
-    return {"strategy": strategy, "kind": kind, "budget": budget, "epochs": epochs, "seed": seed,
-            "test_accuracy": acc, "fit_seconds": seconds, "energy_kwh": None,
-            "timing": {"gradients": gradients, "solver": solver, "total": seconds},
-            "n_selections": 2 if kind == "subset" else 0, "mean_gradient_error": None,
-            "full_epoch_equivalents": epochs or 1.0}
-
-
-@pytest.fixture
-def records():
-    out = []
-    for s in range(3):
-        out += [rec("full", s, 0.90, 10.0, epochs=10),
-                rec("full-frontier", s, 0.70, 2.0, epochs=2),
-                rec("full-frontier", s, 0.80, 5.0, epochs=5),
-                rec("random", s, 0.60 + 0.01 * s, 3.0, budget=0.1),
-                rec("random-warm", s, 0.85 - 0.01 * s, 3.0, budget=0.1),
-                rec("gradmatch", s, 0.80, 3.5, budget=0.1, gradients=0.5, solver=0.2),
-                rec("gradmatch", s, 0.95, 1.0, budget=0.3)]  # faster than the whole frontier
-    return out
 
 
 def test_frontier_interpolation():
