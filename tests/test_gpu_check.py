@@ -1,16 +1,20 @@
 """examples/benchmarks/gpu_check.py: goals, costs, archive and the command for a GPU machine."""
 
+import json
+import os
 import pathlib
 import re
 import sys
 import tarfile
 
 import pytest
+import torch
 
 BENCH = pathlib.Path(__file__).parents[1] / "examples" / "benchmarks"
 sys.path.insert(0, str(BENCH))
 import gpu_check  # noqa: E402
 
+from sksubset.experiments.datasets import FASHION_MNIST_DIR  # noqa: E402
 from sksubset.experiments.strategies import make_selector, parse_strategy  # noqa: E402
 
 
@@ -94,3 +98,20 @@ def test_the_best_gradmatch_variant_builds_its_selector():
     assert (p["per_class"], p["per_gradient"], p["pool_fraction"], p["sampling"]) == (
         True, False, 0.3, "cycle")
     assert (p["criterion"], p["per_step"]) == ("correlation", 16)
+
+
+@pytest.mark.skipif(
+    not os.path.exists(os.path.join(FASHION_MNIST_DIR, "train-images-idx3-ubyte.gz")),
+    reason=f"Fashion-MNIST is not in {FASHION_MNIST_DIR} (apt-get install dataset-fashion-mnist)")
+def test_small_mode_runs_every_part_against_the_library(tmp_path):
+    """The prepared GPU check in its CPU-sized mode: every part runs on today's API."""
+    threads = torch.get_num_threads()
+    try:
+        assert gpu_check.main(["--small", "--out", str(tmp_path)]) == 0
+    finally:
+        torch.set_num_threads(threads)  # --small runs on one thread
+    with open(tmp_path / "gpu_check.json", encoding="utf-8") as f:
+        parts = json.load(f)["parts"]
+    assert set(parts) == {"device", "omp", "per-class", "fmnist"}
+    assert not any("error" in part for part in parts.values())
+    assert parts["device"]["passed"]
