@@ -6,7 +6,8 @@
 serves ``s`` atoms; ``s = 1`` is the exact greedy search), then fits the
 weights.  ``per_step="auto"`` gives each problem its own width from its budget
 (:func:`~sksubset.omp._options.atoms_per_step`): a step's block is the widest
-problem's, and a narrower problem fills only its first columns.  What it does not know is how the chosen atoms are represented;
+problem's, and a narrower problem fills only its first columns.  What it does
+not know is how the chosen atoms are represented;
 subclasses fill these hooks (the model is scikit-learn's ``NewtonSolver``):
 
 * :meth:`~GreedySearch.extend`: add a step's atoms to the representation and
