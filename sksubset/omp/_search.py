@@ -330,12 +330,10 @@ class GreedySearch(ABC):
             self.gram_n[bi] = t
 
     def _first_gram(self):
-        """The Gram blocks and ``A_S b`` of every problem's support at once (a loop over the
-        problems costs a few small products each, which dominate small problems)."""
+        """Every problem's Gram block and ``A_S b`` in one batched product (small problems)."""
         P = max(self.pos_h + [1])
         parts = self.F.parts(self.ar.unsqueeze(1), self.idx[:, :P])
-        mask = torch.arange(P, device=self.G.device).unsqueeze(0) < self.pos.unsqueeze(1)
-        mask = mask.to(_F64)
+        mask = (torch.arange(P, device=self.G.device) < self.pos.unsqueeze(1)).to(_F64)
         G = self.F.parts_cross(parts, parts) * (mask.unsqueeze(2) * mask.unsqueeze(1))
         G += torch.diag_embed(self.lam * mask)
         self.G[:, :P, :P] = G
