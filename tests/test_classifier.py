@@ -123,7 +123,7 @@ def test_gradmatch_gradients_match_far_better_than_random(digits):
 
 # -- the selector ---------------------------------------------------------------------
 #: the documented default of selector=None and "gradmatch"
-DEFAULT = dict(criterion="correlation", per_step=16, per_class=True)
+DEFAULT = dict(criterion="correlation", per_step="auto", per_class=True)
 
 
 def _spy(monkeypatch, cls=GradMatchSelector):
@@ -143,8 +143,9 @@ def _spy(monkeypatch, cls=GradMatchSelector):
 
 @pytest.mark.parametrize("per_batch", [False, True])
 def test_the_default_is_the_documented_gradmatch(small, monkeypatch, per_batch):
-    """selector=None is GradMatchSelector(criterion="correlation", per_step=16), per class, for
-    examples and mini-batches alike; budget and random state come from the classifier."""
+    """selector=None is GradMatchSelector(criterion="correlation", per_step="auto"), per
+    class, for examples and mini-batches alike; budget and random state come from the
+    classifier."""
     X, y = small
     seen = _spy(monkeypatch)
     clf = SubsetTrainingClassifier(make_net(), budget=0.2, R=2, per_batch=per_batch,

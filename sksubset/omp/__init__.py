@@ -87,10 +87,14 @@ def omp_batched(A, b, n_nonzero, *, valid=None, lam=0.5, tol=1e-10, positive=Tru
         the CPU, 32 elsewhere).
     max_rounds : int, default=32
         Most non-negative refits per problem (see :mod:`sksubset.omp._search`).
-    per_step : int >= 1, default=1
+    per_step : int >= 1 or "auto", default=1
         Atoms added per greedy step (generalized OMP: the ``per_step`` free
         atoms of highest score at once, so that one pass over the atoms serves
-        them all); 1 is the exact greedy search.  With
+        them all); 1 is the exact greedy search.  ``"auto"``: each problem's
+        own, from its budget ``k``: ``clip(k // 16, 1, 16)`` atoms a step, so
+        that every budget is still chosen over at least ``min(k, 16)`` greedy
+        steps (``AUTO_MIN_STEPS`` and ``AUTO_MAX_PER_STEP`` of
+        :mod:`sksubset.omp._options`); 16 a step from ``k = 256`` on.  With
         ``criterion="correlation"`` and ``lam > 0`` the search grows a
         Cholesky factor of the support's Gram matrix instead of an orthonormal
         basis (:mod:`sksubset.omp._cholesky`): the same atoms, at a fraction
@@ -106,11 +110,13 @@ def omp_batched(A, b, n_nonzero, *, valid=None, lam=0.5, tol=1e-10, positive=Tru
     -------
     list of OMPResult
     """
+    auto = isinstance(per_step, str) and per_step == "auto"
+    if ((not auto and not (isinstance(per_step, Integral) and per_step >= 1))
+            or (sketch is not None and int(sketch) < 1)):
+        raise ValueError(f"per_step and sketch must be ints >= 1 (per_step may also be "
+                         f"'auto'); got per_step={per_step!r}, sketch={sketch!r}.")
     options = SearchOptions(lam=lam, tol=tol, positive=positive, criterion=criterion,
                             check_every=check_every, max_rounds=max_rounds, per_step=per_step)
-    if int(per_step) < 1 or (sketch is not None and int(sketch) < 1):
-        raise ValueError(f"per_step and sketch must be ints >= 1; got per_step={per_step!r}, "
-                         f"sketch={sketch!r}.")
     if isinstance(A, torch.Tensor):
         A = DenseAtoms(A)
     if valid is None:

@@ -53,6 +53,14 @@ class CholeskySearch(GreedySearch):
         # the support's atoms, in the parts the atoms' parts_* methods read; row K: sink
         self.P = tuple(torch.zeros(B, K + 1, w, **f64) for w in self.A.part_widths)
         self.Lc = None  # contiguous leading block of L, (B, t, t)
+        self.failed = torch.zeros((), dtype=torch.bool, device=self.A.device)
+
+    def _check(self):
+        # a failed factorization leaves NaNs that the steps since the last check carried on;
+        # the whole search is discarded (omp_batched falls back to the basis)
+        if bool(self.failed):
+            raise Breakdown("a block's Schur complement is not positive definite.")
+        super()._check()
 
     def extend(self, J, pe, active, width):
         A, S = self.A, self.per_step
@@ -67,8 +75,7 @@ class CholeskySearch(GreedySearch):
         M = A.parts_cross(Pn, Pn) + self.lam * eye - torch.bmm(X.transpose(1, 2), X)
         M = torch.where(active.unsqueeze(1) & active.unsqueeze(2), M, eye)
         R, info = torch.linalg.cholesky_ex(M)
-        if bool(info.any()):
-            raise Breakdown("a block's Schur complement is not positive definite.")
+        self.failed |= (info != 0).any()  # looked at with the stopping rules, not each step
         zn = A.parts_dot(Pn, self.b).unsqueeze(2) - torch.bmm(X.transpose(1, 2),
                                                              self.z[:, :width].unsqueeze(2))
         zn = torch.linalg.solve_triangular(R, zn, upper=False).squeeze(2)

@@ -1,11 +1,36 @@
 """The options of one greedy search, as one small object (:class:`SearchOptions`)."""
 
 from dataclasses import dataclass
+from numbers import Integral
 
-__all__ = ["CRITERIA", "SearchOptions"]
+__all__ = ["AUTO_MAX_PER_STEP", "AUTO_MIN_STEPS", "CRITERIA", "SearchOptions", "atoms_per_step",
+           "check_per_step"]
 
 #: The rules for choosing the next atom (see :mod:`sksubset.omp`).
 CRITERIA = ("gain", "correlation")
+
+#: ``per_step="auto"``: the fewest greedy steps a problem's budget is chosen over (a budget
+#: below it is chosen one atom a step, the exact search)
+AUTO_MIN_STEPS = 16
+#: ``per_step="auto"``: the most atoms a step (reached at budgets of ``16 * 16 = 256``)
+AUTO_MAX_PER_STEP = 16
+
+
+def atoms_per_step(per_step, ks):
+    """Atoms a step of each problem: ``per_step`` for all, or with ``"auto"`` each budget
+    ``k`` chosen over at least ``min(k, AUTO_MIN_STEPS)`` steps, ``clip(k //
+    AUTO_MIN_STEPS, 1, AUTO_MAX_PER_STEP)`` atoms a step."""
+    if per_step == "auto":
+        return [min(max(int(k) // AUTO_MIN_STEPS, 1), AUTO_MAX_PER_STEP) for k in ks]
+    return [int(per_step)] * len(ks)
+
+
+def check_per_step(per_step):
+    """Raise ``ValueError`` unless ``per_step`` is ``"auto"`` or an int >= 1."""
+    if isinstance(per_step, str) and per_step == "auto":
+        return
+    if isinstance(per_step, bool) or not isinstance(per_step, Integral) or per_step < 1:
+        raise ValueError(f"per_step must be 'auto' or an int >= 1; got {per_step!r}.")
 
 
 @dataclass(frozen=True)
@@ -28,8 +53,9 @@ class SearchOptions:
         the CPU, 32 elsewhere: :meth:`steps_between_checks`).
     max_rounds : int, default=32
         Most non-negative refits per problem.
-    per_step : int, default=1
-        Atoms added per greedy step (1: the exact greedy search).
+    per_step : int or "auto", default=1
+        Atoms added per greedy step (1: the exact greedy search); ``"auto"``:
+        per problem, from its budget (:func:`atoms_per_step`).
     """
 
     lam: float = 0.5
@@ -38,12 +64,13 @@ class SearchOptions:
     criterion: str = "gain"
     check_every: int | None = None
     max_rounds: int = 32
-    per_step: int = 1
+    per_step: int | str = 1
 
     def __post_init__(self):
         if self.criterion not in CRITERIA:
             raise ValueError(f"criterion must be 'gain' or 'correlation'; got "
                              f"{self.criterion!r}.")
+        check_per_step(self.per_step)
 
     def steps_between_checks(self, device):
         """``check_every``, or its default for atoms on ``device``."""

@@ -4,7 +4,10 @@
 ``per_step`` atoms each a step (a step of ``s`` atoms is generalized OMP: the
 ``s`` free atoms of highest score at once, so that one pass over the atoms
 serves ``s`` atoms; ``s = 1`` is the exact greedy search), then fits the
-weights.  What it does not know is how the chosen atoms are represented;
+weights.  ``per_step="auto"`` gives each problem its own width from its budget
+(:func:`~sksubset.omp._options.atoms_per_step`): a step's block is the widest
+problem's, and a narrower problem fills only its first columns.  What it does
+not know is how the chosen atoms are represented;
 subclasses fill these hooks (the model is scikit-learn's ``NewtonSolver``):
 
 * :meth:`~GreedySearch.extend`: add a step's atoms to the representation and
@@ -56,6 +59,7 @@ import numpy as np
 import torch
 
 from ._nnls import masked_solve, nnls_gram
+from ._options import atoms_per_step
 
 __all__ = ["GreedySearch", "OMPResult"]
 
@@ -119,7 +123,6 @@ class GreedySearch(ABC):
         self.gain = options.criterion == "gain"
         self.check_every = options.steps_between_checks(dev)
         self.max_rounds = options.max_rounds
-        self.per_step = max(1, min(int(options.per_step), n))
         self.ar = torch.arange(B, device=dev)
         self.b = b.to(_F64)
         self.bnorm2 = (self.b * self.b).sum(1)
@@ -128,6 +131,11 @@ class GreedySearch(ABC):
         self.banned = ~usable
         self.k_target = [min(int(k), m) for k, m in zip(ks, usable.sum(1).tolist())]
         self.kk = list(self.k_target)
+        # atoms a step of each problem (a step's block holds the widest problem's)
+        self.widths = [max(1, min(s, n)) for s in atoms_per_step(options.per_step,
+                                                                  self.k_target)]
+        self.per_step = max(self.widths + [1])
+        self.width_t = torch.tensor(self.widths, device=dev)
         K = self.K = max(self.k_target + [1])
         f64 = dict(device=dev, dtype=_F64)
         # per slot (row K: a sink for idle problems): the target's coordinate, the atom, its
@@ -187,7 +195,7 @@ class GreedySearch(ABC):
         """The step's atoms: how many each problem takes, the block's slots ``pe`` (the sink
         ``K`` where not ``active``), ``active`` (B, S), the atoms ``J`` and their scores."""
         S = self.per_step
-        take = torch.clamp(self.kk_t - self.pos, 0, S)
+        take = torch.minimum(torch.clamp(self.kk_t - self.pos, min=0), self.width_t)
         cols = torch.arange(S, device=self.pos.device)
         active = cols.unsqueeze(0) < take.unsqueeze(1)
         score = self._score() + self.blocked
@@ -214,15 +222,15 @@ class GreedySearch(ABC):
 
     def _grow(self):
         """Run greedy steps until every problem has its budget (or stopped)."""
-        S = self.per_step
+        W = self.widths
         while True:
             todo = [k - p for k, p in zip(self.kk, self.pos_h)]
-            steps = min(-(-max(todo) // S), self.check_every)
+            steps = min(max(-(-t // w) for t, w in zip(todo, W)), self.check_every)
             if steps <= 0:
                 return
             self.kk_t = torch.tensor(self.kk, device=self.A.device)
             for s in range(steps):
-                width = max(p + min(s * S, t) for p, t in zip(self.pos_h, todo) if t > 0)
+                width = max(p + min(s * w, t) for p, t, w in zip(self.pos_h, todo, W) if t > 0)
                 self._step(max(width, 1))
             self._check()
 
@@ -306,6 +314,9 @@ class GreedySearch(ABC):
 
     def _update_gram(self):
         """Add the Gram rows of atoms chosen since the last refit."""
+        if not any(self.gram_n):  # the first refit: every problem's block in one product
+            self._first_gram()
+            return
         for bi in range(self.B):
             t0, t = self.gram_n[bi], self.pos_h[bi]
             if t <= t0:
@@ -317,6 +328,17 @@ class GreedySearch(ABC):
             self.G[bi, :t, t0:t] = rows.T
             self.h[bi, t0:t] = self.F.dot(bi, idx[t0:t], self.b_fit[bi])
             self.gram_n[bi] = t
+
+    def _first_gram(self):
+        """Every problem's Gram block and ``A_S b`` in one batched product (small problems)."""
+        P = max(self.pos_h + [1])
+        parts = self.F.parts(self.ar.unsqueeze(1), self.idx[:, :P])
+        mask = (torch.arange(P, device=self.G.device) < self.pos.unsqueeze(1)).to(_F64)
+        G = self.F.parts_cross(parts, parts) * (mask.unsqueeze(2) * mask.unsqueeze(1))
+        G += torch.diag_embed(self.lam * mask)
+        self.G[:, :P, :P] = G
+        self.h[:, :P] = self.F.parts_dot(parts, self.b_fit) * mask
+        self.gram_n = list(self.pos_h)
 
     @staticmethod
     def _objective(G, h, w, bnorm2):

@@ -111,11 +111,14 @@ class GradMatchSelector(BaseSelector):
         last-layer gradient matrix we measured), or the largest inner product
         with the residual (the paper's Algorithm 2, as in CORDS).  See
         :mod:`sksubset.omp` and ``docs/benchmarks.md``.
-    per_step : int >= 1, default=1
+    per_step : int >= 1 or "auto", default=1
         Rows the solver adds per greedy step (generalized OMP); 1 is the exact
         greedy search.  ``criterion="correlation", per_step=16`` trades a
         slightly larger gradient error for a much faster solve
-        (``docs/benchmarks.md``, section 1).
+        (``docs/benchmarks.md``, section 1).  ``"auto"``: each problem (class)
+        its own, from its budget ``k``: ``clip(k // 16, 1, 16)``, so that a
+        class's rows are still chosen over at least ``min(k, 16)`` greedy
+        steps (16 a step from 256 rows a class on; one a step below 32).
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where to solve; ``"auto"`` is where ``G`` lives (CPU for numpy).
     dtype : {"float32", "float64"}, default="float32"
@@ -179,7 +182,7 @@ class GradMatchSelector(BaseSelector):
         "pool_fraction": [Interval(Real, 0, 1, closed="right")],
         "sampling": [StrOptions({"independent", "cycle"})],
         "criterion": [StrOptions({"gain", "correlation"})],
-        "per_step": [Interval(Integral, 1, None, closed="left")],
+        "per_step": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "device": [str, torch.device],
         "dtype": [StrOptions(set(DTYPES))],
         "random_state": ["random_state"],
