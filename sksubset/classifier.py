@@ -46,14 +46,22 @@ from .distributed import processes_of
 from .schedule import make_schedule
 from .selectors import STRATEGIES, BaseSelector, GradMatchSelector, get_selector
 
-__all__ = ["SubsetTrainingClassifier"]
+__all__ = ["SubsetTrainingClassifier", "default_selector"]
 
 _CALLBACK = "sksubset_schedule"
 
 
-def _default_selector():
-    """``selector=None`` and ``"gradmatch"``: per-class GRAD-MATCH, the correlation rule,
-    atoms a step from each class's budget (see the class docstring)."""
+def default_selector():
+    """The selector of ``SubsetTrainingClassifier(selector=None)`` (and of ``"gradmatch"``).
+
+    Per-class GRAD-MATCH solved with the correlation rule, atoms a step set
+    from each class's budget (see the class docstring).
+
+    Returns
+    -------
+    GradMatchSelector
+        A new instance: ``GradMatchSelector(criterion="correlation", per_step="auto")``.
+    """
     return GradMatchSelector(criterion="correlation", per_step="auto")
 
 
@@ -227,7 +235,7 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         if isinstance(self.selector, BaseSelector):
             return clone(self.selector)
         if self.selector is None or self.selector == "gradmatch":
-            return _default_selector()
+            return default_selector()
         return get_selector(self.selector)()
 
     @_fit_context(prefer_skip_nested_validation=False)

@@ -2,6 +2,7 @@
 
 import pytest
 
+from sksubset.classifier import default_selector
 from sksubset.experiments import ExperimentConfig
 from sksubset.experiments.plan import plan_runs
 from sksubset.experiments.strategies import make_selector, parse_strategy, strategy_R
@@ -123,3 +124,12 @@ def test_rs2_reselects_every_epoch_unless_R_is_given():
     cfg = ExperimentConfig(dataset="digits", budgets=(0.1,), R=5,
                            strategies=("random-rs2", "random")).resolved()
     assert {s.settings["R"] for s in plan_runs(cfg, 1257)} == {5}
+
+
+def test_default_is_the_classifier_as_a_user_writes_it():
+    strategy = parse_strategy("default")
+    assert strategy.kind == "subset" and strategy.warm and not strategy.per_batch
+    assert make_selector(strategy).get_params() == default_selector().get_params()
+    tuned = make_selector(strategy, {"pool_fraction": 0.3, "sampling": "cycle"})
+    assert tuned.get_params() == default_selector().set_params(
+        pool_fraction=0.3, sampling="cycle").get_params()

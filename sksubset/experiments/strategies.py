@@ -19,11 +19,16 @@ A *strategy name* maps to a training configuration (:func:`parse_strategy`):
   (``R = 1``) unless ``R`` is given.  Plain ``gradmatch`` is the paper's
   per-example variant as its code (CORDS) configures it: per class and per
   gradient (each class matches the gradient of its own output unit);
-  ``gradmatch-pc`` is per class on the whole last-layer gradient.
+  ``gradmatch-pc`` is per class on the whole last-layer gradient;
+* ``default``: ``SubsetTrainingClassifier(net, budget=...)`` as a user
+  writes it: the classifier's default selector
+  (:func:`sksubset.classifier.default_selector`, with ``selector_params`` set
+  on it), ``R`` and ``kappa`` (unless the experiment gives them).
 """
 
 from dataclasses import dataclass
 
+from ..classifier import default_selector
 from ..selectors import STRATEGIES, get_selector
 
 __all__ = ["Strategy", "parse_strategy", "make_selector", "strategy_R", "FULL_KINDS",
@@ -67,6 +72,8 @@ def parse_strategy(name):
     """
     if name in FULL_KINDS:
         return Strategy(name, name)
+    if name == "default":
+        return Strategy(name, "subset", "gradmatch", per_class=True, warm=True)
     parts = name.split("-")
     warm = parts[-1] == "warm"
     if warm:
@@ -76,7 +83,8 @@ def parse_strategy(name):
     if (selector not in STRATEGIES or len(flags) > 1
             or (flags and flags[0] not in ("pb", "pc") and not rs2)):
         raise ValueError(f"Unknown strategy {name!r}: use full, full-earlystop, full-frontier, "
-                         f"random-rs2[-warm] or <selector>[-pb|-pc][-warm] with <selector> one "
+                         f"default, random-rs2[-warm] or <selector>[-pb|-pc][-warm] with "
+                         f"<selector> one "
                          f"of {', '.join(STRATEGIES)}.")
     per_batch = flags == ["pb"]
     per_class = selector == "gradmatch" and not per_batch
@@ -122,6 +130,8 @@ def make_selector(strategy, params=None):
     """
     if strategy.kind != "subset":
         raise ValueError(f"{strategy.name!r} trains on all the data: it has no selector.")
+    if strategy.name == "default":
+        return default_selector().set_params(**(params or {}))
     kwargs = dict(_SETTINGS.get(strategy.selector, {}))
     if strategy.selector == "gradmatch":
         kwargs.update(per_class=strategy.per_class, per_gradient=strategy.per_gradient)
