@@ -6,9 +6,9 @@
 serves ``s`` atoms; ``s = 1`` is the exact greedy search), then fits the
 weights.  ``per_step="auto"`` gives each problem its own width from its budget
 (:func:`~sksubset.omp._options.atoms_per_step`): a step's block is the widest
-problem's, and a narrower problem fills only its first columns.  What it does
-not know is how the chosen atoms are represented;
-subclasses fill these hooks (the model is scikit-learn's ``NewtonSolver``):
+problem's, and a narrower problem fills only its first columns.  How the chosen
+atoms are represented is left to subclasses, which fill these hooks (the model
+is scikit-learn's ``NewtonSolver``):
 
 * :meth:`~GreedySearch.extend`: add a step's atoms to the representation and
   return their coordinates on the target and their new squared norms;
@@ -37,19 +37,14 @@ pivoting on the ``k x k`` Gram matrix, in float64: :mod:`sksubset.omp._nnls`).
 Atoms that receive weight zero are removed and banned, and their slots are
 filled at once by the free atoms best correlated with the residual of the
 non-negative fit; the refit and replacement repeat until no weight is zero.
-(Regrowing greedily instead costs a full greedy step per replaced atom, and on
-validation targets, which are no sums of training gradients, NNLS can zero
-most of the support round after round.)  The objective never increases along
-these rounds, since the kept atoms' weights remain feasible.  The result
-therefore holds exactly ``min(k, n)`` distinct atoms unless the tolerance was
-reached first.  The refits are capped (``max_rounds=32``): a target that ``k``
-non-negative atoms cannot reach well can make every round zero a few new atoms
-(1 401 rounds, 193 s, were seen on one Fashion-MNIST selection at a 30%
-budget), and atoms still at weight 0 after the last round stay in the result
-at weight 0.  Only when every candidate has been tried (``k`` close to ``n``,
-or a target so far outside the atoms' cone that its non-negative fit uses only
-a few of them) are the remaining slots filled with banned atoms at weight 0,
-so that the count stays exact.
+(Regrowing greedily instead costs a full greedy step per replaced atom.)  The
+objective never increases along these rounds, so the result holds exactly
+``min(k, n)`` distinct atoms unless the tolerance was reached first.  The
+refits are capped (``max_rounds=32``): a target that ``k`` non-negative atoms
+cannot reach well can make every round zero a few new atoms, and atoms still at
+weight 0 after the last round stay in the result at weight 0.  Only when every
+candidate has been tried are the remaining slots filled with banned atoms at
+weight 0, so that the count stays exact.
 """
 
 from abc import ABC, abstractmethod
