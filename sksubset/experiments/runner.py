@@ -191,7 +191,7 @@ def _diverged(record, exc, y_test, seconds):
 
 
 _ROUND_KEYS = ("epoch", "reason", "gradient_seconds", "solver_seconds", "gradient_error",
-               "omp_rounds")
+               "omp_rounds", "n_harvested", "n_forward")
 
 
 def _round_summary(record, scale=1.0):
