@@ -31,10 +31,11 @@ latest training mini-batch that held them computed them (train mode, before
 that batch's step, the transformed input of a Dataset with a transform); the
 others from one forward pass over just those rows, in eval mode.  Each record
 of ``selection_history_`` counts the rows of each source (``n_harvested``,
-``n_forward``).  In a data-parallel run (and with a
+``n_forward``).  In a data-parallel run of several processes (and with a
 :class:`~sksubset.data.SelectionView`, whose selection reads other inputs than
 training) there is no harvest: every round is a forward pass, sharded across
-the processes as before, and ``context.free`` is empty.
+the processes as before, and ``context.free`` is empty; an Accelerate run of
+one process harvests as a plain net does.
 """
 
 import math
@@ -44,7 +45,7 @@ import torch
 
 from .._utils.progress import EpochBar
 from ..data import Examples
-from ..distributed import SingleProcess, processes_of
+from ..distributed import processes_of
 from ..exceptions import DivergenceError
 from ..gradients import last_layer_params
 from ..selectors import SelectionContext
@@ -92,7 +93,7 @@ class SubsetRun:
         self.n_classes, self.per_batch = n_classes, per_batch
         self.processes = processes_of(net)  # one, or the ranks of a data-parallel run
         # what training computed, kept for the rounds (one process, selection as trained)
-        harvest = (isinstance(self.processes, SingleProcess)
+        harvest = (self.processes.world_size == 1
                    and getattr(dataset.X, "selected_as_trained", True))
         self.harvest = Harvest(len(dataset.y), self.processes.device) if harvest else None
         self.rows = {"n_harvested": 0, "n_forward": 0}  # of the current selection step
