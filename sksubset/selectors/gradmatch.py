@@ -303,8 +303,10 @@ class GradMatchSelector(BaseSelector):
         the ground set (per class, with ``per_class``).  Per-example gradients
         are never formed: the solver works on their factors
         (:class:`~sksubset.omp.OuterProductAtoms`).  With ``pool_fraction <
-        1`` only a pool of the ground set is examined (:meth:`_pool`), and the
-        pool's gradient, scaled to the ground set, stands in for the training
+        1`` only a pool of the ground set is examined: the rows whose factors
+        cost no forward pass (``context.free``) first, up to the pool's size,
+        completed by rows drawn from the others (``sampling``); the pool's
+        gradient, scaled to the ground set, stands in for the training
         gradient.
         """
         self._check_options()
