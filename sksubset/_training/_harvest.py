@@ -52,13 +52,16 @@ class Harvest:
         self.Hb = self.Z = None  # (n, H + 1) and (n, C), allocated at the first batch
         self.trained = np.zeros(self.n, dtype=bool)  # rows trained since the last round
         self._handle = self._captured = None
+        self._layer = None  # (module, its last linear layer), found at the first batch
 
     # -- while training ----------------------------------------------------------
     def begin_batch(self, module):
         """Capture the last linear layer's input and output of the coming training batch."""
         self.close()
         self._captured = None
-        self._handle = find_last_linear(module).register_forward_hook(self._hook)
+        if self._layer is None or self._layer[0] is not module:
+            self._layer = (module, find_last_linear(module))
+        self._handle = self._layer[1].register_forward_hook(self._hook)
 
     def _hook(self, layer, inputs, output):
         self._captured = (inputs[0], output)  # the last call wins (e.g. a closure optimizer)
