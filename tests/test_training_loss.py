@@ -76,6 +76,10 @@ def test_weighted_targets_batch(weighted, base, prep, logits_targets):
                                w * per * (len(w) / w.sum()))
     torch.testing.assert_close(crit(prep(z), (t, torch.ones(8))), base()(prep(z), t))
     assert crit(prep(z), (t, w.double())).dtype == torch.float32
+    # the training set's (y, weight, row) targets: the row is ignored
+    for reduction in ("mean", "sum", "none"):
+        c = weighted(reduction=reduction)
+        torch.testing.assert_close(c(prep(z), (t, w, torch.arange(8) + 50)), c(prep(z), (t, w)))
 
 
 @pytest.mark.parametrize("weighted,base,prep", LOSSES, ids=["ce", "nll"])

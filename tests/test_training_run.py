@@ -239,15 +239,20 @@ def test_diverging_training_loss_stops_fit(small, selector, kappa, where):
         clf.fit(X, y)
 
 
-@pytest.mark.parametrize("after,where", [(0, "epoch 2 of 6 (subset training, selection round 1)"),
-                                         (1, "epoch 4 of 6 (subset training, selection round 2)")])
-def test_non_finite_logits_at_a_selection_stop_fit(small, after, where):
+@pytest.mark.parametrize("after,kappa,where,rows", [
+    (0, 0.0, "epoch 1 of 10 (subset training, selection round 1)", 400),
+    (0, 0.5, "epoch 4 of 6 (subset training, selection round 2)", 320),
+    (1, 0.5, "epoch 6 of 6 (subset training, selection round 3)", 320)])
+def test_non_finite_logits_at_a_selection_stop_fit(small, after, kappa, where, rows):
+    """Only the forward passes of a round evaluate the module: without a warm start the first
+    round's over all 400 rows; after one (T = 10, kappa = 0.5, 20%: one warm epoch, then rounds
+    before trained epochs 2, 4, 6) the first round is harvested, and the later ones pass over
+    the 320 rows not trained since the last round."""
     X, y = small
-    # T = 10, kappa = 0.5, 20%: one warm epoch, then selections before trained epochs 2, 4, 6
     net = make_net(module=InfInEval, module__after=after, max_epochs=10, lr=0.01)
-    clf = SubsetTrainingClassifier(net, budget=0.2, R=2, verbose=0)
+    clf = SubsetTrainingClassifier(net, budget=0.2, R=2, kappa=kappa, verbose=0)
     with pytest.raises(DivergenceError, match=re.escape(where) + r": at its selection, The net's "
-                                              r"logits are NaN or infinite for 400 of 400"):
+                                              rf"logits are NaN or infinite for {rows} of {rows}"):
         clf.fit(X, y)
 
 

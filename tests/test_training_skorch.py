@@ -104,7 +104,11 @@ class RecordingRun:
     def begin_epoch(self, net):
         self.calls.append(("begin", len(net.history)))
 
-    def end_batch(self, net):
+    def begin_batch(self, net):
+        self.calls.append(("batch_begin", len(net.history)))
+
+    def end_batch(self, net, batch):
+        assert len(batch) == 2 and len(batch[0]) == len(batch[1])  # (X, y) as loaded
         self.calls.append(("batch", len(net.history)))
 
     def end_epoch(self, net):
@@ -128,8 +132,9 @@ def test_subset_schedule_drives_the_run(toy_net_factory, toy_data):
     net = toy_net_factory(criterion=torch.nn.CrossEntropyLoss, max_epochs=3, batch_size=8,
                           callbacks=[("subset", SubsetSchedule(run))])
     net.fit(X, y)  # 20 rows: 3 training mini-batches an epoch (no train split)
+    batch = [[("batch_begin", e), ("batch", e)] for e in (1, 2, 3)]
     assert run.calls == [call for e in (1, 2, 3) for call in
-                         [("begin", e), ("batch", e), ("batch", e), ("batch", e), ("end", e)]]
+                         [("begin", e)] + batch[e - 1] * 3 + [("end", e)]]
     # the fitted net pickles although its callback is armed with an unpicklable run
     net2 = pickle.loads(pickle.dumps(net))
     assert dict(net2.callbacks_)["subset"].run is None

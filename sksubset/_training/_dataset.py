@@ -10,9 +10,12 @@ __all__ = ["SubsetDataset"]
 class SubsetDataset(Dataset):
     """Rows ``indices`` of ``(X, y)`` with per-row training weights.
 
-    Items are ``(x, (y, weight))``, the target the weighted losses of
-    :mod:`sksubset._training._loss` take.  The run swaps the subset between
-    epochs (:meth:`set_subset`); skorch's loop sees one dataset throughout.
+    Items are ``(x, (y, weight, row))``, the target the weighted losses of
+    :mod:`sksubset._training._loss` take (they ignore ``row``, the example's
+    index ``j`` in ``X``, which tells the run's
+    :class:`~sksubset._training._harvest.Harvest` whose factors a training
+    batch computed).  The run swaps the subset between epochs
+    (:meth:`set_subset`); skorch's loop sees one dataset throughout.
 
     Parameters
     ----------
@@ -47,4 +50,4 @@ class SubsetDataset(Dataset):
 
     def __getitem__(self, i):
         j = self.indices[i]
-        return self.X[j], (self.y[j], self.weights[i])
+        return self.X[j], (self.y[j], self.weights[i], j)

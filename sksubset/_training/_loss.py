@@ -1,7 +1,8 @@
 """The weighted loss of subset training: torch's own loss, each example weighted.
 
-During subset epochs the training set yields ``(x, (y, w))``: the target
-carries each example's selection weight ``w``.  :class:`WeightedCrossEntropyLoss`
+During subset epochs the training set yields ``(x, (y, w, row))``: the target
+carries each example's selection weight ``w`` (and its row in the training
+pool, which the loss ignores; the run's harvest reads it).  :class:`WeightedCrossEntropyLoss`
 and :class:`WeightedNLLLoss` are :class:`torch.nn.CrossEntropyLoss` and
 :class:`torch.nn.NLLLoss` (the two criteria a skorch classifier uses) that
 accept such a target; a plain target (the validation set, a warm-start epoch
@@ -40,7 +41,8 @@ WEIGHTINGS = ("batch", "subset", "none")
 
 
 class _SampleWeighted:
-    """Mixin: a ``(target, weight)`` target gives the weighted loss (module docstring)."""
+    """Mixin: a ``(target, weight)`` or ``(target, weight, row)`` target gives the weighted
+    loss (module docstring; ``row`` is ignored)."""
 
     def __init__(self, *args, weighting="batch", **kwargs):
         if weighting not in WEIGHTINGS:
@@ -64,7 +66,7 @@ class _SampleWeighted:
     def forward(self, input, target):
         if not isinstance(target, (tuple, list)):
             return super().forward(input, target)
-        target, weight = target
+        target, weight = target[0], target[1]  # a third item, the row, is not the loss's
         losses = self._losses(input, target)
         counts = self._counts(target, losses.dtype)
         if self.weighting == "none":

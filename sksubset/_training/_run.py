@@ -18,7 +18,24 @@ training each epoch on the :class:`~sksubset._training._dataset.SubsetDataset`,
 whose rows and weights it swaps at a selection.  Everything else is a
 collaborator the run calls: the wall-clock (:mod:`._timing`), data-parallel
 agreement across processes (:mod:`sksubset.distributed`), divergence checks
-(:mod:`._checks`) and the progress bar (:mod:`sksubset._utils.progress`).
+(:mod:`._checks`), the progress bar (:mod:`sksubset._utils.progress`) and the
+harvest of what training computed (:mod:`._harvest`).
+
+Where a round's factors come from
+---------------------------------
+A selector asks the :class:`~sksubset.selectors.SelectionContext` for the
+last-layer factors of some pool rows.  Rows trained since the last round
+(``context.free``; after the warm start, every row) come from the
+:class:`~._harvest.Harvest`: their logits and last-layer inputs as the
+latest training mini-batch that held them computed them (train mode, before
+that batch's step, the transformed input of a Dataset with a transform); the
+others from one forward pass over just those rows, in eval mode.  Each record
+of ``selection_history_`` counts the rows of each source (``n_harvested``,
+``n_forward``).  In a data-parallel run of several processes (and with a
+:class:`~sksubset.data.SelectionView`, whose selection reads other inputs than
+training) there is no harvest: every round is a forward pass, sharded across
+the processes as before, and ``context.free`` is empty; an Accelerate run of
+one process harvests as a plain net does.
 """
 
 import math
@@ -33,6 +50,7 @@ from ..exceptions import DivergenceError
 from ..gradients import last_layer_params
 from ..selectors import SelectionContext
 from ._checks import divergence_error, position
+from ._harvest import Harvest
 from ._skorch import SubsetSchedule, skip_lr_epochs
 from ._timing import Clock
 
@@ -74,6 +92,11 @@ class SubsetRun:
         self.subset_size, self.pool, self.valid, self.rng = subset_size, pool, valid, rng
         self.n_classes, self.per_batch = n_classes, per_batch
         self.processes = processes_of(net)  # one, or the ranks of a data-parallel run
+        # what training computed, kept for the rounds (one process, selection as trained)
+        harvest = (self.processes.world_size == 1
+                   and getattr(dataset.X, "selected_as_trained", True))
+        self.harvest = Harvest(len(dataset.y), self.processes.device) if harvest else None
+        self.rows = {"n_harvested": 0, "n_forward": 0}  # of the current selection step
         self.clock = Clock(self.processes.device, setup_seconds)
         self.bar = EpochBar(schedule.n_trained, verbose if self.processes.is_main else 0,
                             net.verbose)
@@ -91,6 +114,9 @@ class SubsetRun:
             self.net.partial_fit(self.dataset, None, epochs=self.schedule.n_trained)
         finally:
             callback.run = None  # the fitted net keeps no reference to the data
+            if self.harvest is not None:
+                self.harvest.close()
+                self.harvest = None  # nor to its buffers
             self.clock.lap(self._training_part())
             self.bar.close()
         return self
@@ -126,11 +152,14 @@ class SubsetRun:
         own, seconds, gradient_seconds = self._step(self.selector.select)
         selection = self.processes.agree(own)
         self.dataset.set_subset(selection.indices, selection.weights)
+        if self.harvest is not None:
+            self.harvest.reset()  # rows trained from now on are the next round's free rows
         record = {"epoch": self.epoch, "indices": self.pool[selection.indices],
                   "weights": np.asarray(selection.weights, dtype=np.float64),
                   "gradient_error": selection.info.get("gradient_error"), "seconds": seconds,
                   "gradient_seconds": gradient_seconds,
-                  "solver_seconds": seconds - gradient_seconds, "reason": reason}
+                  "solver_seconds": seconds - gradient_seconds, "reason": reason,
+                  **self.rows}
         record.update({key: v for key, v in selection.info.items() if key not in record})
         self.history.append(self.processes.record_costs(record, own))
 
@@ -138,6 +167,7 @@ class SubsetRun:
     def _step(self, step):
         """Run ``step(context)`` timed: returns its result, seconds and forward-pass seconds."""
         self.clock.lap(self._training_part())
+        self.rows = dict.fromkeys(self.rows, 0)
         return self.clock.selection(step, self._context())
 
     def _context(self):
@@ -147,20 +177,41 @@ class SubsetRun:
             batch_size=self.net.batch_size, per_batch=self.per_batch, rng=self.rng,
             epoch=self.epoch, device=self.processes.device, train_fn=self._pool_factors,
             params_fn=lambda: last_layer_params(self.net.module_),
-            valid_fn=None if valid is None else (lambda: self._factors(valid)))
+            valid_fn=None if valid is None else (lambda: self._factors(valid)),
+            free=np.empty(0, np.int64) if self.harvest is None else self.harvest.free())
 
     def _pool_factors(self, idx):
+        """Factors of pool rows ``idx`` (None: all): harvested where trained since the last
+        round, else from one forward pass over just the others."""
         examples = Examples(self.dataset.X, self.dataset.y)
-        return self._factors(examples if idx is None else examples.take(idx))
 
-    def _factors(self, examples):
-        """Last-layer factors of ``examples`` (one forward pass, every process its share)."""
-        self.n_passes += 1
+        def forward(rows):
+            return self._forward(examples if rows is None else examples.take(rows))
+
         try:
-            return self.clock.forward(self.processes.last_layer, self.net, examples,
-                                      seed=self.seed + self.n_passes)
+            if self.harvest is None:
+                ll, n_harvested, n_forward = forward(idx), 0, len(examples if idx is None else idx)
+            else:
+                ll, n_harvested, n_forward = self.harvest.factors(
+                    idx, self.dataset.y, self.net.criterion_, forward)
         except DivergenceError as exc:
             raise self._diverged(f"at its selection, {exc}", selecting=True) from None
+        self.rows["n_harvested"] += n_harvested
+        self.rows["n_forward"] += n_forward
+        return ll
+
+    def _factors(self, examples):
+        """Last-layer factors of ``examples`` (:meth:`_forward`), a divergence named."""
+        try:
+            return self._forward(examples)
+        except DivergenceError as exc:
+            raise self._diverged(f"at its selection, {exc}", selecting=True) from None
+
+    def _forward(self, examples):
+        """One forward pass over ``examples``, every process its share."""
+        self.n_passes += 1
+        return self.clock.forward(self.processes.last_layer, self.net, examples,
+                                  seed=self.seed + self.n_passes)
 
     # -- collaborators' hooks ---------------------------------------------------------
     def _training_part(self):
@@ -171,7 +222,15 @@ class SubsetRun:
         where = position(self.schedule, self.epoch, len(self.history) + selecting)
         return divergence_error(where, what, self.net.lr, X)
 
-    def end_batch(self, net):
+    def begin_batch(self, net):
+        if self.harvest is not None:
+            self.harvest.begin_batch(net.module_)
+
+    def end_batch(self, net, batch):
+        if self.harvest is not None:
+            target = batch[1]  # (y, weight, row) as the SubsetDataset yields it
+            self.harvest.end_batch(target[2] if isinstance(target, (tuple, list))
+                                   and len(target) == 3 else None)
         loss = net.history[-1, "batches", -1, "train_loss"]
         if not math.isfinite(loss):
             raise self._diverged(f"the training loss became {loss}")

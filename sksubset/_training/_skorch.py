@@ -4,7 +4,7 @@ learning-rate schedulers advanced through the epochs the warm start paid for.
 One ``partial_fit`` trains the whole run, so that optimizer state,
 learning-rate schedulers, history and every other callback see one continuous
 training; :class:`SubsetSchedule` calls the run at the start and end of each
-epoch and after each training mini-batch.
+epoch and before and after each training mini-batch.
 """
 
 from skorch.callbacks import Callback, LRScheduler
@@ -22,8 +22,9 @@ class SubsetSchedule(Callback):
     Parameters
     ----------
     run : object
-        With ``begin_epoch(net)``, ``end_batch(net)`` (after each training
-        mini-batch) and ``end_epoch(net)``.
+        With ``begin_epoch(net)``, ``begin_batch(net)`` and ``end_batch(net,
+        batch)`` (before and after each training mini-batch; ``batch`` is
+        ``(X, targets)`` as the loader yields it) and ``end_epoch(net)``.
     """
 
     def __init__(self, run=None):
@@ -33,9 +34,13 @@ class SubsetSchedule(Callback):
         if self.run is not None:
             self.run.begin_epoch(net)
 
-    def on_batch_end(self, net, training=False, **kwargs):
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
         if self.run is not None and training:
-            self.run.end_batch(net)
+            self.run.begin_batch(net)
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if self.run is not None and training:
+            self.run.end_batch(net, batch)
 
     def on_epoch_end(self, net, **kwargs):
         if self.run is not None:

@@ -67,6 +67,11 @@ class SelectionContext:
         gradient layout of :mod:`sksubset.gradients` (block ``c`` = bias ``c``
         then weight row ``c``), so that a parameter change dotted with a
         gradient is a first-order change of the loss.
+    free : ndarray of int
+        Sorted ground-set rows whose last-layer quantities cost no forward
+        pass this round (training computed them since the last round); empty
+        by default and in a data-parallel run.  A selector that examines only
+        some rows may prefer these (GRAD-MATCH's candidate pools do).
     """
 
     y: np.ndarray
@@ -80,6 +85,7 @@ class SelectionContext:
     train_fn: Callable
     valid_fn: Callable | None = None
     params_fn: Callable | None = None
+    free: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     _cache: dict = field(default_factory=dict, repr=False)
 
     def last_layer_params(self):

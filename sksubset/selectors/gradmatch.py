@@ -95,16 +95,20 @@ class GradMatchSelector(BaseSelector):
         unit ``c`` (classes in sorted order), as
         :func:`sksubset.gradients.sample_gradients` lays them out.
     pool_fraction : float in (0, 1], default=1.0
-        In a training run: examine only a random pool of this share of the
-        training data each round (at least the budget), as CREST draws random
-        subsets; the forward pass and the solver then cost this share, and
-        the pool's gradient, scaled to the whole, stands in for the training
-        gradient.  Unused by :meth:`fit`, which selects from the rows it gets.
+        In a training run: examine only a pool of this share of the training
+        data each round (at least the budget), as CREST draws random subsets;
+        the forward pass and the solver then cost this share, and the pool's
+        gradient, scaled to the whole, stands in for the training gradient.
+        The pool holds first the rows whose factors cost no forward pass
+        (``context.free``: those trained since the last round, see
+        :class:`~sksubset.SubsetTrainingClassifier`), then rows drawn from
+        the others.  Unused by :meth:`fit`, which selects from the rows it gets.
     sampling : {"independent", "cycle"}, default="independent"
-        How successive pools are drawn: independently each round, or without
-        replacement across rounds, so that the pools cycle through the
-        training data (every example is examined once before any is examined
-        twice), as in :class:`~sksubset.RandomSelector`.
+        How the drawn rows of successive pools are drawn: independently each
+        round, or without replacement across rounds, so that they cycle
+        through the training data (every example is examined once before any
+        is examined twice; free rows the stream meets count as examined), as
+        in :class:`~sksubset.RandomSelector`.
     criterion : {"gain", "correlation"}, default="gain"
         How the solver picks the next row: the largest decrease of the
         regularized error (orthogonal least squares; lowest errors on every
@@ -302,19 +306,16 @@ class GradMatchSelector(BaseSelector):
         the ground set (per class, with ``per_class``).  Per-example gradients
         are never formed: the solver works on their factors
         (:class:`~sksubset.omp.OuterProductAtoms`).  With ``pool_fraction <
-        1`` only a random pool of the ground set is examined (one forward pass
-        over the pool), and the pool's gradient, scaled to the ground set,
-        stands in for the training gradient (``sampling="cycle"``: pools
-        drawn without replacement across the run's rounds).
+        1`` only a pool of the ground set is examined: the rows whose factors
+        cost no forward pass (``context.free``) first, up to the pool's size,
+        completed by rows drawn from the others (``sampling``); the pool's
+        gradient, scaled to the ground set, stands in for the training
+        gradient.
         """
         self._check_options()
         n_all, k = context.n_samples, context.budget
         m = max(k, int(round(self.pool_fraction * n_all)))
-        pool = None
-        if m < n_all and self.sampling == "cycle":
-            pool = cyclic_draw(self, context, n_all, m)
-        elif m < n_all:
-            pool = np.sort(context.rng.choice(n_all, m, replace=False))
+        pool = self._pool(context, n_all, m) if m < n_all else None
         ll = context.train(pool)
         y = context.y if pool is None else context.y[pool]
         scale = n_all / len(ll)  # pool sums -> ground-set estimates
@@ -336,6 +337,33 @@ class GradMatchSelector(BaseSelector):
             info.update(info_solve)
         indices = local if pool is None else pool[local]
         return Selection(indices.astype(np.int64), weights, info)
+
+    def _pool(self, context, n, m):
+        """``m`` candidate rows of a round, sorted: the free rows (``context.free``) up to
+        ``m``, completed with rows drawn from the others as ``sampling`` says.
+
+        Without free rows, a random pool (``"cycle"``: the run's stream of
+        permutations, :mod:`sksubset._utils.sampling`).  With more free rows than
+        ``m`` (after a warm start, all of them), ``m`` of them are drawn the same way.
+        """
+        free = np.asarray(getattr(context, "free", ()), dtype=np.int64)
+        cycle = self.sampling == "cycle"
+        if not len(free):
+            if cycle:
+                return cyclic_draw(self, context, n, m)
+            return np.sort(context.rng.choice(n, m, replace=False))
+        is_free = np.zeros(n, dtype=bool)
+        is_free[free] = True
+        if len(free) >= m:  # some of the free rows
+            if cycle:
+                return cyclic_draw(self, context, n, m, skip=~is_free)
+            return np.sort(context.rng.choice(free, m, replace=False))
+        need = m - len(free)
+        if cycle:
+            fresh = cyclic_draw(self, context, n, need, skip=is_free)
+        else:
+            fresh = context.rng.choice(np.flatnonzero(~is_free), need, replace=False)
+        return np.sort(np.concatenate([free, fresh])).astype(np.int64)
 
     def _select_examples(self, ll, y, valid, k, scale, n_classes):
         """Per-example GRAD-MATCH (global or per class) on the factors of ``ll``."""
