@@ -144,6 +144,28 @@ def test_first_round_after_a_warm_start_makes_no_forward_pass(small):
     assert (first["n_harvested"], first["n_forward"]) == (0, 400)
 
 
+def test_only_the_epoch_before_a_round_keeps_what_it_computes(small, monkeypatch):
+    """The subset is trained whole every epoch, so the epoch before a round holds every row
+    trained since the last one; RANDOM reads no factors, so nothing is kept for it."""
+    X, y = small
+    calls = []
+    original = Harvest.begin_batch
+    monkeypatch.setattr(Harvest, "begin_batch",
+                        lambda self, module: calls.append(1) or original(self, module))
+    clf = SubsetTrainingClassifier(make_net(max_epochs=10), budget=0.2, R=2, random_state=0,
+                                   verbose=0).fit(X, y)
+    before_a_round = [e for e in range(clf.schedule_.n_trained)
+                      if e + 1 in clf.schedule_.selection_epochs]
+    assert before_a_round and len(before_a_round) < clf.schedule_.n_trained
+    n_batches = [len(h["batches"]) for h in clf.net_.history]
+    assert len(calls) == sum(n_batches[e] for e in before_a_round)
+    calls.clear()
+    clf = SubsetTrainingClassifier(make_net(max_epochs=10), selector="random", budget=0.2, R=2,
+                                   random_state=0, verbose=0).fit(X, y)
+    assert not calls
+    assert all(r["n_harvested"] == r["n_forward"] == 0 for r in clf.selection_history_)
+
+
 POOLS = []
 
 

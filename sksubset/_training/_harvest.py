@@ -7,7 +7,9 @@ A :class:`Harvest` keeps them, the latest per example of the training pool,
 so that a selection round needs a forward pass only over the candidates that
 training has not visited since the last round:
 
-* a forward hook on the last linear layer (:func:`~sksubset.gradients.find_last_linear`)
+* in the epochs whose outputs a round will read (the run decides: the epoch
+  before each scheduled round, since it trains the whole subset), a forward hook
+  on the last linear layer (:func:`~sksubset.gradients.find_last_linear`)
   is registered while a training mini-batch runs (:meth:`Harvest.begin_batch`)
   and removed after it (:meth:`Harvest.end_batch`), which writes the captured
   ``[1, h]`` and ``z`` at the batch's rows (the :class:`~._dataset.SubsetDataset`

@@ -35,7 +35,10 @@ of ``selection_history_`` counts the rows of each source (``n_harvested``,
 :class:`~sksubset.data.SelectionView`, whose selection reads other inputs than
 training) there is no harvest: every round is a forward pass, sharded across
 the processes as before, and ``context.free`` is empty; an Accelerate run of
-one process harvests as a plain net does.
+one process harvests as a plain net does.  Only the epoch before each scheduled
+round keeps what it computes (it trains the whole subset, so it holds every row
+trained since the last round), or every epoch from the last warm one for an
+adaptive selector; a selector that reads no factors (RANDOM) keeps nothing.
 """
 
 import math
@@ -93,7 +96,7 @@ class SubsetRun:
         self.n_classes, self.per_batch = n_classes, per_batch
         self.processes = processes_of(net)  # one, or the ranks of a data-parallel run
         # what training computed, kept for the rounds (one process, selection as trained)
-        harvest = (self.processes.world_size == 1
+        harvest = (self.processes.world_size == 1 and selector.uses_last_layer
                    and getattr(dataset.X, "selected_as_trained", True))
         self.harvest = Harvest(len(dataset.y), self.processes.device) if harvest else None
         self.rows = {"n_harvested": 0, "n_forward": 0}  # of the current selection step
@@ -103,6 +106,7 @@ class SubsetRun:
         self.history = []  # selection_history_
         self.epoch = 0  # trained epochs so far
         self.phase = None  # of the epoch being trained
+        self.harvesting = False  # whether the epoch being trained keeps what it computes
         # seeds of the selection loaders' generators, drawn from no stream
         self.seed, self.n_passes = torch.initial_seed(), 0
 
@@ -133,8 +137,17 @@ class SubsetRun:
             if reason is not None:
                 self._select(reason)
         self.phase = phase
+        self.harvesting = self.harvest is not None and self._harvests(t)
         net.history.record("phase", phase)
         net.history.record("subset_size", len(self.dataset))
+
+    def _harvests(self, t):
+        """Whether epoch ``t`` keeps what it computes: the epoch before a scheduled round
+        (its subset is trained whole every epoch, so the latest epoch holds every row trained
+        since the last round), or every epoch from the last warm one for an adaptive selector."""
+        if self.selector.adaptive:
+            return t + 1 >= self.schedule.warm_epochs
+        return t + 1 in self.schedule.selection_epochs
 
     def _reason(self, t):
         """Why to select before subset epoch ``t``, or None."""
@@ -223,11 +236,11 @@ class SubsetRun:
         return divergence_error(where, what, self.net.lr, X)
 
     def begin_batch(self, net):
-        if self.harvest is not None:
+        if self.harvesting:
             self.harvest.begin_batch(net.module_)
 
     def end_batch(self, net, batch):
-        if self.harvest is not None:
+        if self.harvesting:
             target = batch[1]  # (y, weight, row) as the SubsetDataset yields it
             self.harvest.end_batch(target[2] if isinstance(target, (tuple, list))
                                    and len(target) == 3 else None)

@@ -153,6 +153,8 @@ class BaseSelector(BaseEstimator):
     adaptive = False
     #: whether ``select`` has a per-batch variant (``SubsetTrainingClassifier(per_batch=True)``)
     supports_per_batch = False
+    #: whether ``select`` reads the net's last-layer quantities (``SelectionContext.train``)
+    uses_last_layer = True
 
     def _device(self, *arrays):
         """The torch device of ``self.device`` (``"auto"``: where ``arrays`` live)."""

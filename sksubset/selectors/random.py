@@ -92,6 +92,8 @@ class RandomSelector(BaseSelector):
     (3, 2)
     """
 
+    uses_last_layer = False
+
     _parameter_constraints = {
         "budget": BUDGET_CONSTRAINTS,
         "sampling": [StrOptions({"independent", "cycle"})],
