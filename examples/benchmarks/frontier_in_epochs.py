@@ -1,0 +1,79 @@
+"""Read the runner's records in full-data epochs, so that a drifting machine speed cancels.
+
+On a machine whose speed drifts during a long experiment, seconds measured an hour apart do not
+compare.  This script gives each subset run's cost in its own full-data epochs (its CPU time
+divided by that of one of its own warm-start epochs; a run without warm start borrows those of
+the RANDOM-WARM run of its seed), reads the frontier (full training with its schedule compressed
+to ``E`` epochs) at that cost by linear interpolation between its ``E``, seed by seed, and prints
+a Markdown table: accuracy, cost, the difference with the frontier (seeds above it, one-sided
+Wilcoxon p), the selection share, and the difference with selection counted free.
+
+    python examples/benchmarks/frontier_in_epochs.py results/fmnist --epochs 100
+"""
+
+import argparse
+import glob
+import json
+import math
+import os
+from collections import defaultdict
+
+import numpy as np
+from scipy.stats import wilcoxon
+
+
+def table(out, epochs, kappa=0.5, budget=0.1):
+    runs = [json.load(open(f)) for f in glob.glob(os.path.join(out, "runs", "*.json"))]
+    front = defaultdict(dict)
+    for r in runs:
+        if r["kind"] == "full-frontier":
+            front[r["seed"]][r["epochs"]] = r["test_accuracy"]
+
+    def frontier_at(seed, e):
+        points = sorted(front[seed].items())
+        if not points or not points[0][0] <= e <= points[-1][0]:
+            return np.nan
+        return float(np.interp(e, *zip(*points)))
+
+    warm = math.ceil(math.floor(kappa * epochs + 1e-9) * budget)
+    speed = {(r["seed"], r["strategy"]): r["timing"]["warm_start"] / warm for r in runs
+             if r["kind"] == "subset" and r["timing"].get("warm_start")}
+    by = defaultdict(list)
+    for r in runs:
+        if r["kind"] != "subset" or r.get("budget") != budget:
+            continue
+        per_epoch = speed.get((r["seed"], r["strategy"])) or speed.get((r["seed"], "random-warm"))
+        if per_epoch is None:
+            continue
+        cost, t = r["fit_seconds"] / per_epoch, r["timing"]
+        share = (t.get("gradients", 0.0) + t.get("solver", 0.0)) / t["total"]
+        by[r["strategy"]].append((r["test_accuracy"], cost, frontier_at(r["seed"], cost), share,
+                                  frontier_at(r["seed"], cost * (1 - share))))
+    lines = ["| strategy | accuracy % | cost (full epochs) | − frontier (pp) | seeds above | p | "
+             "selection share | − frontier, selection free (pp) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, rows in sorted(by.items()):
+        acc, cost, fr, share, free = (np.array(c) for c in zip(*rows))
+        diff = acc - fr
+        ok = ~np.isnan(diff)
+        p = (wilcoxon(diff[ok], alternative="greater").pvalue
+             if ok.sum() > 1 and np.any(diff[ok]) else float("nan"))
+        lines.append(f"| {name} | {100 * acc.mean():.2f} ± {100 * acc.std(ddof=1):.2f} | "
+                     f"{cost.mean():.2f} | {100 * np.nanmean(diff):+.2f} | "
+                     f"{int((diff[ok] > 0).sum())}/{int(ok.sum())} | {p:.3f} | "
+                     f"{100 * share.mean():.1f}% | {100 * np.nanmean(acc - free):+.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("out", help="the runner's output folder (with runs/)")
+    p.add_argument("--epochs", type=int, required=True, help="the runs' epoch budget T")
+    p.add_argument("--kappa", type=float, default=0.5)
+    p.add_argument("--budget", type=float, default=0.1)
+    args = p.parse_args(argv)
+    print(table(args.out, args.epochs, args.kappa, args.budget))
+
+
+if __name__ == "__main__":
+    main()
