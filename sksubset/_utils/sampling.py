@@ -13,10 +13,6 @@ among the indices the rest does not hold, so the round's indices stay
 distinct while each permutation of the stream still holds every index once.
 After ``m`` rounds every index has therefore been drawn
 ``floor(m k / n)`` or ``ceil(m k / n)`` times.
-
-A draw may pass over some indices (``skip``, e.g. the rows a round examines
-anyway): it takes the next ``k`` indices of the stream that are not skipped,
-and the skipped ones it meets count as visited in that permutation.
 """
 
 import numpy as np
@@ -41,15 +37,9 @@ class CyclicSampler:
         self.pos = 0
         self.cycles = 0  # permutations begun after the first
 
-    def draw(self, k, skip=None):
-        """The next ``k`` indices of the stream (distinct), sorted.
-
-        ``skip`` (a boolean mask of length ``n``, optional): indices to pass
-        over; those the draw meets are consumed, as if drawn.
-        """
+    def draw(self, k):
+        """The next ``k`` indices of the stream (distinct), sorted."""
         k = int(k)
-        if skip is not None:
-            return self._draw_skipping(k, ~np.asarray(skip, dtype=bool))
         if not 0 < k <= self.n:
             raise ValueError(f"k must be in [1, n={self.n}]; got {k}.")
         rest = self.perm[self.pos:self.pos + k]
@@ -65,36 +55,9 @@ class CyclicSampler:
         self.cycles += 1
         return np.sort(np.concatenate([rest, head])).astype(np.int64)
 
-    def _draw_skipping(self, k, allowed):
-        """:meth:`draw` of the next ``k`` indices of the stream where ``allowed`` is True."""
-        if not 0 < k <= int(allowed.sum()):
-            raise ValueError(f"k must be in [1, {int(allowed.sum())}] (the indices not "
-                             f"skipped); got {k}.")
-        taken = np.zeros(self.n, dtype=bool)
-        parts = []
-        while True:
-            seg = self.perm[self.pos:]
-            ok = allowed[seg] & ~taken[seg]
-            count = np.cumsum(ok)
-            if len(seg) and count[-1] >= k:
-                end = int(np.searchsorted(count, k)) + 1
-                parts.append(seg[:end][ok[:end]])
-                self.pos += end
-                return np.sort(np.concatenate(parts)).astype(np.int64)
-            parts.append(seg[ok])
-            k -= len(parts[-1])
-            taken[parts[-1]] = True
-            # the next permutation puts this round's indices last: they stay distinct, and
-            # each permutation of the stream still holds every index once
-            self.perm = np.concatenate([self.rng.permutation(np.flatnonzero(~taken)),
-                                        self.rng.permutation(np.flatnonzero(taken))])
-            self.pos = 0
-            self.cycles += 1
 
-
-def cyclic_draw(owner, context, n, k, skip=None):
-    """``k`` indices of ``range(n)`` from ``owner``'s sampler for the current training run
-    (``skip``: see :meth:`CyclicSampler.draw`).
+def cyclic_draw(owner, context, n, k):
+    """``k`` indices of ``range(n)`` from ``owner``'s sampler for the current training run.
 
     The sampler lives on ``owner`` (a selector) and is tied to the run's
     generator ``context.rng``: a new run (a new generator) or a ground set of
@@ -103,4 +66,4 @@ def cyclic_draw(owner, context, n, k, skip=None):
     sampler = getattr(owner, "_cyclic_sampler", None)
     if sampler is None or sampler.rng is not context.rng or sampler.n != n:
         sampler = owner._cyclic_sampler = CyclicSampler(n, context.rng)
-    return sampler.draw(k, skip)
+    return sampler.draw(k)

@@ -99,16 +99,16 @@ class GradMatchSelector(BaseSelector):
         data each round (at least the budget), as CREST draws random subsets;
         the forward pass and the solver then cost this share, and the pool's
         gradient, scaled to the whole, stands in for the training gradient.
-        The pool holds first the rows whose factors cost no forward pass
-        (``context.free``: those trained since the last round, see
-        :class:`~sksubset.SubsetTrainingClassifier`), then rows drawn from
-        the others.  Unused by :meth:`fit`, which selects from the rows it gets.
+        Rows of the pool trained since the last round cost no forward pass
+        (``context.free``, see :class:`~sksubset.SubsetTrainingClassifier`);
+        the pool is drawn regardless of them (measured: pools that took them
+        first lost accuracy, ``docs/benchmarks.md`` section 4.5).  Unused by
+        :meth:`fit`, which selects from the rows it gets.
     sampling : {"independent", "cycle"}, default="independent"
         How the drawn rows of successive pools are drawn: independently each
         round, or without replacement across rounds, so that they cycle
         through the training data (every example is examined once before any
-        is examined twice; free rows the stream meets count as examined), as
-        in :class:`~sksubset.RandomSelector`.
+        is examined twice), as in :class:`~sksubset.RandomSelector`.
     criterion : {"gain", "correlation"}, default="gain"
         How the solver picks the next row: the largest decrease of the
         regularized error (orthogonal least squares; lowest errors on every
@@ -306,11 +306,10 @@ class GradMatchSelector(BaseSelector):
         the ground set (per class, with ``per_class``).  Per-example gradients
         are never formed: the solver works on their factors
         (:class:`~sksubset.omp.OuterProductAtoms`).  With ``pool_fraction <
-        1`` only a pool of the ground set is examined: the rows whose factors
-        cost no forward pass (``context.free``) first, up to the pool's size,
-        completed by rows drawn from the others (``sampling``); the pool's
-        gradient, scaled to the ground set, stands in for the training
-        gradient.
+        1`` only a pool of the ground set is examined, drawn as ``sampling``
+        says (its rows trained since the last round cost no forward pass);
+        the pool's gradient, scaled to the ground set, stands in for the
+        training gradient.
         """
         self._check_options()
         n_all, k = context.n_samples, context.budget
@@ -339,31 +338,12 @@ class GradMatchSelector(BaseSelector):
         return Selection(indices.astype(np.int64), weights, info)
 
     def _pool(self, context, n, m):
-        """``m`` candidate rows of a round, sorted: the free rows (``context.free``) up to
-        ``m``, completed with rows drawn from the others as ``sampling`` says.
-
-        Without free rows, a random pool (``"cycle"``: the run's stream of
-        permutations, :mod:`sksubset._utils.sampling`).  With more free rows than
-        ``m`` (after a warm start, all of them), ``m`` of them are drawn the same way.
-        """
-        free = np.asarray(getattr(context, "free", ()), dtype=np.int64)
-        cycle = self.sampling == "cycle"
-        if not len(free):
-            if cycle:
-                return cyclic_draw(self, context, n, m)
-            return np.sort(context.rng.choice(n, m, replace=False))
-        is_free = np.zeros(n, dtype=bool)
-        is_free[free] = True
-        if len(free) >= m:  # some of the free rows
-            if cycle:
-                return cyclic_draw(self, context, n, m, skip=~is_free)
-            return np.sort(context.rng.choice(free, m, replace=False))
-        need = m - len(free)
-        if cycle:
-            fresh = cyclic_draw(self, context, n, need, skip=is_free)
-        else:
-            fresh = context.rng.choice(np.flatnonzero(~is_free), need, replace=False)
-        return np.sort(np.concatenate([free, fresh])).astype(np.int64)
+        """``m`` candidate rows of a round, sorted, drawn as ``sampling`` says (``"cycle"``:
+        the run's stream of permutations, :mod:`sksubset._utils.sampling`).  The rows among
+        them trained since the last round (``context.free``) cost no forward pass."""
+        if self.sampling == "cycle":
+            return cyclic_draw(self, context, n, m)
+        return np.sort(context.rng.choice(n, m, replace=False))
 
     def _select_examples(self, ll, y, valid, k, scale, n_classes):
         """Per-example GRAD-MATCH (global or per class) on the factors of ``ll``."""
