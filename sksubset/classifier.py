@@ -80,8 +80,7 @@ class SubsetTrainingClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
     examples, and the run keeps the latest of each example (on the net's
     device, float32), so a round passes forward only over the candidates not
     trained since the last round: none after the warm start, whose last epoch
-    visits every example; later, those outside the last subset (GRAD-MATCH's
-    pools, ``pool_fraction < 1``, take the subset's rows first).  The kept
+    visits every example; later, those outside the last subset.  The kept
     values were computed in training mode, before their mini-batch's step,
     from the input as trained (augmented, for a Dataset with a transform).
     ``selection_history_`` counts both sources of each round; a data-parallel
