@@ -8,19 +8,12 @@ the device's queued work first, so that GPU timings are honest.
 
 import time
 
-import torch
+from .._utils.validation import sync
 
 __all__ = ["PARTS", "Clock", "sync"]
 
 #: the parts of ``timing_`` (its ``total`` is their sum)
 PARTS = ("setup", "warm_start", "gradients", "solver", "subset_training")
-
-
-def sync(device):
-    """Wait for queued work on ``device`` (so wall-clock timings are honest)."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 class Clock:

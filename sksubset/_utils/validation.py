@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 __all__ = ["DTYPES", "NUMPY_DTYPES", "as_tensor", "check_finite", "check_matrix", "check_target",
-           "check_labels", "resolve_device"]
+           "check_labels", "resolve_device", "sync"]
 
 #: values of the selectors' ``dtype`` parameter
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -79,3 +79,10 @@ def resolve_device(device, *arrays):
                 return a.device
         return torch.device("cpu")
     return torch.device(device)
+
+
+def sync(device):
+    """Wait for the work queued on a CUDA ``device`` (so that wall-clock timings are honest);
+    nothing to wait for on the CPU."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)

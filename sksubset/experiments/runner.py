@@ -24,6 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .._utils.progress import interactive
+from .._utils.validation import sync
 from ..classifier import SubsetTrainingClassifier
 from ..exceptions import DivergenceError
 from .augment import AugmentedImages, augmentation_for
@@ -35,13 +36,6 @@ from .strategies import make_selector, strategy_R
 
 __all__ = ["train_run", "warm_up", "RunJob", "execute", "save_record", "load_records",
            "EnergyMeter", "sync"]
-
-
-def sync(device):
-    """Wait for the work queued on a CUDA ``device`` (so that wall-clock timings are honest);
-    nothing to wait for on the CPU."""
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 class EnergyMeter:
