@@ -133,18 +133,17 @@ class Harvest:
         have = self.trained[rows]
         if self.Hb is None or not have.any():
             return forward(idx), 0, len(rows)
-        idx = rows
         ours, rest = np.flatnonzero(have), np.flatnonzero(~have)
-        at = torch.as_tensor(idx[ours], device=self.device)
+        at = torch.as_tensor(rows[ours], device=self.device)
         Z, Hb = self.Z[at], self.Hb[at]
         _check_finite(Z, Hb[:, 1:])
-        yt = y[torch.as_tensor(idx[ours])].to(self.device)
+        yt = y[torch.as_tensor(rows[ours])].to(self.device)
         kind = _loss_kind(criterion)
         p = torch.softmax(Z, dim=1) if kind == "probabilities" else Z  # the module's output
         harvested = LastLayer(dloss_dlogits(Z, p, yt, criterion, kind), Hb, Z, yt)
         if not len(rest):
             return harvested, len(ours), 0
-        fresh = forward(idx[rest])
+        fresh = forward(rows[rest])
         return _interleave(harvested, ours, fresh, rest), len(ours), len(rest)
 
 
