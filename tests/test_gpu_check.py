@@ -92,11 +92,11 @@ def test_the_benchmarks_page_gives_the_device_command():
 
 
 def test_the_best_gradmatch_variant_builds_its_selector():
-    """The Fashion-MNIST part's GRAD-MATCH: per class, a 30% pool cycling, the fast solver."""
+    """The Fashion-MNIST part's GRAD-MATCH: per class, a pool of three times the budget, cycling, the fast solver."""
     sel = make_selector(parse_strategy("gradmatch-pc-warm"), gpu_check.BEST_GRADMATCH)
     p = sel.get_params()
-    assert (p["per_class"], p["per_gradient"], p["pool_fraction"], p["sampling"]) == (
-        True, False, 0.3, "cycle")
+    assert (p["per_class"], p["per_gradient"], p["pool_factor"], p["sampling"]) == (
+        True, False, 3.0, "cycle")
     assert (p["criterion"], p["per_step"]) == ("correlation", 16)
 
 

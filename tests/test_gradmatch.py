@@ -290,7 +290,7 @@ def test_clone_get_set_params():
                             dtype="float64", random_state=3)
     params = sel.get_params()
     assert params == dict(budget=7, lam=0.3, tol=1e-8, positive=True, per_class=True,
-                          per_gradient=False, pool_fraction=1.0, sampling="independent",
+                          per_gradient=False, pool_factor=None, sampling="independent",
                           criterion="correlation", per_step=1,
                           device="cpu", dtype="float64", random_state=3)
     G = make_G(seed=14)
@@ -487,7 +487,7 @@ def test_select_matches_fit_on_sample_gradients(per_class, per_gradient):
 
 @pytest.mark.parametrize("per_batch", [False, True])
 def test_select_from_a_random_pool(per_batch):
-    """pool_fraction: only the pool's rows are examined; the target is their sum scaled up."""
+    """pool_factor: only the pool's rows are examined; the target is their sum scaled up."""
     from sksubset.gradients import sample_gradients
     from sksubset.selectors import SelectionContext
 
@@ -499,17 +499,17 @@ def test_select_from_a_random_pool(per_batch):
         seen.append(None if idx is None else np.asarray(idx))
         return ll if idx is None else ll[torch.as_tensor(idx)]
 
-    ctx = SelectionContext(y=y, n_classes=C, budget=12, batch_size=4, per_batch=per_batch,
+    ctx = SelectionContext(y=y, n_classes=C, budget=10, batch_size=4, per_batch=per_batch,
                            rng=np.random.RandomState(5), epoch=0, device=torch.device("cpu"),
                            train_fn=train_fn)
-    out = GradMatchSelector(pool_fraction=0.25, per_class=False).select(ctx)
+    out = GradMatchSelector(pool_factor=5, per_class=False).select(ctx)
     pool = np.sort(np.random.RandomState(5).choice(n, 50, replace=False))
     np.testing.assert_array_equal(seen[0], pool)  # one forward pass, over the pool only
     assert out.info["pool_size"] == 50
     assert set(out.indices) <= set(pool) and len(np.unique(out.indices)) == len(out.indices)
     if not per_batch:  # the same as matching the scaled pool gradient on the pool's rows
         G = sample_gradients(ll.E, ll.Hb).numpy()[pool]
-        ref = GradMatchSelector(budget=12, per_class=False).fit(G, target=G.sum(0) * n / 50)
+        ref = GradMatchSelector(budget=10, per_class=False).fit(G, target=G.sum(0) * n / 50)
         np.testing.assert_array_equal(out.indices, pool[ref.indices_])
         np.testing.assert_allclose(out.weights, ref.weights_, rtol=1e-4)
 
@@ -532,7 +532,7 @@ def test_pools_without_replacement_cover_every_example_once_per_cycle():
         ctx = SelectionContext(y=y, n_classes=C, budget=10, batch_size=4, per_batch=False,
                                rng=np.random.RandomState(seed), epoch=0,
                                device=torch.device("cpu"), train_fn=train_fn)
-        sel = GradMatchSelector(per_class=True, pool_fraction=0.25, sampling="cycle")
+        sel = GradMatchSelector(per_class=True, pool_factor=5, sampling="cycle")
         outs = [sel.select(ctx) for _ in range(m)]
         for out, pool in zip(outs, seen):
             assert set(out.indices) <= set(pool)
@@ -566,7 +566,7 @@ def test_pools_are_drawn_regardless_of_the_free_rows(sampling):
                                device=torch.device("cpu"), train_fn=train_fn)
         if free is not None:
             ctx.free = np.asarray(free, dtype=np.int64)
-        sel = GradMatchSelector(pool_fraction=0.25, sampling=sampling)
+        sel = GradMatchSelector(pool_factor=5, sampling=sampling)
         for _ in range(rounds):
             out = sel.select(ctx)
             assert out.info["pool_size"] == 50 and set(out.indices) <= set(seen[-1])

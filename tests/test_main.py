@@ -34,11 +34,11 @@ def test_cli_parsing(monkeypatch):
 
 
 def test_selector_params_and_weighting():
-    args = build_parser().parse_args(["--selector-param", "pool_fraction=0.3",
+    args = build_parser().parse_args(["--selector-param", "pool_factor=3",
                                       "--selector-param", "sampling=cycle",
                                       "--weighting", "subset"])
     cfg = config_from_args(args)
-    assert cfg.selector_params == {"pool_fraction": 0.3, "sampling": "cycle"}
+    assert cfg.selector_params == {"pool_factor": 3.0, "sampling": "cycle"}
     assert cfg.weighting == "subset"
     assert config_from_args(build_parser().parse_args([])).selector_params is None
     with pytest.raises(SystemExit):

@@ -107,13 +107,13 @@ def test_tagged_variant_with_selector_params_shares_the_table(tmp_path):
     args = ["--out", out, "--dataset", "digits", "--epochs", "4", "--batch-size", "64",
             "--R", "2", "--seeds", "1", "--budgets", "0.3", "--threads", "1",
             "--quiet", "--strategies", "gradmatch-pb-warm", "--tag", "pool",
-            "--selector-param", "pool_fraction=0.5"]
+            "--selector-param", "pool_factor=2"]
     assert main(args) == 0
     records = runner.load_records(os.path.join(out, "runs"))
     names = sorted(r["strategy"] for r in records)
     assert names == ["gradmatch-pb-warm", "gradmatch-pb-warm+pool"]
     tagged = next(r for r in records if r["strategy"].endswith("+pool"))
-    assert tagged["settings"]["selector_params"] == {"pool_fraction": 0.5}
+    assert tagged["settings"]["selector_params"] == {"pool_factor": 2.0}
     rows = run_experiment(ExperimentConfig(**base, report_only=True))["rows"]
     assert {r["strategy"] for r in rows} == set(names)
 

@@ -21,7 +21,7 @@ from sksubset.selectors import (
 EXPECTED = {
     "gradmatch": (GradMatchSelector, {"per_class": True, "per_gradient": True,
                                       "criterion": "correlation", "per_step": 16, "lam": 0.5,
-                                      "pool_fraction": 1.0, "positive": True}),
+                                      "pool_factor": None, "positive": True}),
     "gradmatch-warm": (GradMatchSelector, {"per_class": True, "per_gradient": True,
                                            "criterion": "correlation", "per_step": 16}),
     "gradmatch-pc-warm": (GradMatchSelector, {"per_class": True, "per_gradient": False,
@@ -96,11 +96,11 @@ def test_every_selector_and_default_strategy_is_covered():
 
 def test_selector_params_go_to_the_class_with_the_strategys_own_settings():
     # per-example GRAD-MATCH with parameters: the class's solver unless they name one
-    sel = make_selector(parse_strategy("gradmatch-pc-warm"), {"pool_fraction": 0.3})
+    sel = make_selector(parse_strategy("gradmatch-pc-warm"), {"pool_factor": 3.0})
     p = sel.get_params()
-    assert (p["per_class"], p["per_gradient"], p["pool_fraction"]) == (True, False, 0.3)
+    assert (p["per_class"], p["per_gradient"], p["pool_factor"]) == (True, False, 3.0)
     assert (p["criterion"], p["per_step"]) == ("gain", 1)
-    fast = {"criterion": "correlation", "per_step": 16, "pool_fraction": 0.3}
+    fast = {"criterion": "correlation", "per_step": 16, "pool_factor": 3.0}
     p = make_selector(parse_strategy("gradmatch"), fast).get_params()
     assert (p["criterion"], p["per_step"], p["per_gradient"]) == ("correlation", 16, True)
     # parameters override the strategy's settings
@@ -130,6 +130,6 @@ def test_default_is_the_classifier_as_a_user_writes_it():
     strategy = parse_strategy("default")
     assert strategy.kind == "subset" and strategy.warm and not strategy.per_batch
     assert make_selector(strategy).get_params() == default_selector().get_params()
-    tuned = make_selector(strategy, {"pool_fraction": 0.3, "sampling": "cycle"})
+    tuned = make_selector(strategy, {"pool_factor": 3.0, "sampling": "cycle"})
     assert tuned.get_params() == default_selector().set_params(
-        pool_fraction=0.3, sampling="cycle").get_params()
+        pool_factor=3, sampling="cycle").get_params()

@@ -187,7 +187,7 @@ class PoolRecorder(GradMatchSelector):
 
 def _pool_run(X, y, sampling, seed=0):
     POOLS.clear()
-    selector = PoolRecorder(pool_fraction=0.3, sampling=sampling)
+    selector = PoolRecorder(pool_factor=3, sampling=sampling)
     clf = SubsetTrainingClassifier(make_net(max_epochs=20), selector=selector, budget=0.1, R=2,
                                    random_state=seed, verbose=0).fit(X, y)
     return clf, list(POOLS)
@@ -251,11 +251,11 @@ class Transformed(Dataset):
         return (x if self.transform is None else self.transform(x)), int(self.targets[i])
 
 
-@pytest.mark.parametrize("pool_fraction", [1.0, 0.3])
-def test_a_dataset_with_an_identity_transform_selects_as_arrays(small, pool_fraction):
+@pytest.mark.parametrize("pool_factor", [None, 1.5])
+def test_a_dataset_with_an_identity_transform_selects_as_arrays(small, pool_factor):
     X, y = small
     kw = dict(budget=0.2, R=2, random_state=0, verbose=0,
-              selector=GradMatchSelector(pool_fraction=pool_fraction, sampling="cycle"))
+              selector=GradMatchSelector(pool_factor=pool_factor, sampling="cycle"))
     a = SubsetTrainingClassifier(make_net(max_epochs=10), **kw).fit(X, y)
     b = SubsetTrainingClassifier(make_net(max_epochs=10), **kw).fit(
         Transformed(X, y, transform=lambda x: x.clone()), None)

@@ -136,7 +136,7 @@ def build_parser():
                         "baselines")
     p.add_argument("--selector-param", action="append", default=[], metavar="KEY=VALUE",
                    type=_key_value,
-                   help="parameter of the subset strategies' selector, e.g. pool_fraction=0.3 "
+                   help="parameter of the subset strategies' selector, e.g. pool_factor=3 "
                         "(repeatable; VALUE is a Python literal)")
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                    help="what run seconds measure: wall-clock, or the process CPU time (for "

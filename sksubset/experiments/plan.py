@@ -94,7 +94,7 @@ class ExperimentConfig:
         table with the baselines.
     selector_params : dict, optional
         Parameters of the subset strategies' selector (e.g.
-        ``{"pool_fraction": 0.3}``), passed to its class
+        ``{"pool_factor": 3.0}``), passed to its class
         (:func:`~sksubset.experiments.strategies.make_selector`).
     weighting : {"batch", "subset", "none"}, default="batch"
         How selection weights enter the subset strategies' mini-batch losses

@@ -94,11 +94,12 @@ class GradMatchSelector(BaseSelector):
         blocks, block ``c`` holding the gradient of the parameters of output
         unit ``c`` (classes in sorted order), as
         :func:`sksubset.gradients.sample_gradients` lays them out.
-    pool_fraction : float in (0, 1], default=1.0
-        In a training run: examine only a pool of this share of the training
-        data each round (at least the budget), as CREST draws random subsets;
-        the forward pass and the solver then cost this share, and the pool's
-        gradient, scaled to the whole, stands in for the training gradient.
+    pool_factor : float >= 1 or None, default=None
+        In a training run: examine only a pool of ``pool_factor`` times the
+        budget each round (at most the whole training data), as CREST draws
+        random subsets; the forward pass and the solver then cost the pool's
+        size, and the pool's gradient, scaled to the whole, stands in for the
+        training gradient.  ``None``: every training example is a candidate.
         Rows of the pool trained since the last round cost no forward pass
         (``context.free``, see :class:`~sksubset.SubsetTrainingClassifier`);
         the pool is drawn regardless of them (measured: pools that took them
@@ -183,7 +184,7 @@ class GradMatchSelector(BaseSelector):
         "positive": ["boolean"],
         "per_class": ["boolean"],
         "per_gradient": ["boolean"],
-        "pool_fraction": [Interval(Real, 0, 1, closed="right")],
+        "pool_factor": [None, Interval(Real, 1, None, closed="left")],
         "sampling": [StrOptions({"independent", "cycle"})],
         "criterion": [StrOptions({"gain", "correlation"})],
         "per_step": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
@@ -193,7 +194,7 @@ class GradMatchSelector(BaseSelector):
     }
 
     def __init__(self, budget=0.1, lam=0.5, tol=1e-10, positive=True, per_class=True,
-                 per_gradient=False, pool_fraction=1.0, sampling="independent",
+                 per_gradient=False, pool_factor=None, sampling="independent",
                  criterion="gain", per_step=1, device="auto", dtype="float32",
                  random_state=None):
         self.budget = budget
@@ -202,7 +203,7 @@ class GradMatchSelector(BaseSelector):
         self.positive = positive
         self.per_class = per_class
         self.per_gradient = per_gradient
-        self.pool_fraction = pool_fraction
+        self.pool_factor = pool_factor
         self.sampling = sampling
         self.criterion = criterion
         self.per_step = per_step
@@ -305,15 +306,15 @@ class GradMatchSelector(BaseSelector):
         out validation data, the validation gradient rescaled to the size of
         the ground set (per class, with ``per_class``).  Per-example gradients
         are never formed: the solver works on their factors
-        (:class:`~sksubset.omp.OuterProductAtoms`).  With ``pool_fraction <
-        1`` only a pool of the ground set is examined, drawn as ``sampling``
+        (:class:`~sksubset.omp.OuterProductAtoms`).  With ``pool_factor``
+        only a pool of the ground set is examined, drawn as ``sampling``
         says (its rows trained since the last round cost no forward pass);
         the pool's gradient, scaled to the ground set, stands in for the
         training gradient.
         """
         self._check_options()
         n_all, k = context.n_samples, context.budget
-        m = max(k, int(round(self.pool_fraction * n_all)))
+        m = n_all if self.pool_factor is None else min(n_all, int(round(self.pool_factor * k)))
         pool = self._pool(context, n_all, m) if m < n_all else None
         ll = context.train(pool)
         y = context.y if pool is None else context.y[pool]
