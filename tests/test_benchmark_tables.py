@@ -31,16 +31,26 @@ def test_costs_in_own_epochs_and_the_frontier_read_there(tmp_path):
         i += 1
         speed = 2.0 * (1 + seed)  # a machine whose speed drifts from run to run
         _write(runs, i, kind="subset", strategy="gm", seed=seed, budget=0.1,
-               test_accuracy=0.86 + 0.01 * seed, fit_seconds=6 * speed,
+               settings={"T": 20, "kappa": 0.5}, test_accuracy=0.86 + 0.01 * seed,
+               fit_seconds=6 * speed,
                timing={"warm_start": speed, "gradients": 0.5 * speed, "solver": 0.5 * speed,
                        "total": 6 * speed})
-    out = frontier_in_epochs.table(str(tmp_path), epochs=20)
+        # the same strategy at 30%, on a machine 10 times slower: three warm epochs, 7 own epochs
+        i += 1
+        _write(runs, i, kind="subset", strategy="gm", seed=seed, budget=0.3,
+               settings={"T": 20, "kappa": 0.5}, test_accuracy=0.88, fit_seconds=70 * speed,
+               timing={"warm_start": 30 * speed, "gradients": 0.0, "solver": 0.0,
+                       "total": 70 * speed})
+    out = frontier_in_epochs.table(str(tmp_path))
     row = next(line for line in out.splitlines() if line.startswith("| gm "))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[2] == "6.00"  # every seed costs 6 of its own epochs
     assert cells[3] == "+2.00"  # the frontier at 6 epochs is 0.85; the runs average 0.87
     assert cells[4] == "3/3" and cells[6] == "16.7%"
     assert cells[7] == "+4.50"  # selection free: 5 epochs, frontier 0.825
+    row = next(line for line in frontier_in_epochs.table(str(tmp_path), budget=0.3).splitlines()
+               if line.startswith("| gm "))
+    assert [c.strip() for c in row.strip("|").split("|")][2] == "7.00"  # each budget its own
 
 
 @pytest.mark.usefixtures("one_thread")

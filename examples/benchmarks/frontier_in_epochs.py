@@ -8,7 +8,7 @@ to ``E`` epochs) at that cost by linear interpolation between its ``E``, seed by
 a Markdown table: accuracy, cost, the difference with the frontier (seeds above it, one-sided
 Wilcoxon p), the selection share, and the difference with selection counted free.
 
-    python examples/benchmarks/frontier_in_epochs.py results/fmnist --epochs 100
+    python examples/benchmarks/frontier_in_epochs.py results/fmnist --budgets 0.05 0.1 0.3
 """
 
 import argparse
@@ -22,7 +22,13 @@ import numpy as np
 from scipy.stats import wilcoxon
 
 
-def table(out, epochs, kappa=0.5, budget=0.1):
+def warm_epochs(run):
+    """Full-data warm-start epochs of a subset run (its T, kappa and budget)."""
+    st = run["settings"]
+    return math.ceil(math.floor(st["kappa"] * st["T"] + 1e-9) * run["budget"])
+
+
+def table(out, budget=0.1):
     runs = [json.load(open(f)) for f in glob.glob(os.path.join(out, "runs", "*.json"))]
     front = defaultdict(dict)
     for r in runs:
@@ -35,13 +41,11 @@ def table(out, epochs, kappa=0.5, budget=0.1):
             return np.nan
         return float(np.interp(e, *zip(*points)))
 
-    warm = math.ceil(math.floor(kappa * epochs + 1e-9) * budget)
-    speed = {(r["seed"], r["strategy"]): r["timing"]["warm_start"] / warm for r in runs
-             if r["kind"] == "subset" and r["timing"].get("warm_start")}
+    runs = [r for r in runs if r["kind"] == "subset" and r.get("budget") == budget]
+    speed = {(r["seed"], r["strategy"]): r["timing"]["warm_start"] / warm_epochs(r)
+             for r in runs if r["timing"].get("warm_start")}
     by = defaultdict(list)
     for r in runs:
-        if r["kind"] != "subset" or r.get("budget") != budget:
-            continue
         per_epoch = speed.get((r["seed"], r["strategy"])) or speed.get((r["seed"], "random-warm"))
         if per_epoch is None:
             continue
@@ -68,11 +72,11 @@ def table(out, epochs, kappa=0.5, budget=0.1):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("out", help="the runner's output folder (with runs/)")
-    p.add_argument("--epochs", type=int, required=True, help="the runs' epoch budget T")
-    p.add_argument("--kappa", type=float, default=0.5)
-    p.add_argument("--budget", type=float, default=0.1)
+    p.add_argument("--budgets", type=float, nargs="+", default=[0.1],
+                   help="a table for each of these budgets (default: 0.1)")
     args = p.parse_args(argv)
-    print(table(args.out, args.epochs, args.kappa, args.budget))
+    for budget in args.budgets:
+        print(f"\nbudget {budget:g}\n\n{table(args.out, budget)}")
 
 
 if __name__ == "__main__":
