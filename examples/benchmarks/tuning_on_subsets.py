@@ -15,10 +15,10 @@ hyperparameter (the others fixed), the test accuracy of its choice against the r
 choice's, and the search's process CPU time (one torch thread).  Seeds repeat the whole
 procedure (split, initializations, selections).
 
-    python examples/benchmarks/tuning_on_subsets.py --dataset mnist1d --train-size 16000 \\
+    python examples/benchmarks/tuning_on_subsets.py --dataset mnist1d --train-size 24000 \\
         --seeds 3 --out results/tuning/mnist1d
-    python examples/benchmarks/tuning_on_subsets.py --dataset fashion-mnist --train-size 12000 \\
-        --epochs 10 --seeds 3 --out results/tuning/fashion-mnist
+    python examples/benchmarks/tuning_on_subsets.py --dataset fashion-mnist --train-size 20000 \\
+        --epochs 15 --seeds 3 --out results/tuning/fashion-mnist
 
 The planned cost is printed first (``--plan-only`` stops there).  Each finished search is one
 JSON line of ``OUT/searches.jsonl`` and each full-data training of a chosen configuration one of
