@@ -84,7 +84,10 @@ def full_data_estimator(estimator, params=None):
     schedule) apply as in any run, and ``random_state`` seeds it as before,
     so the same ``random_state`` gives the same trained net.  Its other
     parameters (``selector``, ``R``, ``per_batch``, ``weighting``, tuned or
-    not) are kept and have no effect without a selection round.
+    not) are kept and have no effect without a selection round.  Parameter
+    values that are estimators (a grid over Pipeline steps) are cloned, as a
+    search's refit clones them; a chosen step that trains no subsets is kept
+    as it is.
 
     Call ``fit`` on the result, as on any estimator; searches are usually
     run with ``refit=False``, since their own refit would train the chosen
@@ -119,8 +122,9 @@ def full_data_estimator(estimator, params=None):
     Raises
     ------
     TypeError
-        When the estimator holds no :class:`~sksubset.SubsetTrainingClassifier`
-        (there is nothing trained on subsets to train on all the data).
+        When the search's estimator (or ``estimator``) holds no
+        :class:`~sksubset.SubsetTrainingClassifier`: there is nothing trained
+        on subsets to train on all the data.
     ValueError
         When a search is not fitted, or chose no configuration and
         ``params`` is None; when ``params`` names a parameter the estimator
@@ -151,19 +155,19 @@ def full_data_estimator(estimator, params=None):
         base, params = _chosen(estimator, params)
     else:
         base = estimator
-    full = clone(base)
-    if params:
-        try:
-            full.set_params(**params)
-        except ValueError as exc:
-            raise ValueError(f"params do not fit the estimator: {exc}") from exc
-    trainers = _subset_trainers(full)
-    if not trainers:
+    if not _subset_trainers(base):
         raise TypeError(
-            f"The estimator ({type(full).__name__}) holds no SubsetTrainingClassifier: there "
+            f"The estimator ({type(base).__name__}) holds no SubsetTrainingClassifier: there "
             "is nothing trained on subsets to train on all the data. Pass a search over a "
             "SubsetTrainingClassifier, a Pipeline ending in one, or such an estimator.")
-    for clf in trainers:
+    full = clone(base)
+    if params:
+        try:  # cloned as a search's refit does: the search's own parameter objects stay as they are
+            full.set_params(**clone(params, safe=False))
+        except ValueError as exc:
+            raise ValueError(f"params do not fit the estimator: {exc}") from exc
+    # the chosen configuration may hold none (a grid over Pipeline steps): it trains on all rows
+    for clf in _subset_trainers(full):
         clf.set_params(**FULL_DATA_PARAMS)
         clf._cloned = False  # an estimator for the user to fit: its progress bar as for one built
     return full

@@ -116,6 +116,24 @@ def test_pipeline_steps_keep_their_chosen_parameters(small):
     assert full.fit(X, y).named_steps["clf"].subset_size_ == len(y)
 
 
+def test_estimators_in_the_grid_are_cloned_and_may_win(small):
+    """A grid over Pipeline steps: the chosen step is a clone set to the full data (the
+    search's own objects untouched), and a chosen step that trains no subsets is kept as is."""
+    X, y = small
+    wide = _clf().set_params(net__module__n_hidden=64)
+    pipe = Pipeline([("scale", MinMaxScaler()), ("clf", _clf())])
+    search = GridSearchCV(pipe, {"clf": [_clf(), wide]}, cv=2, refit=False).fit(X, y)
+    for i, candidate in enumerate(search.cv_results_["params"]):
+        full = full_data_estimator(search, params=candidate)
+        step = full.named_steps["clf"]
+        assert step is not candidate["clf"] and step.budget == 1.0
+        assert candidate["clf"].budget == 0.2
+        assert step.net.get_params().get("module__n_hidden") == (64 if i else None)
+    lr_won = full_data_estimator(search, params={"clf": LogisticRegression(max_iter=200)})
+    assert isinstance(lr_won.named_steps["clf"], LogisticRegression)
+    assert lr_won.fit(X, y).score(X, y) > 0.9
+
+
 def test_randomized_search(small):
     search = RandomizedSearchCV(_clf(), {"net__lr": loguniform(0.01, 0.3)}, n_iter=3, cv=2,
                                 random_state=0, refit=False).fit(*small)
