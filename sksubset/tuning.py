@@ -142,9 +142,10 @@ def full_data_estimator(estimator, params=None):
     >>> net = NeuralNetClassifier(
     ...     torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(),
     ...                         torch.nn.Linear(32, 10)),
-    ...     criterion=torch.nn.CrossEntropyLoss, max_epochs=10, train_split=None, verbose=0)
-    >>> clf = SubsetTrainingClassifier(net, budget=0.1, random_state=0, verbose=0)
-    >>> search = GridSearchCV(clf, {"net__lr": [0.01, 0.1]}, cv=2, refit=False).fit(X, y)
+    ...     criterion=torch.nn.CrossEntropyLoss, max_epochs=10, batch_size=32,
+    ...     train_split=None, verbose=0)
+    >>> clf = SubsetTrainingClassifier(net, budget=0.2, random_state=0, verbose=0)
+    >>> search = GridSearchCV(clf, {"net__lr": [0.05, 0.2]}, cv=2, refit=False).fit(X, y)
     >>> model = full_data_estimator(search)
     >>> model.budget, model.kappa, model.net.lr == search.best_params_["net__lr"]
     (1.0, 1.0, True)
