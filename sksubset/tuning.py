@@ -4,7 +4,7 @@ A search over a :class:`~sksubset.SubsetTrainingClassifier` (``GridSearchCV``,
 ``RandomizedSearchCV``, the halving searches, on one machine or a Dask
 cluster) trains every candidate on subsets, which is what makes it cheap; the
 configuration it chooses is then trained once on all the data.
-:func:`full_data_estimator` builds that estimator::
+:func:`~sksubset.full_data_estimator` builds that estimator::
 
     search = GridSearchCV(SubsetTrainingClassifier(net, budget=0.1), grid, refit=False)
     search.fit(X, y)
@@ -21,8 +21,9 @@ from .classifier import SubsetTrainingClassifier
 
 __all__ = ["full_data_estimator", "FULL_DATA_PARAMS"]
 
-#: what :func:`full_data_estimator` sets on every subset-training estimator: every epoch of the
-#: net's ``max_epochs`` trains on all the rows (the whole epoch budget as warm start), none held out
+#: what :func:`~sksubset.full_data_estimator` sets on every subset-training estimator: every
+#: epoch of the net's ``max_epochs`` trains on all the rows (the whole epoch budget as warm
+#: start), none held out
 FULL_DATA_PARAMS = {"budget": 1.0, "kappa": 1.0, "valid_size": None}
 
 _SEARCH_SPACES = ("param_grid", "param_distributions")
@@ -77,7 +78,7 @@ def full_data_estimator(estimator, params=None):
     function returns a clone of the search's estimator with the chosen
     parameters set (the net's ``net__*``, a Pipeline's other steps, ...) in
     which every :class:`~sksubset.SubsetTrainingClassifier` trains its net on
-    all the rows for all of ``net.max_epochs``: :data:`FULL_DATA_PARAMS`
+    all the rows for all of ``net.max_epochs``: :data:`~sksubset.tuning.FULL_DATA_PARAMS`
     (``budget=1.0``, ``kappa=1.0``: the whole epoch budget is warm start, so
     there is no selection round; ``valid_size=None``: nothing held out).
     The net's own settings (its ``train_split``, callbacks, learning-rate

@@ -11,7 +11,7 @@ trains on all the data. The same grid searched with every candidate trained on a
 the reference: how much cheaper is the subset search, does it rank the configurations alike
 (Kendall's tau), and does its choice, trained on all the data, score as well on the test set?
 
-Run: ``python examples/tuning_on_subsets.py``
+Run: ``python examples/grid_search_on_subsets.py``
 """
 
 import time
