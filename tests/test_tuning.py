@@ -199,7 +199,7 @@ def dask_client():
     distributed = pytest.importorskip(
         "distributed", reason="dask[distributed] is not installed (pip install sksubset[dask])")
     cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                                       dashboard_address=None)
+                                       dashboard_address=":0")
     with distributed.Client(cluster) as client:
         yield client
     cluster.close()
