@@ -14,9 +14,11 @@ from .selectors import (
                         RandomSelector,
                         gradmatch,
 )
+from .tuning import full_data_estimator
 
 __version__ = "0.1.0"
 
 __all__ = ["SubsetTrainingClassifier", "GradMatchSelector", "RandomSelector", "CraigSelector",
            "GlisterSelector", "CrestSelector", "gradmatch", "orthogonal_matching_pursuit",
-           "last_layer_gradients", "STRATEGIES", "SelectionView", "DivergenceError"]
+           "last_layer_gradients", "STRATEGIES", "SelectionView", "DivergenceError",
+           "full_data_estimator"]
