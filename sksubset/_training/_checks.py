@@ -68,7 +68,7 @@ def check_selector(selector, per_batch):
                          f"selector={cls.__name__} has none. Use per_batch=False.")
 
 
-def check_module(net, examples, n_classes):
+def check_module(net, examples, n_classes, column="class"):
     """Run ``net.module_`` (in eval mode, without autograd) on the first two ``examples``
     (a :class:`sksubset.data.Examples`).
 
@@ -76,7 +76,8 @@ def check_module(net, examples, n_classes):
     ------
     ValueError
         When the module does not accept ``X``'s shape, or its output is not
-        ``(n_rows, n_classes)``.
+        ``(n_rows, n_classes)``: one column per ``column`` of y (a class, or a
+        regressor's target column).
     """
     module = net.module_
     rows = torch.stack([torch.as_tensor(examples.rows[i]) for i in range(min(2, len(examples)))])
@@ -98,10 +99,11 @@ def check_module(net, examples, n_classes):
         out = out[0]
     if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[1] != n_classes:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        what = "classes" if column == "class" else f"{column}s"
         raise ValueError(
-            f"net.module must output one column per class, (n_samples, {n_classes}) for the "
-            f"{n_classes} classes of y; on X[:2] it gives {shape}. Set the width of its last "
-            f"layer to {n_classes}.")
+            f"net.module must output one column per {column}, (n_samples, {n_classes}) for "
+            f"the {n_classes} {what} of y; on X[:2] it gives {shape}. Set the width of its "
+            f"last layer to {n_classes}.")
 
 
 def reseed_module(net):
