@@ -266,7 +266,7 @@ class BaseSubsetTraining(MetaEstimatorMixin, BaseEstimator):
         t_start = time.perf_counter()
         self._check_net()
         selector = self._make_selector()
-        check_selector(selector, self.per_batch)
+        check_selector(selector, self.per_batch, self._regression)
         rows, y = self._read(X, y)
         y = self._targets(y)
         rng = processes_of(self.net).shared_random_state(check_random_state(self.random_state))

@@ -40,7 +40,7 @@ RUN_PARAMETERS = ("budget", "random_state")
 
 
 # -- before training ----------------------------------------------------------------
-def check_selector(selector, per_batch):
+def check_selector(selector, per_batch, regression=False):
     """Validate the selector instance of a training run.
 
     Raises
@@ -48,9 +48,15 @@ def check_selector(selector, per_batch):
     ValueError or TypeError
         For an invalid parameter of the instance (the same error its ``fit``
         raises); a ``budget`` or ``random_state`` changed from its default;
-        ``per_batch=True`` with a selector without a per-batch variant.
+        ``per_batch=True`` with a selector without a per-batch variant;
+        ``per_gradient=True`` (each class's own output unit) for a
+        ``regression`` net, which has no classes.
     """
     selector._check_params()
+    if regression and getattr(selector, "per_gradient", False):
+        raise ValueError(f"{type(selector).__name__}(per_gradient=True) matches each class's "
+                         f"gradient on its own output unit; a regressor has no classes. Use "
+                         f"per_gradient=False.")
     cls = type(selector)
     defaults = inspect.signature(cls.__init__).parameters
     params = selector.get_params(deep=False)

@@ -127,6 +127,10 @@ def fit_factored(ll, groups, full_targets, ks, opts, per_gradient):
     scale, full_targets, opts = _rescaled(ll.Hb, full_targets, opts)
     if scale != 1.0:
         subs = [replace(sub, Hb=sub.Hb * scale) for sub in subs]
+    if per_gradient and ll.loss is not None:
+        raise ValueError("per_gradient=True matches each class's gradient on its own output "
+                         "unit; a regressor's gradients have no classes. Use "
+                         "per_gradient=False.")
     if per_gradient:
         targets = [t[int(sub.y[0]) * H1:(int(sub.y[0]) + 1) * H1]
                    for sub, t in zip(subs, full_targets)]
