@@ -5,6 +5,7 @@ from .data import SelectionView
 from .exceptions import DivergenceError
 from .gradients import last_layer_gradients
 from .omp import orthogonal_matching_pursuit
+from .regressor import SubsetTrainingRegressor
 from .selectors import (
                         STRATEGIES,
                         CraigSelector,
@@ -18,7 +19,7 @@ from .tuning import full_data_estimator
 
 __version__ = "0.1.0"
 
-__all__ = ["SubsetTrainingClassifier", "GradMatchSelector", "RandomSelector", "CraigSelector",
-           "GlisterSelector", "CrestSelector", "gradmatch", "orthogonal_matching_pursuit",
-           "last_layer_gradients", "STRATEGIES", "SelectionView", "DivergenceError",
-           "full_data_estimator"]
+__all__ = ["SubsetTrainingClassifier", "SubsetTrainingRegressor", "GradMatchSelector",
+           "RandomSelector", "CraigSelector", "GlisterSelector", "CrestSelector", "gradmatch",
+           "orthogonal_matching_pursuit", "last_layer_gradients", "STRATEGIES", "SelectionView",
+           "DivergenceError", "full_data_estimator"]

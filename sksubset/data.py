@@ -215,13 +215,15 @@ class Examples(Dataset):
     Parameters
     ----------
     rows : Rows
-    y : array-like of shape (len(rows),)
-        Encoded labels.
+    y : array-like of shape (len(rows),) or (len(rows), n_outputs)
+        Encoded labels (held as int64), or a regressor's real targets (held
+        as given, a float tensor).
     """
 
     def __init__(self, rows, y):
         self.rows = rows
-        self.y = torch.as_tensor(np.asarray(y), dtype=torch.long)
+        y = torch.as_tensor(np.asarray(y))
+        self.y = y if y.is_floating_point() else y.to(torch.long)
 
     def __len__(self):
         return len(self.y)
@@ -289,9 +291,11 @@ def _dataset_labels(ds, indices, pos=1):
     return _to_numpy(out)
 
 
-def _check_labels(y, n):
-    y = column_or_1d(check_array(np.asarray(y), ensure_2d=False, dtype=None,
-                                 ensure_all_finite=True, input_name="y"), warn=True)
+def _check_labels(y, n, multi_output=False):
+    y = check_array(np.asarray(y), ensure_2d=False, dtype=None, ensure_all_finite=True,
+                    input_name="y")
+    if not multi_output or y.ndim == 1:
+        y = column_or_1d(y, warn=True)
     if len(y) != n:
         raise ValueError(f"X has {n} examples but y has {len(y)} labels.")
     return y
@@ -321,7 +325,7 @@ def _unwrap(X):
     return X, 0, None
 
 
-def read_training_data(estimator, X, y):
+def read_training_data(estimator, X, y, multi_output=False):
     """The rows and labels of what ``fit(X, y)`` was given.
 
     Parameters
@@ -333,6 +337,8 @@ def read_training_data(estimator, X, y):
         Arrays of shape ``(n, ...)``; or a Dataset of ``(x, y)`` items with
         ``y=None``; or a SliceDataset (``idx=0``) of such a dataset with ``y``.
     y : array-like of shape (n,), SliceDataset or None
+        Of shape (n, n_outputs) too with ``multi_output`` (a regressor's).
+    multi_output : bool, default=False
 
     Returns
     -------
@@ -348,7 +354,8 @@ def read_training_data(estimator, X, y):
         pairs, or labels whose length differs from the number of examples.
     """
     if not is_dataset(X):  # validate_data says that arrays need y
-        X, y = validate_data(estimator, X, y, allow_nd=True, dtype=np.float32)
+        X, y = validate_data(estimator, X, y, allow_nd=True, dtype=np.float32,
+                             multi_output=multi_output)
         return _ArrayRows(torch.from_numpy(X)), y
     if hasattr(estimator, "n_features_in_"):
         del estimator.n_features_in_
@@ -373,7 +380,7 @@ def read_training_data(estimator, X, y):
     rows = _DatasetRows(field, field if select is train else _Field(select, pos), len(dataset))
     if indices is not None:
         rows = rows.take(indices)
-    return rows, _check_labels(labels, n)
+    return rows, _check_labels(labels, n, multi_output)
 
 
 def prediction_input(estimator, X):

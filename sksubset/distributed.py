@@ -231,7 +231,11 @@ class AcceleratedProcesses:
         part = last_layer(local, examples.take(np.arange(lo, hi)).batches(local, seed=seed))
         self.rows += hi - lo
         E, Hb, Z = (self._gather_rows(t, counts) for t in (part.E, part.Hb, part.Z))
-        return LastLayer(E, Hb, Z, examples.y.to(device=E.device))
+        if part.loss is None:
+            return LastLayer(E, Hb, Z, examples.y.to(device=E.device))
+        target = examples.y.to(device=E.device, dtype=Z.dtype).reshape(len(Z), -1)
+        labels = torch.zeros(len(Z), device=E.device, dtype=torch.long)  # a regressor's
+        return LastLayer(E, Hb, Z, labels, target, part.loss)
 
     def record_costs(self, record, selection):
         """Add every rank's cost of the round and whether its own solve matched rank 0's.

@@ -1,4 +1,4 @@
-"""Closed-form last-layer gradients of a skorch classifier.
+"""Closed-form last-layer gradients of a skorch classifier (or regressor).
 
 For a net whose last ``nn.Linear`` maps an embedding ``h`` (its input) to the
 logits ``z``, the gradient of one example's cross-entropy loss with respect to
@@ -43,25 +43,30 @@ Both skorch conventions of :class:`skorch.NeuralNetClassifier`:
   ``softmax`` of those logits (skorch then takes ``log(p + eps)``; the factor
   ``p_y / (p_y + eps)`` this introduces is included).
 
-Class weights (``criterion__weight``) and label smoothing are honoured.  Any
-other arrangement raises a ``ValueError`` saying what is supported.
+Class weights (``criterion__weight``) and label smoothing are honoured.  A
+:class:`skorch.NeuralNetRegressor` whose module ends in its last ``nn.Linear``,
+with ``MSELoss``, ``L1Loss``, ``SmoothL1Loss`` or ``HuberLoss``, has the same
+factored gradients, ``e = dl/dyhat`` with one column per output
+(``sksubset/_regression.py``).  Any other arrangement raises a ``ValueError``
+saying what is supported.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from sklearn.base import ClassifierMixin
 from torch import nn
 
 from ._factors import (
     batch_gradients,
     class_gradients,
-    dloss_dlogits,
     gradient_sum,
     random_batches,
     sample_gradients,
 )
-from .exceptions import DivergenceError
+from ._outputs import SUPPORTED, check_finite_outputs, check_output, loss_kind, output_factors
+from ._regression import RegressionLoss
 
 __all__ = [
     "LastLayer",
@@ -75,13 +80,6 @@ __all__ = [
     "gradient_sum",
     "random_batches",
 ]
-
-_SUPPORTED = (
-    "closed-form last-layer gradients need either criterion=torch.nn.CrossEntropyLoss "
-    "with a module whose output is the logits of its last nn.Linear, or "
-    "criterion=torch.nn.NLLLoss (skorch's default) with a module whose output is the "
-    "softmax of those logits"
-)
 
 
 @dataclass
@@ -109,20 +107,29 @@ class LastLayer:
     Z : torch.Tensor of shape (n, n_classes)
         The logits.
     y : torch.Tensor of shape (n,)
-        Encoded labels.
+        Encoded labels; 0 for every row of a regressor's (no classes: one group).
+    target : torch.Tensor of shape (n, n_outputs) or None
+        A regressor's targets (``None`` for a classifier's); then ``E``, ``Z``
+        have one column per output, ``Z`` holds the predictions.
+    loss : RegressionLoss or None
+        A regressor's loss in closed form (``sksubset/_regression.py``);
+        ``None`` for a classifier's cross-entropy.
     """
 
     E: torch.Tensor
     Hb: torch.Tensor
     Z: torch.Tensor
     y: torch.Tensor
+    target: torch.Tensor | None = None
+    loss: RegressionLoss | None = None
 
     def __len__(self):
         return len(self.y)
 
     def __getitem__(self, idx):
         """The same quantities for a subset of the examples."""
-        return LastLayer(self.E[idx], self.Hb[idx], self.Z[idx], self.y[idx])
+        return LastLayer(self.E[idx], self.Hb[idx], self.Z[idx], self.y[idx],
+                         None if self.target is None else self.target[idx], self.loss)
 
     @property
     def shape(self):
@@ -142,9 +149,13 @@ class LastLayer:
         """Sum of the per-example gradients, flattened (:func:`gradient_sum`)."""
         return gradient_sum(self.E, self.Hb)
 
-    def losses(self):
-        """Per-example cross-entropy loss computed from the logits."""
-        return torch.nn.functional.cross_entropy(self.Z, self.y, reduction="none")
+    def losses(self, Z=None):
+        """Per-example loss at outputs ``Z`` (default: ``self.Z``): cross-entropy of the
+        logits, or the regressor's loss."""
+        Z = self.Z if Z is None else Z
+        if self.loss is not None:
+            return self.loss.losses(Z, self.target)
+        return torch.nn.functional.cross_entropy(Z, self.y, reduction="none")
 
 
 def find_last_linear(module):
@@ -154,7 +165,7 @@ def find_last_linear(module):
         if isinstance(m, nn.Linear):
             last = m
     if last is None:
-        raise ValueError(f"The module has no nn.Linear layer; {_SUPPORTED}.")
+        raise ValueError(f"The module has no nn.Linear layer; {SUPPORTED}.")
     return last
 
 
@@ -170,38 +181,11 @@ def last_layer_params(module):
     return torch.cat([b.unsqueeze(1), W], dim=1).reshape(-1)
 
 
-def _loss_kind(criterion):
-    if isinstance(criterion, nn.CrossEntropyLoss):
-        return "logits"
-    if isinstance(criterion, nn.NLLLoss):
-        return "probabilities"
-    raise ValueError(f"Unsupported criterion {type(criterion).__name__}; {_SUPPORTED}.")
-
-
-def _check_finite(Z, H, out=None):
-    """Raise :class:`~sksubset.exceptions.DivergenceError` naming non-finite rows of the
-    logits ``Z``, the embeddings ``H`` (inputs of the last layer) or the module's output."""
-    parts = [("logits", Z), ("inputs of the last nn.Linear", H)]
-    if out is not None:
-        parts.append(("module outputs", out))
-    for what, t in parts:
-        bad = ~torch.isfinite(t.reshape(len(t), -1)).all(dim=1)
-        if bad.any():
-            raise DivergenceError(
-                f"The net's {what} are NaN or infinite for {int(bad.sum())} of {len(t)} "
-                f"examples (first: row {int(bad.nonzero()[0, 0])}); the net's parameters or "
-                "inputs are not finite, e.g. because training diverged.")
-
-
-def _check_output(out, z, kind):
-    if out.shape != z.shape:
-        raise ValueError(f"The module's output has shape {tuple(out.shape)} but its last "
-                         f"nn.Linear gives {tuple(z.shape)}; {_SUPPORTED}.")
-    ref = z if kind == "logits" else torch.softmax(z, dim=1)
-    if not torch.allclose(out, ref, rtol=1e-4, atol=1e-5):
-        what = "logits" if kind == "logits" else "softmax of the logits"
-        raise ValueError(f"The module's output is not the {what} of its last nn.Linear; "
-                         f"{_SUPPORTED}.")
+def _loss_kind(net):
+    """The kind of ``net``'s criterion (:func:`sksubset._outputs.loss_kind`): a classifier's
+    (``"logits"``, ``"probabilities"``) or, for any other net, a regression loss too."""
+    base = getattr(net, "_net", net)  # a data-parallel run's local view of the net
+    return loss_kind(net.criterion_, classifier=isinstance(base, ClassifierMixin))
 
 
 def last_layer_gradients(net, X, y, *, batch_size=None):
@@ -261,15 +245,23 @@ def last_layer_gradients(net, X, y, *, batch_size=None):
                          "net.initialize() first).")
     n_classes = find_last_linear(net.module_).out_features
     yt = y if isinstance(y, torch.Tensor) else torch.as_tensor(np.asarray(y))
+    if len(X) != len(yt):
+        raise ValueError(f"X has {len(X)} rows but y has {len(yt)} entries.")
+    if len(yt) == 0:
+        raise ValueError("X and y must have at least one row.")
+    if isinstance(_loss_kind(net), RegressionLoss):
+        if not yt.is_floating_point() or yt.ndim not in (1, 2) or yt[0].numel() != n_classes:
+            raise ValueError(f"y must hold real targets of shape (n_samples, {n_classes}) (or "
+                             f"(n_samples,) for one output), one per output of the net's "
+                             f"last layer; got {yt.dtype} of shape {tuple(yt.shape)}.")
+        if not bool(torch.isfinite(yt).all()):
+            raise ValueError("y contains NaN or infinite values; it must be finite.")
+        return last_layer(net, X, yt, batch_size=batch_size)
     if yt.is_floating_point() or yt.is_complex() or yt.dtype == torch.bool:
         raise TypeError(f"y must hold integer class indices 0..{n_classes - 1}, as the net's "
                         f"criterion takes them; got dtype {yt.dtype}.")
     if yt.ndim != 1:
         raise ValueError(f"y must be 1-D (n_samples,); got shape {tuple(yt.shape)}.")
-    if len(X) != len(yt):
-        raise ValueError(f"X has {len(X)} rows but y has {len(yt)} entries.")
-    if len(yt) == 0:
-        raise ValueError("X and y must have at least one row.")
     if int(yt.min()) < 0 or int(yt.max()) >= n_classes:
         raise ValueError(f"y must hold class indices 0..{n_classes - 1} (the net's last layer "
                          f"has {n_classes} outputs); got values from {int(yt.min())} to "
@@ -332,7 +324,7 @@ def last_layer(net, X, y=None, *, batch_size=None):
     True
     """
     module, criterion = net.module_, net.criterion_
-    kind = _loss_kind(criterion)
+    kind = _loss_kind(net)
     layer = find_last_linear(module)
     device = torch.device(net.device)
     if y is None:
@@ -354,29 +346,34 @@ def last_layer(net, X, y=None, *, batch_size=None):
     was_training = module.training
     module.eval()
     parts, start = [], 0
-    E = Hb = Z = Y = None
+    out_ = None  # (E, Z, Hb, labels, targets), preallocated at the first batch
     try:
         with torch.inference_mode():
             for xb, yb in batches:
                 if not isinstance(xb, torch.Tensor):
                     xb = torch.as_tensor(np.asarray(xb))
-                yb = torch.as_tensor(yb).to(device=device, dtype=torch.long)
                 out = net.infer(xb.to(device))
-                h, z = captured["h"].reshape(len(yb), -1), captured["z"]
-                if not parts and E is None:
-                    _check_finite(z, h, out)
-                    _check_output(out, z, kind)
-                e = dloss_dlogits(z, out, yb, criterion, kind)
+                z = captured["z"]
+                h = captured["h"].reshape(len(z), -1)
+                if not parts and out_ is None:
+                    check_finite_outputs(z, h, out)
+                    check_output(out, z, kind)
+                e, labels, target, loss = output_factors(z, out, torch.as_tensor(yb).to(device),
+                                                         criterion, kind)
+                rows = (e, z, h, labels) + (() if target is None else (target,))
                 if n is None:
-                    parts.append((e, h, z, yb))
+                    parts.append(rows)
                     continue
-                if E is None:
-                    E = torch.empty(n, z.shape[1], device=device, dtype=z.dtype)
-                    Z = torch.empty_like(E)
-                    Hb = torch.ones(n, h.shape[1] + 1, device=device, dtype=z.dtype)
-                    Y = torch.empty(n, device=device, dtype=torch.long)
-                stop = start + len(yb)
-                E[start:stop], Z[start:stop], Hb[start:stop, 1:], Y[start:stop] = e, z, h, yb
+                if out_ is None:
+                    out_ = [torch.empty((n,) + tuple(t.shape[1:]), device=device, dtype=t.dtype)
+                            for t in rows]
+                    out_[2] = torch.ones(n, h.shape[1] + 1, device=device, dtype=z.dtype)
+                stop = start + len(z)
+                for i, t in enumerate(rows):  # h goes after Hb's column of ones
+                    if i == 2:
+                        out_[i][start:stop, 1:] = t
+                    else:
+                        out_[i][start:stop] = t
                 start = stop
     finally:
         handle.remove()
@@ -384,9 +381,11 @@ def last_layer(net, X, y=None, *, batch_size=None):
     if n is None:
         if not parts:
             raise ValueError("last_layer got no batches; it needs at least one example.")
-        E, h, Z, Y = (torch.cat(c) for c in zip(*parts))
-        Hb = torch.cat([torch.ones(len(h), 1, device=device, dtype=h.dtype), h], dim=1)
+        out_ = [torch.cat(c) for c in zip(*parts)]
+        h = out_[2]
+        out_[2] = torch.cat([torch.ones(len(h), 1, device=device, dtype=h.dtype), h], dim=1)
     elif start != n:
         raise ValueError(f"The batches held {start} examples; their dataset has {n}.")
-    _check_finite(Z, Hb[:, 1:])
-    return LastLayer(E, Hb, Z, Y)
+    E, Z, Hb, Y = out_[:4]
+    check_finite_outputs(Z, Hb[:, 1:])
+    return LastLayer(E, Hb, Z, Y, *(out_[4:] + [loss] if len(out_) > 4 else []))

@@ -1,6 +1,7 @@
 """Tune on subsets, train the chosen configuration on all the data.
 
-A search over a :class:`~sksubset.SubsetTrainingClassifier` (``GridSearchCV``,
+A search over a :class:`~sksubset.SubsetTrainingClassifier` or
+:class:`~sksubset.SubsetTrainingRegressor` (``GridSearchCV``,
 ``RandomizedSearchCV``, the halving searches, on one machine or a Dask
 cluster) trains every candidate on subsets, which is what makes it cheap; the
 configuration it chooses is then trained once on all the data.
@@ -17,7 +18,7 @@ configuration once more on subsets.
 from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods, validate_params
 
-from .classifier import SubsetTrainingClassifier
+from ._estimator import BaseSubsetTraining
 
 __all__ = ["full_data_estimator", "FULL_DATA_PARAMS"]
 
@@ -39,14 +40,15 @@ def _is_search(estimator):
 
 
 def _subset_trainers(estimator):
-    """Every :class:`SubsetTrainingClassifier` of ``estimator``: itself, or one among its
-    parameters at any depth (Pipeline steps, a meta-estimator's ``estimator``), each once."""
+    """Every subset-training estimator (classifier or regressor) of ``estimator``: itself, or
+    one among its parameters at any depth (Pipeline steps, a meta-estimator's ``estimator``),
+    each once."""
     found = {}
     candidates = [estimator]
     if hasattr(estimator, "get_params"):
         candidates += list(estimator.get_params(deep=True).values())
     for obj in candidates:
-        if isinstance(obj, SubsetTrainingClassifier):
+        if isinstance(obj, BaseSubsetTraining):
             found[id(obj)] = obj
     return list(found.values())
 
@@ -77,7 +79,7 @@ def full_data_estimator(estimator, params=None):
     the chosen configuration is then trained once on every row.  This
     function returns a clone of the search's estimator with the chosen
     parameters set (the net's ``net__*``, a Pipeline's other steps, ...) in
-    which every :class:`~sksubset.SubsetTrainingClassifier` trains its net on
+    which every :class:`~sksubset.SubsetTrainingClassifier` (or regressor) trains its net on
     all the rows for all of ``net.max_epochs``: :data:`~sksubset.tuning.FULL_DATA_PARAMS`
     (``budget=1.0``, ``kappa=1.0``: the whole epoch budget is warm start, so
     there is no selection round; ``valid_size=None``: nothing held out).
@@ -159,9 +161,10 @@ def full_data_estimator(estimator, params=None):
         base = estimator
     if not _subset_trainers(base):
         raise TypeError(
-            f"The estimator ({type(base).__name__}) holds no SubsetTrainingClassifier: there "
+            f"The estimator ({type(base).__name__}) holds no SubsetTrainingClassifier or "
+            "SubsetTrainingRegressor: there "
             "is nothing trained on subsets to train on all the data. Pass a search over a "
-            "SubsetTrainingClassifier, a Pipeline ending in one, or such an estimator.")
+            "subset-training estimator, a Pipeline ending in one, or such an estimator.")
     full = clone(base)
     if params:
         try:  # cloned as a search's refit does: the search's own parameter objects stay as they are

@@ -40,7 +40,7 @@ RUN_PARAMETERS = ("budget", "random_state")
 
 
 # -- before training ----------------------------------------------------------------
-def check_selector(selector, per_batch):
+def check_selector(selector, per_batch, regression=False):
     """Validate the selector instance of a training run.
 
     Raises
@@ -48,9 +48,15 @@ def check_selector(selector, per_batch):
     ValueError or TypeError
         For an invalid parameter of the instance (the same error its ``fit``
         raises); a ``budget`` or ``random_state`` changed from its default;
-        ``per_batch=True`` with a selector without a per-batch variant.
+        ``per_batch=True`` with a selector without a per-batch variant;
+        ``per_gradient=True`` (each class's own output unit) for a
+        ``regression`` net, which has no classes.
     """
     selector._check_params()
+    if regression and getattr(selector, "per_gradient", False):
+        raise ValueError(f"{type(selector).__name__}(per_gradient=True) matches each class's "
+                         f"gradient on its own output unit; a regressor has no classes. Use "
+                         f"per_gradient=False.")
     cls = type(selector)
     defaults = inspect.signature(cls.__init__).parameters
     params = selector.get_params(deep=False)
@@ -68,7 +74,7 @@ def check_selector(selector, per_batch):
                          f"selector={cls.__name__} has none. Use per_batch=False.")
 
 
-def check_module(net, examples, n_classes):
+def check_module(net, examples, n_classes, column="class"):
     """Run ``net.module_`` (in eval mode, without autograd) on the first two ``examples``
     (a :class:`sksubset.data.Examples`).
 
@@ -76,7 +82,8 @@ def check_module(net, examples, n_classes):
     ------
     ValueError
         When the module does not accept ``X``'s shape, or its output is not
-        ``(n_rows, n_classes)``.
+        ``(n_rows, n_classes)``: one column per ``column`` of y (a class, or a
+        regressor's target column).
     """
     module = net.module_
     rows = torch.stack([torch.as_tensor(examples.rows[i]) for i in range(min(2, len(examples)))])
@@ -98,10 +105,11 @@ def check_module(net, examples, n_classes):
         out = out[0]
     if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[1] != n_classes:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        what = "classes" if column == "class" else f"{column}s"
         raise ValueError(
-            f"net.module must output one column per class, (n_samples, {n_classes}) for the "
-            f"{n_classes} classes of y; on X[:2] it gives {shape}. Set the width of its last "
-            f"layer to {n_classes}.")
+            f"net.module must output one column per {column}, (n_samples, {n_classes}) for "
+            f"the {n_classes} {what} of y; on X[:2] it gives {shape}. Set the width of its "
+            f"last layer to {n_classes}.")
 
 
 def reseed_module(net):

@@ -19,8 +19,9 @@ training has not visited since the last round:
   (:meth:`Harvest.free`); the run clears it after each round (:meth:`Harvest.reset`);
 * :meth:`Harvest.factors` gives the :class:`~sksubset.gradients.LastLayer` of some
   rows: the marked ones from the buffers (``E`` from the harvested logits by
-  :func:`sksubset._factors.dloss_dlogits`, the net's criterion with its class
-  weights and label smoothing), the others from one forward pass over just them.
+  :func:`sksubset._outputs.output_factors`, the net's criterion with its class
+  weights and label smoothing, or a regressor's loss), the others from one
+  forward pass over just them.
 
 What a harvested row holds differs from a fresh pass in two ways, on purpose:
 it was computed in training mode (dropout active, batch-norm on the batch's
@@ -32,8 +33,8 @@ a transform (augmentation), the transformed example of that epoch.
 import numpy as np
 import torch
 
-from .._factors import dloss_dlogits
-from ..gradients import LastLayer, _check_finite, _loss_kind, find_last_linear
+from .._outputs import check_finite_outputs, loss_kind, output_factors
+from ..gradients import LastLayer, find_last_linear
 
 __all__ = ["Harvest"]
 
@@ -111,9 +112,10 @@ class Harvest:
         idx : ndarray of int or None
             Pool rows, in the order of the result (``None``: all of them).
         y : torch.Tensor
-            Encoded labels of the whole pool.
+            Encoded labels (a regressor's targets) of the whole pool.
         criterion : torch.nn.Module
-            The net's criterion (``CrossEntropyLoss`` or ``NLLLoss`` kind).
+            The net's criterion (``CrossEntropyLoss`` or ``NLLLoss`` kind, or a
+            regression loss).
         forward : callable ``rows -> LastLayer``
             A forward pass over some pool rows (``None``: all), for those not trained
             since the last round.
@@ -136,11 +138,12 @@ class Harvest:
         ours, rest = np.flatnonzero(have), np.flatnonzero(~have)
         at = torch.as_tensor(rows[ours], device=self.device)
         Z, Hb = self.Z[at], self.Hb[at]
-        _check_finite(Z, Hb[:, 1:])
+        check_finite_outputs(Z, Hb[:, 1:])
         yt = y[torch.as_tensor(rows[ours])].to(self.device)
-        kind = _loss_kind(criterion)
+        kind = loss_kind(criterion)
         p = torch.softmax(Z, dim=1) if kind == "probabilities" else Z  # the module's output
-        harvested = LastLayer(dloss_dlogits(Z, p, yt, criterion, kind), Hb, Z, yt)
+        E, labels, target, loss = output_factors(Z, p, yt, criterion, kind)
+        harvested = LastLayer(E, Hb, Z, labels, target, loss)
         if not len(rest):
             return harvested, len(ours), 0
         fresh = forward(rows[rest])
@@ -154,10 +157,13 @@ def _interleave(a, pos_a, b, pos_b):
     n = len(pos_a) + len(pos_b)
     pa, pb = torch.as_tensor(pos_a, device=device), torch.as_tensor(pos_b, device=device)
     parts = []
-    for ta, tb in ((a.E, b.E), (a.Hb, b.Hb), (a.Z, b.Z), (a.y, b.y)):
+    pairs = [(a.E, b.E), (a.Hb, b.Hb), (a.Z, b.Z), (a.y, b.y)]
+    if b.target is not None:  # a regressor's targets
+        pairs.append((a.target, b.target))
+    for ta, tb in pairs:
         dt = tb.dtype if tb.dtype == torch.long else dtype
         out = torch.empty((n,) + tuple(tb.shape[1:]), device=device, dtype=dt)
         out[pa] = ta.to(device, dt)
         out[pb] = tb.to(dt)
         parts.append(out)
-    return LastLayer(*parts)
+    return LastLayer(*parts, loss=b.loss)

@@ -24,6 +24,12 @@ The weighted mean keeps that normalisation and weights the examples as
   the subset, an unbiased estimate of the weighted subset loss);
 * ``"none"``: ``sum_i l_i / sum_i m_i``, torch's own loss (the ablation).
 
+A regressor's losses (:class:`WeightedMSELoss`, :class:`WeightedL1Loss`,
+:class:`WeightedSmoothL1Loss`, :class:`WeightedHuberLoss`) have ``l_i`` the
+mean of example ``i``'s elementwise losses over its outputs and ``m_i = 1``
+(torch's mean over a mini-batch of ``n`` examples is ``sum l_i / n``; with
+``reduction="sum"``, ``l_i`` is the sum over its outputs, as torch's sum).
+
 All weights 1 give torch's own loss in every mode.  ``reduction="sum"`` gives
 the numerator of the mean with the same normalized weights, ``sum_i v_i l_i``
 (``v_i = w_i sum m / sum w m`` for ``"batch"``, ``w_i`` for ``"subset"``, 1
@@ -34,7 +40,10 @@ mini-batch whose weights are all zero contributes a zero loss.
 import torch
 import torch.nn.functional as F
 
-__all__ = ["WEIGHTINGS", "WeightedCrossEntropyLoss", "WeightedNLLLoss", "weighted_criterion"]
+from .._regression import REGRESSION_LOSSES, unsupported_regression_loss
+
+__all__ = ["WEIGHTINGS", "WeightedCrossEntropyLoss", "WeightedNLLLoss", "WeightedMSELoss",
+           "WeightedL1Loss", "WeightedSmoothL1Loss", "WeightedHuberLoss", "weighted_criterion"]
 
 #: how selection weights enter a mini-batch's loss (see the module docstring)
 WEIGHTINGS = ("batch", "subset", "none")
@@ -100,21 +109,72 @@ class WeightedNLLLoss(_SampleWeighted, torch.nn.NLLLoss):
                           reduction="none")
 
 
-def weighted_criterion(criterion):
-    """The weighted counterpart of a net's ``criterion`` class.
+class _RegressionWeighted(_SampleWeighted):
+    """A regressor's loss: ``l_i`` the mean over example ``i``'s outputs, ``m_i = 1``."""
+
+    def _losses(self, input, target):
+        elementwise = self._elementwise(input, target.to(input.dtype).reshape(input.shape))
+        elementwise = elementwise.reshape(len(elementwise), -1)  # torch's sum: of every element
+        return elementwise.sum(1) if self.reduction == "sum" else elementwise.mean(1)
+
+    def _counts(self, target, dtype):
+        return torch.ones(len(target), dtype=dtype, device=target.device)
+
+
+class WeightedMSELoss(_RegressionWeighted, torch.nn.MSELoss):
+    """:class:`torch.nn.MSELoss` that accepts per-example weights."""
+
+    def _elementwise(self, input, target):
+        return F.mse_loss(input, target, reduction="none")
+
+
+class WeightedL1Loss(_RegressionWeighted, torch.nn.L1Loss):
+    """:class:`torch.nn.L1Loss` that accepts per-example weights."""
+
+    def _elementwise(self, input, target):
+        return F.l1_loss(input, target, reduction="none")
+
+
+class WeightedSmoothL1Loss(_RegressionWeighted, torch.nn.SmoothL1Loss):
+    """:class:`torch.nn.SmoothL1Loss` that accepts per-example weights."""
+
+    def _elementwise(self, input, target):
+        return F.smooth_l1_loss(input, target, reduction="none", beta=self.beta)
+
+
+class WeightedHuberLoss(_RegressionWeighted, torch.nn.HuberLoss):
+    """:class:`torch.nn.HuberLoss` that accepts per-example weights."""
+
+    def _elementwise(self, input, target):
+        return F.huber_loss(input, target, reduction="none", delta=self.delta)
+
+
+_CLASSIFICATION = {torch.nn.CrossEntropyLoss: WeightedCrossEntropyLoss,
+                   torch.nn.NLLLoss: WeightedNLLLoss}
+_REGRESSION = dict(zip(REGRESSION_LOSSES, (WeightedMSELoss, WeightedL1Loss,
+                                           WeightedSmoothL1Loss, WeightedHuberLoss)))
+
+
+def weighted_criterion(criterion, regression=False):
+    """The weighted counterpart of a net's ``criterion`` class (a classifier's, or a
+    ``regression`` net's).
 
     Raises
     ------
     ValueError
-        For anything but ``CrossEntropyLoss`` and ``NLLLoss`` (classes).
+        For anything but ``CrossEntropyLoss`` and ``NLLLoss`` (classes), or
+        with ``regression``, anything but ``MSELoss``, ``L1Loss``,
+        ``SmoothL1Loss`` and ``HuberLoss`` (classes): the losses whose
+        last-layer gradients have a closed form.
     """
+    table = _REGRESSION if regression else _CLASSIFICATION
     if isinstance(criterion, type):
-        if issubclass(criterion, _SampleWeighted):
+        if issubclass(criterion, _SampleWeighted) and criterion in table.values():
             return criterion
-        if criterion is torch.nn.CrossEntropyLoss:
-            return WeightedCrossEntropyLoss
-        if criterion is torch.nn.NLLLoss:
-            return WeightedNLLLoss
+        if criterion in table:
+            return table[criterion]
+    if regression:
+        raise unsupported_regression_loss(criterion)
     raise ValueError(
         f"net.criterion must be torch.nn.CrossEntropyLoss (module ending in logits) or "
         f"torch.nn.NLLLoss (skorch's default, module ending in softmax), given as a class "

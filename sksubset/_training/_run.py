@@ -82,6 +82,9 @@ class SubsetRun:
     rng : numpy.random.RandomState
         The selections' random state (the same on every process).
     n_classes : int
+    groups : ndarray of int or None
+        Each pool row's group for the selectors (``SelectionContext.y``);
+        ``None``: the dataset's labels.  A regressor's rows form one group.
     per_batch : bool
     verbose : int
         The estimator's (see :mod:`sksubset._utils.progress`).
@@ -90,10 +93,11 @@ class SubsetRun:
     """
 
     def __init__(self, net, dataset, schedule, selector, *, subset_size, pool, valid, rng,
-                 n_classes, per_batch, verbose, setup_seconds=0.0):
+                 n_classes, per_batch, verbose, groups=None, setup_seconds=0.0):
         self.net, self.dataset, self.schedule, self.selector = net, dataset, schedule, selector
         self.subset_size, self.pool, self.valid, self.rng = subset_size, pool, valid, rng
         self.n_classes, self.per_batch = n_classes, per_batch
+        self.groups = dataset.y.numpy() if groups is None else np.asarray(groups)
         self.processes = processes_of(net)  # one, or the ranks of a data-parallel run
         # what training computed, kept for the rounds (one process, selection as trained)
         harvest = (self.processes.world_size == 1 and selector.uses_last_layer
@@ -186,7 +190,7 @@ class SubsetRun:
     def _context(self):
         valid = self.valid
         return SelectionContext(
-            y=self.dataset.y.numpy(), n_classes=self.n_classes, budget=self.subset_size,
+            y=self.groups, n_classes=self.n_classes, budget=self.subset_size,
             batch_size=self.net.batch_size, per_batch=self.per_batch, rng=self.rng,
             epoch=self.epoch, device=self.processes.device, train_fn=self._pool_factors,
             params_fn=lambda: last_layer_params(self.net.module_),

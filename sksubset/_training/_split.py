@@ -12,19 +12,20 @@ __all__ = ["split"]
 def split(valid_size, train_split, examples, y, rng):
     """The training pool and the validation rows, as sorted indices into ``examples``.
 
-    With ``valid_size``, a stratified hold-out (seeded by ``rng``); else the
-    net's ``train_split`` applied once to all the data (``valid`` is None
-    without one).
+    With ``valid_size``, a hold-out stratified by the labels ``y`` (seeded by
+    ``rng``; ``y=None``, a regressor's: not stratified); else the net's
+    ``train_split`` applied once to all the data (``valid`` is None without
+    one).
 
     Raises
     ------
     ValueError
         When the hold-out or the pool would lack a class.
     """
-    n = len(y)
+    n = len(examples) if y is None else len(y)
     if valid_size is not None:
         n_valid = holdout_size(valid_size, n)
-        n_classes = len(np.unique(y))
+        n_classes = 1 if y is None else len(np.unique(y))
         if n_valid < n_classes or n - n_valid < n_classes:
             raise ValueError(f"valid_size={valid_size} leaves {n_valid} validation and "
                              f"{n - n_valid} training samples; each needs at least one "

@@ -13,6 +13,8 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from .regression import REGRESSION_DATASETS, is_regression, load_diabetes_split, load_friedman
+
 __all__ = ["load_data", "load_dataset", "load_digits_split", "load_fashion_mnist",
            "load_cifar10", "load_npz", "read_idx", "FASHION_MNIST_DIR", "CIFAR10_FILES",
            "CIFAR10_MEAN", "CIFAR10_STD", "load_mnist1d", "MNIST1D_SIZES", "MNIST1D_SEED",
@@ -315,7 +317,7 @@ def load_mnist1d(cache_dir=None, n_train=MNIST1D_SIZES[0], n_test=MNIST1D_SIZES[
     return tuple(arrays[k] for k in _NPZ_KEYS)
 
 
-DATASETS = ("digits", "fashion-mnist", "cifar10", "mnist1d", "npz")
+DATASETS = ("digits", "fashion-mnist", "cifar10", "mnist1d", "npz") + REGRESSION_DATASETS
 
 
 def load_dataset(name, data_dir=None, cache_dir=None):
@@ -323,7 +325,8 @@ def load_dataset(name, data_dir=None, cache_dir=None):
 
     Parameters
     ----------
-    name : {"digits", "fashion-mnist", "cifar10", "mnist1d", "npz"}
+    name : {"digits", "fashion-mnist", "cifar10", "mnist1d", "npz", "diabetes", "friedman"}
+        The last two are regression sets (:mod:`sksubset.experiments.regression`).
     data_dir : str, optional
         Folder of the Fashion-MNIST IDX files (default
         :data:`FASHION_MNIST_DIR`), the ``cifar-10-batches-py`` folder, the
@@ -347,13 +350,19 @@ def load_dataset(name, data_dir=None, cache_dir=None):
         return load_mnist1d(data_dir or cache_dir)
     if name == "npz":
         return load_npz(data_dir)
+    if name in REGRESSION_DATASETS:
+        return load_diabetes_split() if name == "diabetes" else load_friedman()
     raise ValueError(f"Unknown dataset {name!r}; choose one of {', '.join(DATASETS)}.")
 
 
 def _sample(X, y, size, option):
-    """A stratified random sample (seed 0) of ``size`` rows, or all of them."""
+    """A stratified random sample (seed 0) of ``size`` rows (a regression's: not
+    stratified), or all of them."""
     if not size or size >= len(y):
         return X, y
+    if is_regression(y):
+        keep = np.sort(np.random.RandomState(0).choice(len(y), size, replace=False))
+        return X[keep], y[keep]
     if size < len(np.unique(y)):
         raise ValueError(f"{option} {size} is smaller than the number of classes.")
     keep, _ = train_test_split(np.arange(len(y)), train_size=size, stratify=y, random_state=0)
@@ -375,6 +384,8 @@ def load_data(cfg):
         cfg.dataset, cfg.data_dir, cache_dir=os.path.join(cfg.out, "data") if cfg.out else None)
     X_train, y_train = _sample(X_train, y_train, cfg.train_size, "--train-size")
     X_test, y_test = _sample(X_test, y_test, cfg.test_size, "--test-size")
+    if is_regression(y_train):  # real targets, as they are
+        return X_train, y_train, X_test, y_test
     classes = np.unique(y_train)
     unseen = np.setdiff1d(np.unique(y_test), classes)
     if len(unseen):

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import torch
-from skorch import NeuralNetClassifier
+from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import LRScheduler
 from torch import nn
 from torch.optim.lr_scheduler import ConstantLR, CosineAnnealingLR
@@ -192,7 +192,7 @@ MODELS = {"mlp": MLP, "lenet5": LeNet5, "cnn1d": CNN1D, "resnet18": ResNet18,
 
 #: model used when ``--model`` is not given
 DEFAULT_MODEL = {"digits": "mlp", "fashion-mnist": "lenet5", "cifar10": "resnet18",
-                 "mnist1d": "cnn1d", "npz": "mlp"}
+                 "mnist1d": "cnn1d", "npz": "mlp", "diabetes": "mlp", "friedman": "mlp"}
 
 
 def module_kwargs(model, X, n_classes):
@@ -241,8 +241,8 @@ def module_kwargs(model, X, n_classes):
 
 
 def make_net(model, module_kw, epochs, batch_size, lr=0.01, device="cpu", t_max=None,
-             lr_schedule="cosine"):
-    """An unfitted skorch classifier with the paper's optimizer and schedule.
+             lr_schedule="cosine", regression=False):
+    """An unfitted skorch classifier (or regressor) with the paper's optimizer and schedule.
 
     Parameters
     ----------
@@ -258,10 +258,13 @@ def make_net(model, module_kw, epochs, batch_size, lr=0.01, device="cpu", t_max=
         Period of the cosine annealing (default ``epochs``).
     lr_schedule : {"cosine", "constant"}, default="cosine"
         Cosine annealing over ``t_max`` epochs, or a constant learning rate.
+    regression : bool, default=False
+        A :class:`skorch.NeuralNetRegressor` with ``MSELoss`` instead (the
+        module's ``n_classes`` outputs are the targets' columns).
 
     Returns
     -------
-    skorch.NeuralNetClassifier
+    skorch.NeuralNetClassifier or skorch.NeuralNetRegressor
         SGD (momentum 0.9, weight decay 5e-4, no Nesterov),
         ``CrossEntropyLoss``, ``CosineAnnealingLR(T_max=t_max)`` (or a constant
         rate) stepped per epoch with each epoch's learning rate recorded under
@@ -275,8 +278,10 @@ def make_net(model, module_kw, epochs, batch_size, lr=0.01, device="cpu", t_max=
         schedule = {"policy": ConstantLR, "factor": 1.0, "total_iters": 0}
     else:
         raise ValueError(f"lr_schedule must be 'cosine' or 'constant'; got {lr_schedule!r}.")
-    return NeuralNetClassifier(
-        MODELS[model], criterion=nn.CrossEntropyLoss, optimizer=torch.optim.SGD, lr=lr,
+    cls, criterion = ((NeuralNetRegressor, nn.MSELoss) if regression
+                      else (NeuralNetClassifier, nn.CrossEntropyLoss))
+    return cls(
+        MODELS[model], criterion=criterion, optimizer=torch.optim.SGD, lr=lr,
         optimizer__momentum=0.9, optimizer__weight_decay=5e-4, optimizer__nesterov=False,
         max_epochs=int(epochs), batch_size=int(batch_size), train_split=None, verbose=0,
         device=device, iterator_train__shuffle=True,

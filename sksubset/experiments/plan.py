@@ -33,7 +33,9 @@ DATASET_DEFAULTS = {"digits": {"epochs": 60, "batch_size": 32, "threads": 1},
                     "fashion-mnist": {"epochs": 200, "batch_size": 20},
                     "cifar10": {"epochs": 300, "batch_size": 20},
                     "mnist1d": {"epochs": 30, "batch_size": 32, "threads": 1, "lr": 0.05},
-                    "npz": {"epochs": 100, "batch_size": 32}}
+                    "npz": {"epochs": 100, "batch_size": 32},
+                    "diabetes": {"epochs": 60, "batch_size": 16, "threads": 1},
+                    "friedman": {"epochs": 20, "batch_size": 64, "threads": 1}}
 
 #: learning rate of the datasets whose :data:`DATASET_DEFAULTS` give none
 DEFAULT_LR = 0.01
@@ -48,7 +50,10 @@ class ExperimentConfig:
 
     Parameters
     ----------
-    dataset : {"digits", "fashion-mnist", "cifar10", "mnist1d", "npz"}, default="digits"
+    dataset : {"digits", "fashion-mnist", "cifar10", "mnist1d", "npz", "diabetes", "friedman"}, \
+default="digits"
+        The last two are regression sets
+        (:mod:`sksubset.experiments.regression`).
     data_dir : str, optional
         Fashion-MNIST folder, ``cifar-10-batches-py`` folder, ``.npz`` file, or
         the folder keeping the generated MNIST-1D arrays (default ``out/data``).

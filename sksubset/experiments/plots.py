@@ -12,6 +12,8 @@ import warnings
 
 import numpy as np
 
+from .regression import score_of
+
 try:  # the plots need matplotlib; without it the table, CSV and JSON are still written
     from matplotlib import colormaps
     from matplotlib.figure import Figure
@@ -167,7 +169,7 @@ def plot_accuracy_time(records, rows, path, title=""):
     for (strategy, budget, _), runs in groups.items():
         frontier = strategy in _FRONTIER
         color = "0.4" if frontier else colors[strategy]
-        ax.scatter([r["fit_seconds"] for r in runs], [100 * r["test_accuracy"] for r in runs],
+        ax.scatter([r["fit_seconds"] for r in runs], [100 * score_of(r) for r in runs],
                    s=10, color=color, alpha=0.35, marker=markers.get(budget, "o"), lw=0)
     if len(curve):
         ax.plot(curve[:, 0], 100 * curve[:, 1], "-", color="0.3", marker="s", markersize=4,
@@ -183,11 +185,12 @@ def plot_accuracy_time(records, rows, path, title=""):
     _log_axis(ax, [r["fit_seconds"] for r in records])
     cpu = any((r.get("settings") or {}).get("clock") == "cpu" for r in records)
     ax.set_xlabel(("CPU" if cpu else "wall-clock") + " seconds of fit (log)")
-    ax.set_ylabel("test accuracy (%)")
+    score = "R²" if any("test_r2" in r for r in records) else "accuracy"
+    ax.set_ylabel(f"test {score} (%)")
     ax.set_title("every run (small), means ± std over seeds (large)", fontsize=9)
     drawn = ("budgets " if len(budgets) > 1 else "budget ") + ", ".join(f"{b:g}" for b in budgets)
     _suptitle(fig, [title, drawn if budgets else ""],
-              "test accuracy versus " + ("CPU time" if cpu else "wall-clock"))
+              f"test {score} versus " + ("CPU time" if cpu else "wall-clock"))
     ax.grid(True, which="both", alpha=0.3)
     handles = []
     if len(curve):

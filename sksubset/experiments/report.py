@@ -4,7 +4,9 @@ One row per strategy and budget (per ``E`` for ``full-frontier``), with
 means over seeds:
 
 * ``accuracy_mean`` ± ``accuracy_std`` (sample standard deviation) on the
-  test set; ``seconds_mean``: wall-clock of ``fit``, selection included;
+  test set (on a regression data set, the coefficient of determination R²,
+  where ``1 - R²`` plays the part of the error below, and ``rmse_mean``, the
+  test RMSE); ``seconds_mean``: wall-clock of ``fit``, selection included;
 * ``speedup``: ``seconds(full) / seconds`` (means);
 * ``relative_error_pct``: the relative test error, the y axis of the
   speedup plot (after Figure 3 of the GRAD-MATCH paper):
@@ -55,6 +57,7 @@ import numpy as np
 from scipy.stats import wilcoxon
 
 from .plots import write_plots
+from .regression import score_of
 
 __all__ = ["relative_error", "frontier_accuracy", "wilcoxon_greater", "summarize",
            "format_table", "write_report", "COLUMNS", "SPLIT"]
@@ -67,7 +70,7 @@ COLUMNS = ("strategy", "budget", "epochs", "n_seeds", "accuracy_mean", "accuracy
            "p_vs_random_warm", "above_frontier", "frontier_gain_pp", "p_vs_frontier",
            "frontier_gain_free_pp", "warm_start_seconds", "gradients_seconds", "solver_seconds",
            "subset_training_seconds", "warm_start_share", "subset_training_share",
-           "gradients_share", "solver_share", "n_forward", "n_harvested")
+           "gradients_share", "solver_share", "n_forward", "n_harvested", "rmse_mean")
 
 #: the parts of a run's timing shown in the table's ``split %`` cell, in its order
 SPLIT = ("warm_start", "subset_training", "gradients", "solver")
@@ -132,7 +135,7 @@ def _groups(records):
 
 
 def _by_seed(runs):
-    return {r["seed"]: r["test_accuracy"] for r in runs}
+    return {r["seed"]: score_of(r) for r in runs}
 
 
 def _paired_p(runs, reference):
@@ -150,7 +153,7 @@ def _frontiers(records):
         if r["kind"] in ("full", "full-frontier"):
             times, accs = out.setdefault(r["seed"], ([], []))
             times.append(r["fit_seconds"])
-            accs.append(r["test_accuracy"])
+            accs.append(score_of(r))
     return out
 
 
@@ -167,7 +170,7 @@ def _seconds_without_selection(r):
 
 def _against_frontier(runs, frontiers, seconds):
     """Accuracies of the runs and of their seed's frontier at ``seconds(run)``, where known."""
-    pairs = [(r["test_accuracy"], frontier_accuracy(*frontiers[r["seed"]], seconds(r)))
+    pairs = [(score_of(r), frontier_accuracy(*frontiers[r["seed"]], seconds(r)))
              for r in runs if r["seed"] in frontiers]
     pairs = [(a, f) for a, f in pairs if not math.isnan(f)]
     return np.array(pairs).T if pairs else (np.array([]), np.array([]))
@@ -178,12 +181,12 @@ def summarize(records):
     groups = _groups(records)
     full = next((runs for (s, _, _), runs in groups.items() if s == "full"), None)
     t_full = _mean([r["fit_seconds"] for r in full]) if full else None
-    acc_full = _mean([r["test_accuracy"] for r in full]) if full else None
+    acc_full = _mean([score_of(r) for r in full]) if full else None
     frontiers = _frontiers(records)
     has_frontier = any(r["kind"] == "full-frontier" for r in records)
     rows = []
     for (strategy, budget, epochs), runs in groups.items():
-        acc = np.array([r["test_accuracy"] for r in runs])
+        acc = np.array([score_of(r) for r in runs])
         secs = _mean([r["fit_seconds"] for r in runs])
         shares = [(r["timing"].get("gradients", 0.0) + r["timing"].get("solver", 0.0))
                   / r["timing"]["total"] for r in runs if r["timing"].get("total")]
@@ -210,6 +213,7 @@ def summarize(records):
             row[f"{part}_share"] = _mean([t.get(part, 0.0) / t["total"] for t in timed])
         for key in ("n_forward", "n_harvested"):
             row[key] = _mean([r.get(key) for r in runs])
+        row["rmse_mean"] = _mean([r.get("test_rmse") for r in runs])
         if budget is not None:
             for col, ref in (("p_vs_random", "random"), ("p_vs_random_warm", "random-warm")):
                 if strategy != ref:
@@ -249,11 +253,16 @@ def format_table(rows):
 
     Its ``split %`` column gives the shares of a subset run spent in warm start,
     subset epochs, forward passes of the selection rounds and the solver; ``fwd
-    rows`` the rows those forward passes covered (:data:`COLUMNS`).
+    rows`` the rows those forward passes covered (:data:`COLUMNS`).  On a
+    regression data set the score column is ``R2 %`` (100 R²) and an ``RMSE``
+    column follows it.
     """
+    regression = any(r.get("rmse_mean") is not None for r in rows)
     cols = [("strategy", "strategy", ""), ("budget", "budget", "g"), ("E", "epochs", ""),
-            ("seeds", "n_seeds", ""), ("diverged", "n_diverged", ""), ("acc %", None, None),
-            ("sec", "seconds_mean", ".2f"),
+            ("seeds", "n_seeds", ""), ("diverged", "n_diverged", ""),
+            ("R2 %" if regression else "acc %", None, None)]
+    cols += [("RMSE", "rmse_mean", ".4f")] if regression else []
+    cols += [("sec", "seconds_mean", ".2f"),
             ("speedup", "speedup", ".2f"), ("rel.err %", "relative_error_pct", ".1f"),
             ("sel.share", "selection_share", ".2f"), ("split %", "split", None),
             ("fwd rows", "n_forward", ".0f"), ("kWh", "energy_kwh", ".2e"),

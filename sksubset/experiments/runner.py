@@ -27,11 +27,13 @@ from .._utils.progress import interactive
 from .._utils.validation import sync
 from ..classifier import SubsetTrainingClassifier
 from ..exceptions import DivergenceError
+from ..regressor import SubsetTrainingRegressor
 from .augment import AugmentedImages, augmentation_for
 from .datasets import load_data
 from .executors import make_executor
 from .models import LR_EVENT, make_net, module_kwargs
 from .plan import pool_size
+from .regression import constant_scores, is_regression, n_outputs, score_of, test_scores
 from .strategies import make_selector, strategy_R
 
 __all__ = ["train_run", "warm_up", "RunJob", "execute", "save_record", "load_records",
@@ -104,7 +106,8 @@ def train_run(spec, cfg, data):
     Returns
     -------
     dict
-        ``test_accuracy``, ``fit_seconds`` (wall-clock of ``fit``, selection
+        ``test_accuracy`` (on a regression set ``test_r2`` and ``test_rmse``:
+        :mod:`~sksubset.experiments.regression`), ``fit_seconds`` (wall-clock of ``fit``, selection
         included, test evaluation excluded), ``timing`` (the classifier's
         split; the plain nets charge everything to ``training``),
         ``n_selections``, ``selections`` (per round: ``epoch``, ``reason``,
@@ -120,15 +123,15 @@ def train_run(spec, cfg, data):
     X_train, y_train, X_test, y_test = data
     X_fit, y_fit = training_input(cfg, X_train, y_train)
     strategy = spec.strategy
-    n_classes = len(np.unique(y_train))
-    module_kw = module_kwargs(cfg.model, X_train, n_classes)
+    regression = is_regression(y_train)
+    module_kw = module_kwargs(cfg.model, X_train, n_outputs(y_train))
     record = {"run_id": spec.run_id, "strategy": spec.name, "kind": strategy.kind,
               "budget": spec.budget, "epochs": spec.epochs, "seed": spec.seed,
               "settings": spec.settings}
     if strategy.kind == "subset":
         net = make_net(cfg.model, module_kw, cfg.epochs, cfg.batch_size, cfg.lr, cfg.device,
-                       lr_schedule=cfg.lr_schedule)
-        clf = SubsetTrainingClassifier(
+                       lr_schedule=cfg.lr_schedule, regression=regression)
+        clf = (SubsetTrainingRegressor if regression else SubsetTrainingClassifier)(
             net, selector=make_selector(strategy, cfg.selector_params), budget=spec.budget,
             R=strategy_R(cfg, strategy), kappa=cfg.kappa if strategy.warm else 0.0,
             per_batch=strategy.per_batch, weighting=cfg.weighting, valid_size=cfg.valid_size,
@@ -140,7 +143,7 @@ def train_run(spec, cfg, data):
             seconds, _ = _on_clock(cfg, time.perf_counter() - t0, time.process_time() - c0)
             return _diverged(record, exc, y_test, seconds)
         seconds, scale = _on_clock(cfg, wall, cpu)
-        accuracy = float(clf.score(X_test, y_test))
+        scores = test_scores(clf, X_test, y_test)
         errors = [h["gradient_error"] for h in clf.selection_history_
                   if h.get("gradient_error") is not None]
         n_pool = pool_size(len(y_train), cfg.valid_size)
@@ -157,20 +160,21 @@ def train_run(spec, cfg, data):
     else:
         epochs = spec.epochs
         net = make_net(cfg.model, module_kw, epochs, cfg.batch_size, cfg.lr, cfg.device,
-                       t_max=epochs, lr_schedule=cfg.lr_schedule)
+                       t_max=epochs, lr_schedule=cfg.lr_schedule, regression=regression)
+        y_fit = y_fit.reshape(len(y_fit), -1) if regression else y_fit  # skorch's 2-D targets
         devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(spec.seed)
             wall, cpu, energy = _fit_timed(net, X_fit, y_fit, cfg.device)
         seconds, _ = _on_clock(cfg, wall, cpu)
-        accuracy = float(np.mean(net.predict(X_test) == y_test))
+        scores = test_scores(net, X_test, y_test)
         history = net.history
         record.update(timing={"setup": 0.0, "warm_start": 0.0, "gradients": 0.0, "solver": 0.0,
                               "subset_training": 0.0, "training": seconds, "total": seconds},
                       n_selections=0, selections=[], mean_gradient_error=None,
                       epochs_trained=len(history), subset_size=len(y_train),
                       full_epoch_equivalents=float(epochs))
-    record.update(test_accuracy=accuracy, fit_seconds=float(seconds), wall_seconds=float(wall),
+    record.update(**scores, fit_seconds=float(seconds), wall_seconds=float(wall),
                   cpu_seconds=float(cpu), energy_kwh=energy,
                   learning_rates=[float(lr) for lr in history[:, LR_EVENT]])
     return record
@@ -178,9 +182,8 @@ def train_run(spec, cfg, data):
 
 def _diverged(record, exc, y_test, seconds):
     """The record of a run whose training diverged: the error's message under ``diverged``,
-    the accuracy of a constant prediction (the most frequent test label) and the seconds
-    until the error."""
-    record.update(diverged=str(exc), test_accuracy=float(np.bincount(y_test).max() / len(y_test)),
+    the scores of a constant prediction and the seconds until the error."""
+    record.update(diverged=str(exc), **constant_scores(y_test),
                   fit_seconds=seconds, timing={"total": seconds}, n_selections=None,
                   selections=[], mean_gradient_error=None, epochs_trained=None,
                   full_epoch_equivalents=None, energy_kwh=None, learning_rates=[])
@@ -226,9 +229,11 @@ def warm_up(cfg, data):
     """One untimed epoch of a small net on a few rows, so that no run's wall-clock pays
     the process's one-time costs (lazy initialization of torch kernels, CUDA context)."""
     X_train, y_train = data[0][:4 * cfg.batch_size], data[1][:4 * cfg.batch_size]
-    n_classes = len(np.unique(data[1]))
-    net = make_net(cfg.model, module_kwargs(cfg.model, data[0], n_classes), 1, cfg.batch_size,
-                   cfg.lr, cfg.device)
+    regression = is_regression(data[1])
+    net = make_net(cfg.model, module_kwargs(cfg.model, data[0], n_outputs(data[1])), 1,
+                   cfg.batch_size, cfg.lr, cfg.device, regression=regression)
+    if regression:
+        y_train = y_train.reshape(len(y_train), -1)
     with torch.random.fork_rng(devices=[]):
         net.fit(X_train, y_train)
         net.predict(X_train)
@@ -353,7 +358,8 @@ def execute(cfg, specs, data, runs_dir, executor=None):
             records[spec.run_id] = record
             label = labels[spec.run_id]
             _log(f"{label}: diverged ({record['diverged']})" if record.get("diverged") else
-                 f"{label}: accuracy {record['test_accuracy']:.4f}, "
+                 f"{label}: {'R2' if 'test_r2' in record else 'accuracy'} "
+                 f"{score_of(record):.4f}, "
                  f"{record['fit_seconds']:.2f} s", bar)
             if bar is not None:
                 bar.set_postfix_str(label.split("] ", 1)[1])

@@ -16,7 +16,7 @@ def check_last_layer(G, y, device, dtype):
     ``device`` (labels as long), and the labels as an ndarray.  ``y`` may be
     ``None`` (the labels the gradients were computed with are used); when
     given it must be those labels, since each row's gradient depends on its
-    label.
+    label (a regressor's: its targets; its rows are one group, labels 0).
     """
     if len(G) < 1:
         raise ValueError("G (last-layer gradients) must have at least one row.")
@@ -24,13 +24,21 @@ def check_last_layer(G, y, device, dtype):
         if getattr(G, name).ndim != 2 or len(getattr(G, name)) != len(G):
             raise ValueError(f"G.{name} must be 2-D with one row per example; got shape "
                              f"{tuple(getattr(G, name).shape)}.")
+    target = None if G.target is None else check_finite(
+        G.target.detach().to(device=device, dtype=dtype), "G.target (regression targets)")
     ll = LastLayer(*(check_finite(getattr(G, name).detach().to(device=device, dtype=dtype),
                                    f"G.{name} (last-layer gradients)")
-                     for name in ("E", "Hb", "Z")), G.y.to(device=device, dtype=torch.long))
+                     for name in ("E", "Hb", "Z")), G.y.to(device=device, dtype=torch.long),
+                   target, G.loss)
     labels = ll.y.cpu().numpy()
     if y is not None:
         y = np.asarray(y)
-        if y.shape != labels.shape or not np.array_equal(y, labels):
+        if G.loss is not None:  # a regressor's: y must be its targets
+            given = G.target.detach().cpu().numpy()
+            if y.size != given.size or not np.allclose(y.reshape(given.shape), given):
+                raise ValueError("y must be the targets the last-layer gradients were "
+                                 "computed with (or None to use them).")
+        elif y.shape != labels.shape or not np.array_equal(y, labels):
             raise ValueError("y must be the labels the last-layer gradients were computed "
                              "with (or None to use them).")
     return ll, labels

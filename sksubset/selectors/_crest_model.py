@@ -35,20 +35,27 @@ import torch
 __all__ = ["QuadraticModel", "RunState", "features"]
 
 
-def features(Z, y):
-    """``softmax(z) - onehot(y)`` in float64: CREST's gradient features."""
-    P = torch.softmax(Z.to(torch.float64), dim=1)
+def features(ll):
+    """CREST's gradient features of a :class:`~sksubset.gradients.LastLayer`, in float64:
+    ``(P, softmax(z) - onehot(y))`` for a classifier's, ``(None, E)`` (``E = dl/dyhat``)
+    for a regressor's."""
+    if ll.loss is not None:
+        return None, ll.E.to(torch.float64)
+    P = torch.softmax(ll.Z.to(torch.float64), dim=1)
     F = P.clone()
-    F[torch.arange(len(y), device=F.device), y] -= 1.0
+    F[torch.arange(len(ll.y), device=F.device), ll.y] -= 1.0
     return P, F
 
 
 @dataclass
 class QuadraticModel:
-    """Second-order model of the mean cross-entropy on fixed rows, in the last layer.
+    """Second-order model of the mean loss on fixed rows, in the last layer.
 
     ``predict(theta) = loss0 + g . d + d^T H d / 2`` with ``d = theta - theta0``
-    (gradient layout of :mod:`sksubset.gradients`).
+    (gradient layout of :mod:`sksubset.gradients`).  The loss is the
+    cross-entropy, or a regressor's loss, whose Hessian in the outputs is
+    diagonal, ``S`` (``d^2 l / dyhat_c^2``: ``2 / d`` for the squared loss):
+    the last-layer Hessian is then ``sum_i diag(S_i) (x) [1, h_i][1, h_i]^T``.
     """
 
     loss0: float
@@ -58,19 +65,26 @@ class QuadraticModel:
     Hb: torch.Tensor | None           # [1, h] (n, H + 1) ("full")
     theta0: torch.Tensor | None
     shape: tuple
+    S: torch.Tensor | None = None     # a regressor's output curvature (n, d) ("full")
 
     @classmethod
     def fit(cls, ll, theta0, curvature):
-        P, F = features(ll.Z, ll.y)
+        P, F = features(ll)
         Hb = ll.Hb.to(torch.float64)
         n = len(ll)
         loss0 = float(ll.losses().to(torch.float64).mean())
         grad = (F.T @ Hb).reshape(-1) / n
         full = curvature == "full"
-        diag = None if full else ((P - P * P).T @ (Hb * Hb)).reshape(-1) / n
+        S = None if P is not None else ll.loss.curvature(ll.Z.to(torch.float64), ll.target)
+        if full:
+            diag = None
+        elif S is None:
+            diag = ((P - P * P).T @ (Hb * Hb)).reshape(-1) / n
+        else:
+            diag = (S.T @ (Hb * Hb)).reshape(-1) / n
         theta0 = None if theta0 is None else theta0.detach().to(Hb.device, torch.float64).clone()
         return cls(loss0, grad, diag, P if full else None, Hb if full else None, theta0,
-                   (P.shape[1], Hb.shape[1]))
+                   (F.shape[1], Hb.shape[1]), S if full else None)
 
     def predict(self, theta):
         """Predicted mean loss at last-layer parameters ``theta`` (``None``: at ``theta0``)."""
@@ -81,8 +95,11 @@ class QuadraticModel:
             quad = float(d * d @ self.diag)
         else:
             U = self.Hb @ d.reshape(self.shape).T           # change of each row's logits
-            PU = (self.P * U).sum(1)
-            quad = float(((self.P * U * U).sum(1) - PU * PU).mean())
+            if self.S is not None:  # a regressor's: diagonal in the outputs
+                quad = float((self.S * U * U).sum(1).mean())
+            else:
+                PU = (self.P * U).sum(1)
+                quad = float(((self.P * U * U).sum(1) - PU * PU).mean())
         return self.loss0 + float(d @ self.grad) + 0.5 * quad
 
 

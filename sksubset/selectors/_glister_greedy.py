@@ -20,12 +20,15 @@ def _softmax(Z):
     return e / e.sum(1, keepdim=True)
 
 
-def relinearizing_greedy(E, Hb, Ev, Hbv, Zv, k, *, eta, update_every, optimizer, epsilon, rng):
+def relinearizing_greedy(E, Hb, Ev, Hbv, Zv, k, *, eta, update_every, optimizer, epsilon, rng,
+                         gradient_at=None):
     """GLISTER with exact last-layer re-linearization (see the module docstring).
 
     ``E, Hb``: factors of the candidates' gradients; ``Ev, Hbv, Zv``: the
-    validation examples' loss-gradients, ``[1, h]`` and logits.  Returns the
-    picks (local indices) and their gains.
+    validation examples' loss-gradients, ``[1, h]`` and logits (outputs).
+    ``gradient_at``: the validation loss-gradients at other outputs ``Z`` (a
+    regressor's loss); ``None``: cross-entropy's, ``Ev + softmax(Z) -
+    softmax(Zv)``.  Returns the picks (local indices) and their gains.
     """
     nv = len(Ev)
     P0 = _softmax(Zv)
@@ -38,7 +41,8 @@ def relinearizing_greedy(E, Hb, Ev, Hbv, Zv, k, *, eta, update_every, optimizer,
         # the last layer moves by -eta * E[new]^T Hb[new]; apply it to the logits
         # as a low-rank product, (Hbv Hb[new]^T) E[new]
         state["Z"] = state["Z"] - eta * (Hbv @ Hb[new].T) @ E[new]
-        Ev_new = Ev + _softmax(state["Z"]) - P0
+        Ev_new = (Ev + _softmax(state["Z"]) - P0 if gradient_at is None
+                  else gradient_at(state["Z"]))
         state["M"] = Ev_new.T @ Hbv / nv
 
     picks, gains = greedy_picks(len(E), k, score, update, update_every=update_every,
@@ -55,7 +59,11 @@ def warn_if_uninformative(gains):
                       UserWarning, stacklevel=3)
 
 
-def valid_loss(Z, Hbv, yv, E, Hb, eta):
-    """Mean validation cross-entropy at logits ``Z + Delta [1, h]`` for the full step."""
+def valid_loss(Z, Hbv, yv, E, Hb, eta, losses=None):
+    """Mean validation loss at outputs ``Z + Delta [1, h]`` for the full step: cross-entropy,
+    or ``losses(Z)`` (per example) when given."""
     step = -eta * (E.T @ Hb)
-    return float(torch.nn.functional.cross_entropy((Z + Hbv @ step.T).double(), yv))
+    Z = (Z + Hbv @ step.T).double()
+    if losses is not None:
+        return float(losses(Z).mean())
+    return float(torch.nn.functional.cross_entropy(Z, yv))

@@ -6,12 +6,13 @@ One problem per group of rows (a class, or all rows), solved together by
 
 import math
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import torch
 
 from .._utils.budget import split_budget
-from ..gradients import LastLayer, class_gradients, gradient_sum
+from ..gradients import class_gradients, gradient_sum
 from ..omp import DenseAtoms, OuterProductAtoms, omp_batched
 from ._rows import group_rows
 
@@ -125,7 +126,11 @@ def fit_factored(ll, groups, full_targets, ks, opts, per_gradient):
     # overflow the solver's products; the weights are unchanged
     scale, full_targets, opts = _rescaled(ll.Hb, full_targets, opts)
     if scale != 1.0:
-        subs = [LastLayer(sub.E, sub.Hb * scale, sub.Z, sub.y) for sub in subs]
+        subs = [replace(sub, Hb=sub.Hb * scale) for sub in subs]
+    if per_gradient and ll.loss is not None:
+        raise ValueError("per_gradient=True matches each class's gradient on its own output "
+                         "unit; a regressor's gradients have no classes. Use "
+                         "per_gradient=False.")
     if per_gradient:
         targets = [t[int(sub.y[0]) * H1:(int(sub.y[0]) + 1) * H1]
                    for sub, t in zip(subs, full_targets)]

@@ -8,7 +8,8 @@ contract of :mod:`sksubset.selectors._base`:
    of the ground set (stratified by class, about 1% of the data each) and from
    each extract a coreset of one mini-batch by *facility location* on cheap
    last-layer gradient features, the rows of ``softmax(z) - onehot(y)``
-   (``C`` numbers per example), maximized greedily, per class.  Each medoid is
+   (``C`` numbers per example; a regressor's ``e = dl/dyhat``, one number per
+   output), maximized greedily, per class.  Each medoid is
    weighted by the number of random-subset points it serves.  The union of the coresets (about
    ``budget`` examples, as many coresets as it takes) is the selection.
 2. **Quadratic model and adaptive trigger.**  At selection time a quadratic
@@ -121,7 +122,8 @@ class CrestSelector(BaseSelector):
         last-layer Hessian (the paper models the loss with a Hessian
         diagonal), or the whole last-layer block (exact second-order Taylor
         model in the last layer).  Both are computed in closed form from the
-        softmax probabilities and ``[1, h]``.
+        softmax probabilities (a regressor's: its loss's second derivative in
+        the outputs, ``2 / d`` for the squared loss) and ``[1, h]``.
     drop_learned : bool, default=True
         Exclude learned examples from future random subsets.  The paper's
         CREST includes this step (its abstract: CREST "identifies and excludes
@@ -277,7 +279,7 @@ class CrestSelector(BaseSelector):
         device = self._device(G)
         if isinstance(G, LastLayer):
             ll, y = check_last_layer(G, y, device, torch.float64)
-            Gt, (n, d) = features(ll.Z, ll.y)[1], ll.shape
+            Gt, (n, d) = features(ll)[1], ll.shape
         else:
             Gt = check_matrix(G, device, torch.float64)
             n, d = Gt.shape
@@ -339,7 +341,7 @@ class CrestSelector(BaseSelector):
         self._finite(float(losses.mean()), f"epoch {context.epoch} (selection)")
         n_check = check_rows(m, self.check_fraction, n)
         model = QuadraticModel.fit(ll[:n_check], context.last_layer_params(), self.curvature)
-        _, F = features(ll.Z, ll.y)
+        _, F = features(ll)
         indices, weights, pos = self._coresets(F, y, subsets, sizes, self._device(ll.Z), n)
 
         # last-layer gradient error of the weighted coresets against their random subsets

@@ -30,7 +30,10 @@ of validation example ``v`` become ``z_v + Delta [1, h_v]`` and::
 
 (``e_v`` the loss-gradient of the net's criterion at ``theta``; the correction
 is exact for cross-entropy, with or without label smoothing, and ignores
-class weights).  This costs ``O((n_val + n) C H)`` per re-linearization.
+class weights).  For a regressor, ``e_v(theta_S)`` is its loss's gradient at
+the moved outputs, in closed form (``2 (yhat_v - y_v) / d`` for the squared
+loss), and the validation loss is the net's own.  This costs ``O((n_val + n) C H)``
+per re-linearization.
 
 ``update_every`` re-linearizes after that many picks (the picks in between
 are the next best of the same gains, CORDS's "RGreedy" with ``k /
@@ -343,10 +346,19 @@ class GlisterSelector(BaseSelector):
                 src = (Ev, Hbv, Zv) if vr is not None else (cast(ll.E), cast(ll.Hb), cast(ll.Z))
                 vt = torch.as_tensor(vr if vr is not None else r, device=dev)
                 ev, hv, zv = (s[vt] for s in src)
+                rows = (valid if vr is not None else ll)[vt]
             else:
                 ev, hv, zv = Ev, Hbv, Zv
+                rows = valid
+            gradient_at = None  # cross-entropy's correction of E, in the greedy
+            if rows.loss is not None:  # a regressor's loss, in closed form
+                target = cast(rows.target)
+
+                def gradient_at(Z, loss=rows.loss, target=target):
+                    return loss.gradient(Z, target)
+
             p, g = relinearizing_greedy(E[rt], Hb[rt], ev, hv, zv, kc, eta=self.eta,
-                                         **self._greedy_kwargs(rng))
+                                         gradient_at=gradient_at, **self._greedy_kwargs(rng))
             idx.append(r[p])
             gains.append(g)
         return np.concatenate(idx).astype(np.int64), np.concatenate(gains)
@@ -381,6 +393,8 @@ class GlisterSelector(BaseSelector):
         Zv, Hbv, yv = cast(valid.Z), cast(valid.Hb), valid.y.to(dev)
         it = torch.as_tensor(indices, device=dev)
         info = {"validation": source,
-                "valid_loss": float(torch.nn.functional.cross_entropy(Zv.double(), yv)),
-                "valid_loss_after_step": valid_loss(Zv, Hbv, yv, E[it], Hb[it], self.eta)}
+                "valid_loss": (float(torch.nn.functional.cross_entropy(Zv.double(), yv))
+                               if valid.loss is None else float(valid.losses(Zv.double()).mean())),
+                "valid_loss_after_step": valid_loss(Zv, Hbv, yv, E[it], Hb[it], self.eta,
+                                                    None if valid.loss is None else valid.losses)}
         return Selection(indices, np.full(len(indices), len(ll) / len(indices)), info)
