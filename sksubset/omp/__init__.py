@@ -91,10 +91,10 @@ def omp_batched(A, b, n_nonzero, *, valid=None, lam=0.5, tol=1e-10, positive=Tru
         Atoms added per greedy step (generalized OMP: the ``per_step`` free
         atoms of highest score at once, so that one pass over the atoms serves
         them all); 1 is the exact greedy search.  ``"auto"``: each problem's
-        own, from its budget ``k``: ``clip(k // 16, 1, 16)`` atoms a step, so
-        that every budget is still chosen over at least ``min(k, 16)`` greedy
-        steps (``AUTO_MIN_STEPS`` and ``AUTO_MAX_PER_STEP`` of
-        :mod:`sksubset.omp._options`); 16 a step from ``k = 256`` on.  With
+        own, from its budget ``k``: ``max(k // 16, 1)`` atoms a step, so that
+        every budget is chosen over 16 to 31 greedy steps (``k`` steps below
+        16; ``AUTO_MIN_STEPS`` of :mod:`sksubset.omp._options`), whatever its
+        size: the number of steps does not grow with the budget.  With
         ``criterion="correlation"`` and ``lam > 0`` the search grows a
         Cholesky factor of the support's Gram matrix instead of an orthonormal
         basis (:mod:`sksubset.omp._cholesky`): the same atoms, at a fraction

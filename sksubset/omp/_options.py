@@ -3,25 +3,24 @@
 from dataclasses import dataclass
 from numbers import Integral
 
-__all__ = ["AUTO_MAX_PER_STEP", "AUTO_MIN_STEPS", "CRITERIA", "SearchOptions", "atoms_per_step",
+__all__ = ["AUTO_MIN_STEPS", "CRITERIA", "SearchOptions", "atoms_per_step",
            "check_per_step"]
 
 #: The rules for choosing the next atom (see :mod:`sksubset.omp`).
 CRITERIA = ("gain", "correlation")
 
-#: ``per_step="auto"``: the fewest greedy steps a problem's budget is chosen over (a budget
-#: below it is chosen one atom a step, the exact search)
+#: ``per_step="auto"``: the greedy steps a problem's budget is chosen over (a budget below it is
+#: chosen one atom a step, the exact search)
 AUTO_MIN_STEPS = 16
-#: ``per_step="auto"``: the most atoms a step (reached at budgets of ``16 * 16 = 256``)
-AUTO_MAX_PER_STEP = 16
 
 
 def atoms_per_step(per_step, ks):
-    """Atoms a step of each problem: ``per_step`` for all, or with ``"auto"`` each budget
-    ``k`` chosen over at least ``min(k, AUTO_MIN_STEPS)`` steps, ``clip(k //
-    AUTO_MIN_STEPS, 1, AUTO_MAX_PER_STEP)`` atoms a step."""
+    """Atoms a step of each problem: ``per_step`` for all, or with ``"auto"`` ``max(k //
+    AUTO_MIN_STEPS, 1)`` for a budget ``k``: chosen over ``AUTO_MIN_STEPS`` to ``2 *
+    AUTO_MIN_STEPS - 1`` greedy steps (``k`` steps below that), so that the solver's steps do not
+    grow with the budget."""
     if per_step == "auto":
-        return [min(max(int(k) // AUTO_MIN_STEPS, 1), AUTO_MAX_PER_STEP) for k in ks]
+        return [max(int(k) // AUTO_MIN_STEPS, 1) for k in ks]
     return [int(per_step)] * len(ks)
 
 

@@ -121,9 +121,9 @@ class GradMatchSelector(BaseSelector):
         greedy search.  ``criterion="correlation", per_step=16`` trades a
         slightly larger gradient error for a much faster solve
         (``docs/benchmarks.md``, section 1).  ``"auto"``: each problem (class)
-        its own, from its budget ``k``: ``clip(k // 16, 1, 16)``, so that a
-        class's rows are still chosen over at least ``min(k, 16)`` greedy
-        steps (16 a step from 256 rows a class on; one a step below 32).
+        its own, from its budget ``k``: ``max(k // 16, 1)``, so that a class's
+        rows are chosen over 16 to 31 greedy steps whatever their number (one
+        a step below 32 rows; 37 a step for 600).
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where to solve; ``"auto"`` is where ``G`` lives (CPU for numpy).
     dtype : {"float32", "float64"}, default="float32"
