@@ -48,28 +48,32 @@ _CALLBACK = "sksubset_schedule"
 def default_selector():
     """The selector of ``selector=None`` (and of ``"gradmatch"``), for both estimators.
 
-    Per-class GRAD-MATCH solved with the correlation rule, atoms a step set
-    from each class's budget (see :class:`~sksubset.SubsetTrainingClassifier`);
-    a regressor's rows form one group.
+    Per-class GRAD-MATCH over a pool of three times the budget that cycles
+    through the data, solved with the correlation rule, atoms a step set from
+    each class's budget (see :class:`~sksubset.SubsetTrainingClassifier`); a
+    regressor's rows form one group.
 
     Returns
     -------
     GradMatchSelector
-        A new instance: ``GradMatchSelector(criterion="correlation", per_step="auto")``.
+        A new instance: ``GradMatchSelector(pool_factor=3, sampling="cycle",
+        criterion="correlation", per_step="auto")``.
     """
-    return GradMatchSelector(criterion="correlation", per_step="auto")
+    return GradMatchSelector(pool_factor=3, sampling="cycle", criterion="correlation",
+                             per_step="auto")
 
 
 _PARAMETERS = """\
 selector : selector instance, str or None, default=None
     How subsets are chosen.  ``None`` (or ``"gradmatch"``):
-    ``GradMatchSelector(criterion="correlation", per_step="auto")``,
-    per-class GRAD-MATCH whose OMP adds atoms by the correlation rule,
-    ``clip(k // 16, 1, 16)`` a step for a class budget of ``k`` (16 from
-    256 examples a class on, as measured on Fashion-MNIST; one a step on
-    small budgets, where 16 a step would pick a class's whole budget at
-    once), for examples and mini-batches alike; ``docs/benchmarks.md``
-    ("The classifier's defaults") compares it with the exact search.  A
+    ``GradMatchSelector(pool_factor=3, sampling="cycle",
+    criterion="correlation", per_step="auto")``, per-class GRAD-MATCH
+    whose round examines a pool of three times the budget, drawn so that
+    successive pools cycle through the data, and whose OMP adds atoms by the
+    correlation rule, ``max(k // 16, 1)`` a step for a class budget of
+    ``k``; with ``R=5`` the best configuration measured on two data sets at
+    5%, 10% and 30% (``docs/benchmarks.md``, "Defaults chosen by
+    measurement"), for examples and mini-batches alike.  A
     regressor has no classes: its rows form one group, for every selector
     (``per_class`` changes nothing).  The other names of
     :data:`sksubset.selectors.STRATEGIES` are shorthands for their selector
@@ -84,9 +88,10 @@ budget : float in (0, 1] or int >= 1, default=0.1
     (as for the selectors: ``1`` is one example, ``1.0`` all of them; an
     int is also the resource of ``HalvingGridSearchCV(...,
     resource="budget")``).
-R : int >= 1, default=20
+R : int >= 1, default=5
     Reselect every ``R`` subset epochs (adaptive selectors decide
-    themselves).
+    themselves).  The papers' 20 reselected too rarely to come out ahead of
+    plain shorter training in our measurements (``docs/benchmarks.md``).
 kappa : float in [0, 1], default=0.5
     Warm-start fraction of the epoch budget (0: no warm start).
 per_batch : bool, default=False
@@ -189,7 +194,7 @@ class BaseSubsetTraining(MetaEstimatorMixin, BaseEstimator):
     #: whether the estimator's net is a regressor (its loss, targets and hold-out)
     _regression = False
 
-    def __init__(self, net, selector=None, budget=0.1, R=20, kappa=0.5, per_batch=False,
+    def __init__(self, net, selector=None, budget=0.1, R=5, kappa=0.5, per_batch=False,
                  weighting="batch", valid_size=None, random_state=None, verbose=1):
         self.net = net
         self.selector = selector

@@ -30,15 +30,17 @@ from sksubset.experiments.models import MLP
 #: name -> (selector, kappa, weighting)
 CONFIGS = {
     "default": (None, 0.5, "batch"),
-    "per_step=16": (GradMatchSelector(criterion="correlation", per_step=16), 0.5, "batch"),
-    "exact": (GradMatchSelector(), 0.5, "batch"),
-    "pool_factor=3": (GradMatchSelector(criterion="correlation", per_step="auto", pool_factor=3,
-                                        sampling="cycle"), 0.5, "batch"),
+    "default, weighting=none": (None, 0.5, "none"),
+    "pool_factor=None": (GradMatchSelector(criterion="correlation", per_step="auto"), 0.5,
+                         "batch"),
+    "pool_factor=None, weighting=none": (
+        GradMatchSelector(criterion="correlation", per_step="auto"), 0.5, "none"),
     "pool_factor=3, independent": (GradMatchSelector(criterion="correlation", per_step="auto",
                                                      pool_factor=3), 0.5, "batch"),
     "pool_factor=5": (GradMatchSelector(criterion="correlation", per_step="auto", pool_factor=5,
                                         sampling="cycle"), 0.5, "batch"),
-    "default, weighting=none": (None, 0.5, "none"),
+    "per_step=16": (GradMatchSelector(criterion="correlation", per_step=16), 0.5, "batch"),
+    "exact": (GradMatchSelector(), 0.5, "batch"),
     "random": ("random", 0.0, "batch"),
     "random-warm": ("random", 0.5, "batch"),
 }

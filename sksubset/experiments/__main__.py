@@ -99,7 +99,8 @@ def build_parser():
     p.add_argument("--epochs", type=_positive_int, default=None, metavar="T",
                    help="epoch budget T (default per dataset, see below)")
     p.add_argument("--R", type=_positive_int, default=None,
-                   help="reselect every R subset epochs (default: 20; 1 for random-rs2)")
+                   help="reselect every R subset epochs (default: the estimators' default, 5; "
+                        "1 for random-rs2)")
     p.add_argument("--kappa", type=float, default=0.5,
                    help="warm-start fraction of the -warm strategies (default: 0.5)")
     p.add_argument("--seeds", type=_positive_int, default=3,

@@ -63,7 +63,7 @@ default="digits"
     epochs : int, optional
         Epoch budget ``T`` (default per dataset, :data:`DATASET_DEFAULTS`).
     R : int, optional
-        Reselection interval of the subset strategies (default 20; 1 for
+        Reselection interval of the subset strategies (default: the estimators', 5; 1 for
         ``random-rs2``).
     kappa : float, default=0.5
         Warm-start fraction of the ``-warm`` strategies.

@@ -27,8 +27,9 @@ A *strategy name* maps to a training configuration (:func:`parse_strategy`):
 """
 
 from dataclasses import dataclass
+from inspect import signature
 
-from ..classifier import default_selector
+from .._estimator import BaseSubsetTraining, default_selector
 from ..selectors import STRATEGIES, get_selector
 
 __all__ = ["Strategy", "parse_strategy", "make_selector", "strategy_R", "FULL_KINDS",
@@ -37,8 +38,8 @@ __all__ = ["Strategy", "parse_strategy", "make_selector", "strategy_R", "FULL_KI
 #: the strategies that train on all the data
 FULL_KINDS = ("full", "full-earlystop", "full-frontier")
 
-#: reselection interval of the subset strategies when none is given
-DEFAULT_R = 20
+#: reselection interval of the subset strategies when none is given: the estimators' default
+DEFAULT_R = signature(BaseSubsetTraining).parameters["R"].default
 #: reselection interval of RS2 when none is given: every epoch
 DEFAULT_R_RS2 = 1
 
