@@ -147,18 +147,24 @@ def test_gradmatch_gradients_match_far_better_than_random(digits):
 
 # -- the selector ---------------------------------------------------------------------
 #: the documented default of selector=None and "gradmatch"
-DEFAULT = dict(criterion="correlation", per_step="auto", per_class=True)
+DEFAULT = dict(criterion="correlation", per_step="auto", per_class=True, pool_factor=3,
+               sampling="cycle")
 
 
 def _spy(monkeypatch, cls=GradMatchSelector):
-    """Record (selector parameters, gradients, labels, result) of every round of ``cls``."""
+    """Record (selector parameters, gradients, labels, result, candidates) of every round of
+    ``cls``: the candidates are the rows the round asked factors of (its pool)."""
     seen = []
     original = cls.select
 
     def select(self, context):
+        asked, train_fn = [], context.train_fn
+        context.train_fn = lambda idx: asked.append(idx) or train_fn(idx)
         result = original(self, context)
+        context.train_fn = train_fn
         ll = context.train()
-        seen.append((self.get_params(), sample_gradients(ll.E, ll.Hb), context.y, result))
+        pool = np.arange(len(context.y)) if not asked or asked[0] is None else asked[0]
+        seen.append((self.get_params(), sample_gradients(ll.E, ll.Hb), context.y, result, pool))
         return result
 
     monkeypatch.setattr(cls, "select", select)
@@ -175,12 +181,17 @@ def test_the_default_is_the_documented_gradmatch(small, monkeypatch, per_batch):
     clf = SubsetTrainingClassifier(make_net(), budget=0.2, R=2, per_batch=per_batch,
                                    random_state=0, verbose=0).fit(X, y)
     assert len(seen) == len(clf.selection_history_) > 0
-    params, G, y_pool, result = seen[-1]
+    params, G, y_all, result, pool = seen[-1]
     assert params == GradMatchSelector(**DEFAULT).get_params()
-    if not per_batch:  # the same selection as the standalone selector on the same gradients
-        ref = GradMatchSelector(budget=clf.subset_size_, **DEFAULT).fit(G, y_pool)
-        np.testing.assert_array_equal(np.sort(ref.indices_), np.sort(result.indices))
-        np.testing.assert_allclose(ref.weights_[np.argsort(ref.indices_)],
+    assert len(pool) == 3 * clf.subset_size_  # a pool of three times the budget
+    assert set(result.indices) <= set(pool)
+    if not per_batch:  # the standalone selector on the pool, each class's sum scaled up
+        G, y_pool = G[pool], y_all[pool]
+        target = torch.stack([G[y_pool == c].sum(0) for c in np.unique(y_pool)]) * (
+            len(y_all) / len(pool))
+        ref = GradMatchSelector(budget=clf.subset_size_, **DEFAULT).fit(G, y_pool, target=target)
+        np.testing.assert_array_equal(np.sort(pool[ref.indices_]), np.sort(result.indices))
+        np.testing.assert_allclose(ref.weights_[np.argsort(pool[ref.indices_])],
                                    result.weights[np.argsort(result.indices)], rtol=1e-4)
 
 

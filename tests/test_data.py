@@ -10,10 +10,13 @@ from skorch.helper import SliceDataset
 from torch import nn
 from torch.utils.data import Dataset
 
-from sksubset import SubsetTrainingClassifier
+from sksubset import GradMatchSelector, SubsetTrainingClassifier
 from sksubset.data import SelectionView, dataset_labels, read_training_data
 
 pytestmark = pytest.mark.usefixtures("one_thread")
+
+#: the default selector with every example a candidate each round (no pool)
+EVERY = GradMatchSelector(criterion="correlation", per_step="auto")
 
 
 class Digits(Dataset):
@@ -96,8 +99,8 @@ def test_transform_runs_on_the_subset_every_epoch(digits):
     ds = Digits(X, y, transform=counting)
     epochs, n = 5, len(y)
     net = make_net(max_epochs=epochs, iterator_train__shuffle=True)
-    clf = SubsetTrainingClassifier(net, budget=0.2, R=100, kappa=0.0, random_state=0,
-                                   verbose=0).fit(ds)
+    clf = SubsetTrainingClassifier(net, selector=EVERY, budget=0.2, R=100, kappa=0.0,
+                                   random_state=0, verbose=0).fit(ds)
     (record,) = clf.selection_history_
     k = clf.subset_size_
     # one probe of the first item, fit's check of the module on the first two, one selection
@@ -116,8 +119,8 @@ def test_transform_runs_on_the_subset_every_epoch(digits):
 def test_selection_reads_the_clean_view(digits):
     X, y = digits
     train, clean = Digits(X, y, transform=lambda x: x + 0.1 * torch.randn_like(x)), Digits(X, y)
-    clf = SubsetTrainingClassifier(make_net(max_epochs=3), budget=0.2, R=100, kappa=0.0,
-                                   valid_size=30, random_state=0, verbose=0)
+    clf = SubsetTrainingClassifier(make_net(max_epochs=3), selector=EVERY, budget=0.2, R=100,
+                                   kappa=0.0, valid_size=30, random_state=0, verbose=0)
     clf.fit(SelectionView(train, clean))
     n_pool, k = len(y) - 30, clf.subset_size_
     # selection: the pool, then the hold-out (through clean); skorch's validation: clean too

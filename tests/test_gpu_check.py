@@ -92,7 +92,8 @@ def test_the_benchmarks_page_gives_the_device_command():
 
 
 def test_the_best_gradmatch_variant_builds_its_selector():
-    """The Fashion-MNIST part's GRAD-MATCH: per class, a pool of three times the budget, cycling, the fast solver."""
+    """The Fashion-MNIST part's GRAD-MATCH: per class, a pool of three times the budget,
+    cycling, the fast solver."""
     sel = make_selector(parse_strategy("gradmatch-pc-warm"), gpu_check.BEST_GRADMATCH)
     p = sel.get_params()
     assert (p["per_class"], p["per_gradient"], p["pool_factor"], p["sampling"]) == (

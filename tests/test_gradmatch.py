@@ -552,7 +552,6 @@ def test_pools_are_drawn_regardless_of_the_free_rows(sampling):
     from sksubset.selectors import SelectionContext
 
     y, ll = random_last_layer([100, 60, 40], H=5, seed=23)
-    n = 200
 
     def pools(free, rounds=3, seed=4):
         seen = []
@@ -576,9 +575,12 @@ def test_pools_are_drawn_regardless_of_the_free_rows(sampling):
     for free in (np.empty(0), np.arange(3, 200, 9), np.arange(0, 200, 2)):
         for a, b in zip(default, pools(free)):
             np.testing.assert_array_equal(a, b)
-    if sampling == "independent":
-        np.testing.assert_array_equal(
-            default[0], np.sort(np.random.RandomState(4).choice(n, 50, replace=False)))
+    if sampling == "independent":  # each class's share, 5 times its budget (5, 3 and 2)
+        rng = np.random.RandomState(4)
+        groups = [np.flatnonzero(y == c) for c in range(3)]
+        expected = [g[np.sort(rng.choice(len(g), m, replace=False))]
+                    for g, m in zip(groups, (25, 15, 10))]
+        np.testing.assert_array_equal(default[0], np.sort(np.concatenate(expected)))
     else:  # the pools cycle through the data
         assert len(np.unique(np.concatenate(default))) == 150
 

@@ -64,4 +64,4 @@ def test_the_stream_follows_the_run():
     np.testing.assert_array_equal(np.sort(np.concatenate(first)), np.arange(12))
     again = [cyclic_draw(owner, _ctx(12, 3), 12, 4)]  # a new run with the same seed
     np.testing.assert_array_equal(again[0], first[0])
-    assert len(cyclic_draw(owner, ctx, 8, 4)) == 4 and owner._cyclic_sampler.n == 8
+    assert len(cyclic_draw(owner, ctx, 8, 4)) == 4 and owner._cyclic_samplers[0].n == 8

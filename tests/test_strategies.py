@@ -119,8 +119,8 @@ def test_full_training_has_no_selector():
 def test_rs2_reselects_every_epoch_unless_R_is_given():
     cfg = ExperimentConfig(dataset="digits", budgets=(0.1,), R=None,
                            strategies=("random-rs2", "random")).resolved()
-    assert [strategy_R(cfg, parse_strategy(n)) for n in cfg.strategies] == [1, 20]
-    assert [s.settings["R"] for s in plan_runs(cfg, 1257) if s.seed == 0] == [1, 20]
+    assert [strategy_R(cfg, parse_strategy(n)) for n in cfg.strategies] == [1, 5]
+    assert [s.settings["R"] for s in plan_runs(cfg, 1257) if s.seed == 0] == [1, 5]
     cfg = ExperimentConfig(dataset="digits", budgets=(0.1,), R=5,
                            strategies=("random-rs2", "random")).resolved()
     assert {s.settings["R"] for s in plan_runs(cfg, 1257)} == {5}

@@ -21,6 +21,9 @@ from sksubset._training._harvest import Harvest
 from sksubset.data import SelectionView
 from sksubset.gradients import LastLayer, find_last_linear, last_layer_gradients
 
+#: the default selector with every example a candidate each round (no pool)
+EVERY = GradMatchSelector(criterion="correlation", per_step="auto")
+
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
@@ -130,16 +133,16 @@ def test_harvested_factors_equal_a_forward_pass_of_a_frozen_net(small, options):
 
 def test_first_round_after_a_warm_start_makes_no_forward_pass(small):
     X, y = small
-    clf = SubsetTrainingClassifier(make_net(max_epochs=10), budget=0.2, R=2, random_state=0,
-                                   verbose=0).fit(X, y)
+    clf = SubsetTrainingClassifier(make_net(max_epochs=10), selector=EVERY, budget=0.2, R=2,
+                                   random_state=0, verbose=0).fit(X, y)
     first, *later = clf.selection_history_
     assert (first["n_harvested"], first["n_forward"]) == (400, 0)
     for prev, rec in zip(clf.selection_history_, later):  # the last subset's rows are free
         assert rec["n_harvested"] == len(np.unique(prev["indices"]))
         assert rec["n_harvested"] + rec["n_forward"] == 400
     # without a warm start nothing was trained before the first round
-    clf = SubsetTrainingClassifier(make_net(max_epochs=10), budget=0.2, R=2, kappa=0.0,
-                                   random_state=0, verbose=0).fit(X, y)
+    clf = SubsetTrainingClassifier(make_net(max_epochs=10), selector=EVERY, budget=0.2, R=2,
+                                   kappa=0.0, random_state=0, verbose=0).fit(X, y)
     first = clf.selection_history_[0]
     assert (first["n_harvested"], first["n_forward"]) == (0, 400)
 
@@ -271,6 +274,6 @@ def test_a_selection_view_is_not_harvested(small):
     """Selecting on other inputs than training's (clean ones): every round a forward pass."""
     X, y = small
     view = SelectionView(Transformed(X, y, transform=lambda x: x + 0.01), Transformed(X, y))
-    clf = SubsetTrainingClassifier(make_net(max_epochs=10), budget=0.2, R=2, random_state=0,
-                                   verbose=0).fit(view, None)
+    clf = SubsetTrainingClassifier(make_net(max_epochs=10), selector=EVERY, budget=0.2, R=2,
+                                   random_state=0, verbose=0).fit(view, None)
     assert [(r["n_harvested"], r["n_forward"]) for r in clf.selection_history_] == [(0, 400)] * 3

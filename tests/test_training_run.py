@@ -19,12 +19,15 @@ from skorch import NeuralNetClassifier
 from skorch.callbacks import LRScheduler
 from torch import nn
 
-from sksubset import SubsetTrainingClassifier
+from sksubset import GradMatchSelector, SubsetTrainingClassifier
 from sksubset._training._skorch import SubsetSchedule
 from sksubset.exceptions import DivergenceError
 from sksubset.experiments.datasets import load_dataset
 from sksubset.experiments.models import make_net as make_runner_net
 from sksubset.experiments.models import module_kwargs
+
+#: the default selector with every example a candidate each round (no pool)
+EVERY = GradMatchSelector(criterion="correlation", per_step="auto")
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -250,7 +253,7 @@ def test_non_finite_logits_at_a_selection_stop_fit(small, after, kappa, where, r
     the 320 rows not trained since the last round."""
     X, y = small
     net = make_net(module=InfInEval, module__after=after, max_epochs=10, lr=0.01)
-    clf = SubsetTrainingClassifier(net, budget=0.2, R=2, kappa=kappa, verbose=0)
+    clf = SubsetTrainingClassifier(net, selector=EVERY, budget=0.2, R=2, kappa=kappa, verbose=0)
     with pytest.raises(DivergenceError, match=re.escape(where) + r": at its selection, The net's "
                                               rf"logits are NaN or infinite for {rows} of {rows}"):
         clf.fit(X, y)

@@ -86,7 +86,8 @@ DEVICE_COMMAND = (
     "python3 examples/benchmarks/gpu_check.py --device cuda --data-dir _carry/fashion-mnist "
     "--out /tmp/gpu_check --archive $OUT/gpu_check.tar.gz 2>&1 | tee $OUT/console.log")
 #: the selector parameters of the best GRAD-MATCH variant of the CPU experiment (with
-#: ``gradmatch-pc-warm``, R = 5): a pool of three times the budget cycling through the data, the fast solver
+#: ``gradmatch-pc-warm``, R = 5): a pool of three times the budget cycling through the data,
+#: the fast solver
 BEST_GRADMATCH = {"pool_factor": 3.0, "sampling": "cycle", "criterion": "correlation",
                   "per_step": 16}
 #: goals, each reported as reached or not: OMP speedup over CORDS and ratio to the k-matvec

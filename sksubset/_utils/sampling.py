@@ -56,14 +56,18 @@ class CyclicSampler:
         return np.sort(np.concatenate([rest, head])).astype(np.int64)
 
 
-def cyclic_draw(owner, context, n, k):
-    """``k`` indices of ``range(n)`` from ``owner``'s sampler for the current training run.
+def cyclic_draw(owner, context, n, k, key=0):
+    """``k`` indices of ``range(n)`` from ``owner``'s sampler ``key`` for the current run.
 
-    The sampler lives on ``owner`` (a selector) and is tied to the run's
-    generator ``context.rng``: a new run (a new generator) or a ground set of
-    another size starts a new stream, so the same seed gives the same rounds.
+    The samplers live on ``owner`` (a selector), one per ``key`` (one per class
+    for pools drawn class by class), and are tied to the run's generator
+    ``context.rng``: a new run (a new generator) or a ground set of another
+    size starts a new stream, so the same seed gives the same rounds.
     """
-    sampler = getattr(owner, "_cyclic_sampler", None)
-    if sampler is None or sampler.rng is not context.rng or sampler.n != n:
-        sampler = owner._cyclic_sampler = CyclicSampler(n, context.rng)
+    samplers = getattr(owner, "_cyclic_samplers", None)
+    if samplers is None or any(s.rng is not context.rng for s in samplers.values()):
+        samplers = owner._cyclic_samplers = {}
+    sampler = samplers.get(key)
+    if sampler is None or sampler.n != n:
+        sampler = samplers[key] = CyclicSampler(n, context.rng)
     return sampler.draw(k)

@@ -92,14 +92,16 @@ def relative_error(G_sel, weights, target):
 def group_targets(ll, groups, valid, scale, per_class):
     """The full-gradient target of each group of rows of ``ll``.
 
-    The group's gradient sum times ``scale``; with held-out data ``valid``
+    The group's gradient sum times ``scale`` (one for all groups, or one a
+    group); with held-out data ``valid``
     (a :class:`LastLayer`), its gradient sum (of the group's class with
     ``per_class``) rescaled to the group's size instead, a class that
     ``valid`` lacks keeping its own training gradient.
     """
     yv = None if valid is None else valid.y.cpu().numpy()
+    scales = scale if isinstance(scale, (list, tuple)) else [scale] * len(groups)
     out = []
-    for g in groups:
+    for g, scale in zip(groups, scales):
         src, src_scale = ll[torch.as_tensor(g, device=ll.E.device)], scale
         if valid is not None:
             vr = np.flatnonzero(yv == int(ll.y[g[0]])) if per_class else np.arange(len(yv))

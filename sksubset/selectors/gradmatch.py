@@ -314,14 +314,17 @@ class GradMatchSelector(BaseSelector):
         """
         self._check_options()
         n_all, k = context.n_samples, context.budget
-        m = n_all if self.pool_factor is None else min(n_all, int(round(self.pool_factor * k)))
-        pool = self._pool(context, n_all, m) if m < n_all else None
+        by_class = self.per_class and not context.per_batch
+        groups = ([np.flatnonzero(context.y == c) for c in range(context.n_classes)]
+                  if by_class else [np.arange(n_all)])
+        ks = split_budget(k, [len(g) for g in groups]).tolist()
+        pool, counts = self._pool(context, groups, ks)
         ll = context.train(pool)
         y = context.y if pool is None else context.y[pool]
-        scale = n_all / len(ll)  # pool sums -> ground-set estimates
         valid = context.valid()
         info = {} if pool is None else {"pool_size": len(ll)}
         if context.per_batch:
+            scale = n_all / len(ll)  # pool sums -> ground-set estimates
             batches = random_batches(len(ll), context.batch_size, context.rng)
             Gb = batch_gradients(ll.E, ll.Hb, batches)
             b = (Gb.sum(0) * scale if valid is None
@@ -332,27 +335,42 @@ class GradMatchSelector(BaseSelector):
             local, weights = expand_batches(batches, idx[0], w[0])
             info.update(gradient_error=err, omp_rounds=rounds, n_batches=len(idx[0]))
         else:
-            local, weights, info_solve = self._select_examples(ll, y, valid, k, scale,
-                                                               context.n_classes)
+            keep = [i for i, m in enumerate(counts) if m]
+            rows = ([groups[i] for i in keep] if pool is None else
+                    [np.flatnonzero(y == i) for i in keep] if by_class else [np.arange(len(y))])
+            scales = [len(groups[i]) / counts[i] for i in keep]  # pool sums -> class sums
+            local, weights, info_solve = self._select_examples(ll, rows, valid,
+                                                               [ks[i] for i in keep], scales)
             info.update(info_solve)
         indices = local if pool is None else pool[local]
         return Selection(indices.astype(np.int64), weights, info)
 
-    def _pool(self, context, n, m):
-        """``m`` candidate rows of a round, sorted, drawn as ``sampling`` says (``"cycle"``:
-        the run's stream of permutations, :mod:`sksubset._utils.sampling`).  The rows among
+    def _pool(self, context, groups, ks):
+        """The candidate rows of a round (``None``: every row) and their number in each group:
+        ``pool_factor`` times each group's budget (a class's with ``per_class``, so that every
+        class keeps its share and its slots), drawn as ``sampling`` says (``"cycle"``: a
+        stream of permutations of each group, :mod:`sksubset._utils.sampling`).  The rows among
         them trained since the last round (``context.free``) cost no forward pass."""
-        if self.sampling == "cycle":
-            return cyclic_draw(self, context, n, m)
-        return np.sort(context.rng.choice(n, m, replace=False))
+        sizes = [len(g) for g in groups]
+        if self.pool_factor is None:
+            return None, sizes
+        counts = [min(n, max(kg, int(round(self.pool_factor * kg)))) for n, kg in zip(sizes, ks)]
+        if counts == sizes:
+            return None, sizes
+        parts = []
+        for key, (g, m) in enumerate(zip(groups, counts)):
+            if m:
+                drawn = (cyclic_draw(self, context, len(g), m, key=key)
+                         if self.sampling == "cycle"
+                         else np.sort(context.rng.choice(len(g), m, replace=False)))
+                parts.append(g[drawn])
+        return np.sort(np.concatenate(parts)), counts
 
-    def _select_examples(self, ll, y, valid, k, scale, n_classes):
-        """Per-example GRAD-MATCH (global or per class) on the factors of ``ll``."""
-        groups = ([np.flatnonzero(y == c) for c in range(n_classes)] if self.per_class
-                  else [np.arange(len(ll))])
-        groups = [g for g in groups if len(g)]
-        full_targets = group_targets(ll, groups, valid, scale, self.per_class)
-        ks = split_budget(k, [len(g) for g in groups]).tolist()
+    def _select_examples(self, ll, groups, valid, ks, scales):
+        """Per-example GRAD-MATCH on the factors of ``ll``: one problem per group of its rows
+        (a class's with ``per_class``), of budget ``ks[i]``, matching the group's gradient
+        sum times ``scales[i]``."""
+        full_targets = group_targets(ll, groups, valid, scales, self.per_class)
         local, weights, err, rounds = fit_factored(ll, groups, full_targets, ks, self._opts,
                                                     self.per_gradient)
         return local, weights, {"gradient_error": err, "omp_rounds": rounds}

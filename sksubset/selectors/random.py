@@ -148,7 +148,7 @@ class RandomSelector(BaseSelector):
         if self.sampling == "independent":
             return Selection(self._draw(n, k, context.rng), weights, {})
         indices = cyclic_draw(self, context, n, k)
-        return Selection(indices, weights, {"cycle": self._cyclic_sampler.cycles})
+        return Selection(indices, weights, {"cycle": self._cyclic_samplers[0].cycles})
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
