@@ -38,44 +38,53 @@ from ._utils.budget import BUDGET_CONSTRAINTS, resolve_budget
 from .data import Examples, prediction_input, read_training_data
 from .distributed import processes_of
 from .schedule import make_schedule
-from .selectors import STRATEGIES, BaseSelector, GradMatchSelector, get_selector
+from .selectors import STRATEGIES, BaseSelector, GradMatchSelector, RandomSelector, get_selector
 
 __all__ = ["BaseSubsetTraining", "default_selector"]
 
 _CALLBACK = "sksubset_schedule"
 
 
-def default_selector():
-    """The selector of ``selector=None`` (and of ``"gradmatch"``), for both estimators.
+def default_selector(regression=False):
+    """The selector of ``selector=None``: the classifier's, or with ``regression`` the regressor's.
 
-    Per-class GRAD-MATCH over a pool of three times the budget that cycles
-    through the data, solved with the correlation rule, atoms a step set from
-    each class's budget (see :class:`~sksubset.SubsetTrainingClassifier`); a
-    regressor's rows form one group.
+    The classifier's (also ``"gradmatch"`` for both estimators): per-class
+    GRAD-MATCH over a pool of three times the budget, drawn class by class
+    and cycling through the data, solved with the correlation rule, atoms a
+    step set from each class's budget (see
+    :class:`~sksubset.SubsetTrainingClassifier`).  The regressor's: random
+    subsets (RANDOM-WARM with the default ``kappa``), because on the
+    regression set measured GRAD-MATCH lost to them at every budget, at many
+    times their cost (``docs/benchmarks.md``, section 11).
 
     Returns
     -------
-    GradMatchSelector
+    BaseSelector
         A new instance: ``GradMatchSelector(pool_factor=3, sampling="cycle",
-        criterion="correlation", per_step="auto")``.
+        criterion="correlation", per_step="auto")``, or ``RandomSelector()``.
     """
+    if regression:
+        return RandomSelector()
     return GradMatchSelector(pool_factor=3, sampling="cycle", criterion="correlation",
                              per_step="auto")
 
 
 _PARAMETERS = """\
 selector : selector instance, str or None, default=None
-    How subsets are chosen.  ``None`` (or ``"gradmatch"``):
-    ``GradMatchSelector(pool_factor=3, sampling="cycle",
+    How subsets are chosen.  ``None``: for the classifier (and ``"gradmatch"``
+    for both estimators) ``GradMatchSelector(pool_factor=3, sampling="cycle",
     criterion="correlation", per_step="auto")``, per-class GRAD-MATCH
-    whose round examines a pool of three times the budget, drawn so that
-    successive pools cycle through the data, and whose OMP adds atoms by the
-    correlation rule, ``max(k // 16, 1)`` a step for a class budget of
-    ``k``; with ``R=5`` the best configuration measured on two data sets at
-    5%, 10% and 30% (``docs/benchmarks.md``, "Defaults chosen by
-    measurement"), for examples and mini-batches alike.  A
-    regressor has no classes: its rows form one group, for every selector
-    (``per_class`` changes nothing).  The other names of
+    whose round examines a pool of three times each class's budget, drawn so
+    that successive pools cycle through the data, and whose OMP adds atoms
+    by the correlation rule, ``max(k // 16, 1)`` a step for a class budget
+    of ``k``; with ``R=5`` the best configuration measured on two data sets
+    at 5%, 10% and 30% (``docs/benchmarks.md``, "Defaults chosen by
+    measurement"), for examples and mini-batches alike.  For the regressor
+    ``RandomSelector()``: on the regression set measured, random subsets
+    after the warm start (RANDOM-WARM) beat GRAD-MATCH at every budget
+    (``docs/benchmarks.md``, section 11).  A regressor has no classes: its
+    rows form one group, for every selector (``per_class`` changes
+    nothing).  The other names of
     :data:`sksubset.selectors.STRATEGIES` are shorthands for their selector
     with its defaults (``"random"`` is ``RandomSelector()``).  An instance
     is cloned for each fit; its parameters are searchable as
@@ -240,7 +249,7 @@ class BaseSubsetTraining(MetaEstimatorMixin, BaseEstimator):
         if isinstance(self.selector, BaseSelector):
             return clone(self.selector)
         if self.selector is None or self.selector == "gradmatch":
-            return default_selector()
+            return default_selector(self._regression and self.selector is None)
         return get_selector(self.selector)()
 
     def _read(self, X, y):

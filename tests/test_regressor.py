@@ -64,7 +64,7 @@ def _fit(X, y, **kwargs):
 
 # -- every selector ---------------------------------------------------------------------
 @pytest.mark.parametrize("selector,extra", [
-    (None, {}), (None, {"per_batch": True}), (None, {"valid_size": 0.2}),
+    ("gradmatch", {}), ("gradmatch", {"per_batch": True}), ("gradmatch", {"valid_size": 0.2}),
     (CraigSelector(), {}), (CraigSelector(), {"per_batch": True}),
     (GlisterSelector(), {}), (GlisterSelector(), {"valid_size": 0.2}),
     (CrestSelector(subset_fraction=0.1), {}), (RandomSelector(), {}),
@@ -82,9 +82,21 @@ def test_every_selector_trains_a_regressor(diabetes, selector, extra):
             assert np.isfinite(record["gradient_error"])
 
 
+def test_the_default_selector_is_random_gradmatch_by_name():
+    """selector=None is RandomSelector() for a regressor (measured: docs/benchmarks.md section
+    11); "gradmatch" is the classifier's default GRAD-MATCH."""
+    from sksubset.classifier import default_selector
+    reg = SubsetTrainingRegressor(make_net(), verbose=0)
+    assert type(reg._make_selector()) is RandomSelector
+    assert reg._make_selector().get_params() == RandomSelector().get_params()
+    reg.set_params(selector="gradmatch")
+    assert reg._make_selector().get_params() == default_selector().get_params()
+    assert default_selector(regression=True).get_params() == RandomSelector().get_params()
+
+
 def test_gradmatch_rounds_read_the_harvest_and_match_the_gradient(diabetes):
     X, y = diabetes
-    reg = _fit(X, y, budget=0.2, R=1)
+    reg = _fit(X, y, selector="gradmatch", budget=0.2, R=1)
     # the default pool of 3 x 32 rows, all trained in the warm start's last epoch
     assert reg.selection_history_[0]["n_harvested"] == 3 * reg.subset_size_ == 96
     assert reg.selection_history_[0]["n_forward"] == 0

@@ -93,7 +93,7 @@ def parse_strategy(name):
     return Strategy(name, "subset", selector, per_batch, per_class, per_gradient, warm, rs2)
 
 
-def make_selector(strategy, params=None):
+def make_selector(strategy, params=None, regression=False):
     """The selector instance of a subset strategy.
 
     ========================  =========================================================
@@ -122,6 +122,9 @@ def make_selector(strategy, params=None):
         CRAIG, ``per_class`` of GLISTER), which ``params`` override; the
         per-example GRAD-MATCH solver (``criterion``, ``per_step``) is then
         the class's own unless ``params`` name it.
+    regression : bool, default=False
+        For a regressor: the ``default`` strategy is then the regressor's
+        default selector (:func:`sksubset.classifier.default_selector`).
 
     Returns
     -------
@@ -132,7 +135,7 @@ def make_selector(strategy, params=None):
     if strategy.kind != "subset":
         raise ValueError(f"{strategy.name!r} trains on all the data: it has no selector.")
     if strategy.name == "default":
-        return default_selector().set_params(**(params or {}))
+        return default_selector(regression).set_params(**(params or {}))
     kwargs = dict(_SETTINGS.get(strategy.selector, {}))
     if strategy.selector == "gradmatch":
         kwargs.update(per_class=strategy.per_class, per_gradient=strategy.per_gradient)
