@@ -185,10 +185,10 @@ def test_the_default_is_the_documented_gradmatch(small, monkeypatch, per_batch):
     assert params == GradMatchSelector(**DEFAULT).get_params()
     assert len(pool) == 3 * clf.subset_size_  # a pool of three times the budget
     assert set(result.indices) <= set(pool)
-    if not per_batch:  # the standalone selector on the pool, each class's sum scaled up
+    if not per_batch:  # the standalone selector on the pool
         G, y_pool = G[pool], y_all[pool]
-        target = torch.stack([G[y_pool == c].sum(0) for c in np.unique(y_pool)]) * (
-            len(y_all) / len(pool))
+        target = torch.stack([G[y_pool == c].sum(0) * ((y_all == c).sum() / (y_pool == c).sum())
+                              for c in np.unique(y_pool)])  # each class's pool sum scaled up
         ref = GradMatchSelector(budget=clf.subset_size_, **DEFAULT).fit(G, y_pool, target=target)
         np.testing.assert_array_equal(np.sort(pool[ref.indices_]), np.sort(result.indices))
         np.testing.assert_allclose(ref.weights_[np.argsort(pool[ref.indices_])],

@@ -19,6 +19,7 @@ import glob
 import json
 import math
 import os
+import warnings
 from collections import defaultdict
 
 import numpy as np
@@ -62,17 +63,23 @@ def table(out, budget=0.1):
              "selection share | − frontier, selection free (pp) | − frontier, read in log E (pp) |",
              "|---|---|---|---|---|---|---|---|---|"]
     for name, rows in sorted(by.items()):
-        acc, cost, fr, share, free, fr_log = (np.array(c) for c in zip(*rows))
+        lines.append(_row(name, *(np.array(c) for c in zip(*rows))))
+    return "\n".join(lines)
+
+
+def _row(name, acc, cost, fr, share, free, fr_log):
+    """One table row; a run whose cost lies outside the frontier's ``E`` reads as nan."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the mean of no readings: nan
         diff = acc - fr
         ok = ~np.isnan(diff)
         p = (wilcoxon(diff[ok], alternative="greater").pvalue
              if ok.sum() > 1 and np.any(diff[ok]) else float("nan"))
-        lines.append(f"| {name} | {100 * acc.mean():.2f} ± {100 * acc.std(ddof=1):.2f} | "
-                     f"{cost.mean():.2f} | {100 * np.nanmean(diff):+.2f} | "
-                     f"{int((diff[ok] > 0).sum())}/{int(ok.sum())} | {p:.3f} | "
-                     f"{100 * share.mean():.1f}% | {100 * np.nanmean(acc - free):+.2f} | "
-                     f"{100 * np.nanmean(acc - fr_log):+.2f} |")
-    return "\n".join(lines)
+        return (f"| {name} | {100 * acc.mean():.2f} ± {100 * acc.std(ddof=1):.2f} | "
+                f"{cost.mean():.2f} | {100 * np.nanmean(diff):+.2f} | "
+                f"{int((diff[ok] > 0).sum())}/{int(ok.sum())} | {p:.3f} | "
+                f"{100 * share.mean():.1f}% | {100 * np.nanmean(acc - free):+.2f} | "
+                f"{100 * np.nanmean(acc - fr_log):+.2f} |")
 
 
 def main(argv=None):

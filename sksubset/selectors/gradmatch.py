@@ -99,7 +99,10 @@ class GradMatchSelector(BaseSelector):
         budget each round (at most the whole training data), as CREST draws
         random subsets; the forward pass and the solver then cost the pool's
         size, and the pool's gradient, scaled to the whole, stands in for the
-        training gradient.  ``None``: every training example is a candidate.
+        training gradient.  With ``per_class`` (per example) each class's pool
+        is ``pool_factor`` times its budget, drawn from its own rows, so that
+        every class keeps its share and its slots.  ``None``: every training
+        example is a candidate.
         Rows of the pool trained since the last round cost no forward pass
         (``context.free``, see :class:`~sksubset.SubsetTrainingClassifier`);
         the pool is drawn regardless of them (measured: pools that took them
