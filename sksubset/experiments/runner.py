@@ -133,8 +133,8 @@ def train_run(spec, cfg, data):
                        lr_schedule=cfg.lr_schedule, regression=regression)
         clf = (SubsetTrainingRegressor if regression else SubsetTrainingClassifier)(
             net, selector=make_selector(strategy, cfg.selector_params, regression),
-            budget=spec.budget,
-            R=strategy_R(cfg, strategy), kappa=cfg.kappa if strategy.warm else 0.0,
+            budget=spec.budget, R=strategy_R(cfg, strategy),
+            kappa=cfg.kappa if strategy.warm else 0.0,
             per_batch=strategy.per_batch, weighting=cfg.weighting, valid_size=cfg.valid_size,
             random_state=spec.seed, verbose=0)
         t0, c0 = time.perf_counter(), time.process_time()

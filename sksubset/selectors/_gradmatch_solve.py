@@ -122,6 +122,10 @@ def fit_factored(ll, groups, full_targets, ks, opts, per_gradient):
     with ``per_gradient``).  Returns rows of ``ll``, weights, the relative
     error against the sum of the full targets and the solver's rounds.
     """
+    if per_gradient and ll.loss is not None:
+        raise ValueError("per_gradient=True matches each class's gradient on its own output "
+                         "unit; a regressor's gradients have no classes. Use "
+                         "per_gradient=False.")
     subs = [ll[torch.as_tensor(g, device=ll.E.device)] for g in groups]
     H1 = ll.Hb.shape[1]
     # gradients are linear in Hb: scale it (and the targets) where its magnitude would
@@ -129,10 +133,6 @@ def fit_factored(ll, groups, full_targets, ks, opts, per_gradient):
     scale, full_targets, opts = _rescaled(ll.Hb, full_targets, opts)
     if scale != 1.0:
         subs = [replace(sub, Hb=sub.Hb * scale) for sub in subs]
-    if per_gradient and ll.loss is not None:
-        raise ValueError("per_gradient=True matches each class's gradient on its own output "
-                         "unit; a regressor's gradients have no classes. Use "
-                         "per_gradient=False.")
     if per_gradient:
         targets = [t[int(sub.y[0]) * H1:(int(sub.y[0]) + 1) * H1]
                    for sub, t in zip(subs, full_targets)]

@@ -339,8 +339,12 @@ class GradMatchSelector(BaseSelector):
             info.update(gradient_error=err, omp_rounds=rounds, n_batches=len(idx[0]))
         else:
             keep = [i for i, m in enumerate(counts) if m]
-            rows = ([groups[i] for i in keep] if pool is None else
-                    [np.flatnonzero(y == i) for i in keep] if by_class else [np.arange(len(y))])
+            if pool is None:
+                rows = [groups[i] for i in keep]
+            elif by_class:  # each class's rows of the pool
+                rows = [np.flatnonzero(y == i) for i in keep]
+            else:
+                rows = [np.arange(len(y))]
             scales = [len(groups[i]) / counts[i] for i in keep]  # pool sums -> class sums
             local, weights, info_solve = self._select_examples(ll, rows, valid,
                                                                [ks[i] for i in keep], scales)
