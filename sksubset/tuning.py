@@ -102,14 +102,14 @@ def full_data_estimator(estimator, params=None):
         A fitted ``GridSearchCV``, ``RandomizedSearchCV``,
         ``HalvingGridSearchCV`` or ``HalvingRandomSearchCV`` (or another
         search with ``estimator``, ``cv_results_`` and ``best_params_``)
-        whose estimator holds a :class:`~sksubset.SubsetTrainingClassifier`:
-        the classifier itself, a Pipeline ending in one, a meta-estimator
-        around one.  Its ``estimator`` is cloned and given
-        ``best_params_`` (the resource of a halving search over ``budget``
-        included, which the full-data ``budget`` then replaces).  Or such
-        an estimator itself, for example to build the full-data search that
-        a search on subsets is compared with:
-        ``GridSearchCV(full_data_estimator(clf), grid)``.
+        whose estimator holds a :class:`~sksubset.SubsetTrainingClassifier`
+        or :class:`~sksubset.SubsetTrainingRegressor`: the estimator itself,
+        a Pipeline ending in one, a meta-estimator around one.  Its
+        ``estimator`` is cloned and given ``best_params_`` (the resource
+        of a halving search over ``budget`` included, which the full-data
+        ``budget`` then replaces).  Or such an estimator itself, for
+        example to build the full-data search that a search on subsets is
+        compared with: ``GridSearchCV(full_data_estimator(clf), grid)``.
     params : dict or None, default=None
         The parameters to set instead of the search's ``best_params_`` (for
         another candidate, ``search.cv_results_["params"][i]``, or for a
@@ -126,7 +126,8 @@ def full_data_estimator(estimator, params=None):
     ------
     TypeError
         When the search's estimator (or ``estimator``) holds no
-        :class:`~sksubset.SubsetTrainingClassifier`: there is nothing trained
+        :class:`~sksubset.SubsetTrainingClassifier` or
+        :class:`~sksubset.SubsetTrainingRegressor`: there is nothing trained
         on subsets to train on all the data.
     ValueError
         When a search is not fitted, or chose no configuration and
@@ -162,9 +163,9 @@ def full_data_estimator(estimator, params=None):
     if not _subset_trainers(base):
         raise TypeError(
             f"The estimator ({type(base).__name__}) holds no SubsetTrainingClassifier or "
-            "SubsetTrainingRegressor: there "
-            "is nothing trained on subsets to train on all the data. Pass a search over a "
-            "subset-training estimator, a Pipeline ending in one, or such an estimator.")
+            "SubsetTrainingRegressor: there is nothing trained on subsets to train on all the "
+            "data. Pass a search over a subset-training estimator, a Pipeline ending in one, or "
+            "such an estimator.")
     full = clone(base)
     if params:
         try:  # cloned as a search's refit does: the search's own parameter objects stay as they are
