@@ -1,4 +1,5 @@
-"""The two table scripts of examples/benchmarks/ that measure the default against its baselines."""
+"""The table scripts of examples/benchmarks/: the default against its baselines, and tuning on
+subsets."""
 
 import json
 import pathlib
@@ -11,6 +12,7 @@ BENCH = pathlib.Path(__file__).parents[1] / "examples" / "benchmarks"
 sys.path.insert(0, str(BENCH))
 import digits_constant_lr  # noqa: E402
 import frontier_in_epochs  # noqa: E402
+import tuning_on_subsets  # noqa: E402
 
 
 def _write(runs, i, **record):
@@ -66,3 +68,36 @@ def test_digits_constant_rate_runs_and_tabulates(tmp_path):
     digits_constant_lr.main(["--seeds", "2", "--configs", "default", "--out", str(tmp_path)])
     assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 4  # finished runs skipped
     assert np.isfinite([r["cpu_seconds"] for r in records]).all()
+
+
+def test_tuning_summary_scores_each_search_against_the_reference(tmp_path):
+    """Kendall's tau over the grid and within a hyperparameter, same choices, the choice's
+    accuracy against the reference's, speedups; a diverged choice off the plot's scale."""
+    grid = {"net__lr": [0.01, 0.1], "net__optimizer__weight_decay": [0.0, 1e-3]}
+    best = {"net__lr": 0.01, "net__optimizer__weight_decay": 1e-3}
+    records = []
+    for seed in range(2):
+        records.append({"seed": seed, "search": tuning_on_subsets.REFERENCE, "cpu_seconds": 100.0,
+                        "scores": [0.7, 0.9, 0.2, 0.1], "chosen": best, "test_accuracy": 0.90,
+                        "refit_cpu_seconds": 20.0})
+        # seed 0 ranks the learning rate right and the weight decay reversed; seed 1 ranks
+        # the rate reversed and chooses lr 0.1, which diverges on all the data
+        records.append({"seed": seed, "search": "sub", "cpu_seconds": 10.0 * (1 + seed),
+                        "scores": [0.8, 0.6, 0.2, 0.3] if seed == 0 else [0.1, 0.2, 0.3, 0.9],
+                        "chosen": (best if seed == 0 else
+                                   {"net__lr": 0.1, "net__optimizer__weight_decay": 1e-3}),
+                        "test_accuracy": 0.90 if seed == 0 else 0.10,
+                        "refit_cpu_seconds": 20.0})
+    table, choices, rows = tuning_on_subsets.summarize(records, grid, [0, 1])
+    cells = [c.strip() for c in table.splitlines()[3].strip("|").split("|")]
+    assert cells[0] == "sub"
+    assert cells[2] == "7.5 ± 3.5x"  # 100/10 and 100/20
+    assert cells[3] == "3.5 ± 0.7x"  # 120/30 and 120/40
+    assert cells[5] == "0.00 ± 1.41"  # tau lr: +1 on seed 0, -1 on seed 1
+    assert cells[6] == "-0.50 ± 0.71"  # tau wd: -1 (reversed at either rate), then 0
+    assert cells[7] == "1/2"
+    assert cells[9] == "-40.00 ± 56.57 (worst -80.00)"
+    assert "lr=0.1, wd=0.001" in choices
+    assert rows[1][0] == "sub" and rows[1][3] == [0.0, -80.0]
+    tuning_on_subsets.plot(rows, "title", str(tmp_path / "tuning.png"))
+    assert (tmp_path / "tuning.png").stat().st_size > 0
