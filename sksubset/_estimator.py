@@ -11,6 +11,8 @@ docstring's ``%(parameters)s``, ``%(raises)s`` and ``%(attributes)s`` lines are 
 here.
 """
 
+import contextlib
+import threading
 import time
 from numbers import Integral, Real
 
@@ -43,6 +45,9 @@ from .selectors import STRATEGIES, BaseSelector, GradMatchSelector, RandomSelect
 __all__ = ["BaseSubsetTraining", "default_selector"]
 
 _CALLBACK = "sksubset_schedule"
+#: held by a seeded fit: fits in threads of one process share torch's global generator, so a
+#: seeded one trains alone (reentrant: a fit inside a fit, in the same thread, goes on)
+_SEEDED_FITS = threading.RLock()
 
 
 def default_selector(regression=False):
@@ -134,7 +139,9 @@ random_state : int, RandomState instance or None, default=None
     value gives the same run on the same device, in any process.  A
     module given to the net as an instance is re-initialized for that
     (each layer's ``reset_parameters()``); with ``None`` it starts from
-    the weights it has.
+    the weights it has.  Seeded fits in threads of one process (a threaded
+    search, a Dask worker with several threads) take turns, since they
+    share torch's global generator.
 verbose : int, default=1
     Progress bar over the epochs, showing the phase (``warm``, ``select``,
     ``subset``).  0: never.  1: where a person watches, that is when
@@ -286,7 +293,9 @@ class BaseSubsetTraining(MetaEstimatorMixin, BaseEstimator):
         rng = processes_of(self.net).shared_random_state(check_random_state(self.random_state))
         seed = rng.randint(2**31 - 1)
         devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
-        with torch.random.fork_rng(devices=devices, enabled=self.random_state is not None):
+        seeded = self.random_state is not None
+        with (_SEEDED_FITS if seeded else contextlib.nullcontext()), \
+                torch.random.fork_rng(devices=devices, enabled=seeded):
             torch.manual_seed(seed)
             self._fit(Examples(rows, y), y, selector, rng, t_start)
         return self

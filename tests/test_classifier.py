@@ -6,6 +6,7 @@ test_training_run.py.
 
 import pickle
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -295,6 +296,23 @@ def test_grid_search_over_R_kappa_and_net_lr(small):
     assert len(search.cv_results_["params"]) == 8
     assert search.best_estimator_.net_.lr in (0.05, 0.1)
     assert search.score(X, y) > 0.3
+
+
+def test_seeded_fits_in_threads_train_as_alone(digits):
+    """Fits in threads of one process (a threaded search, a Dask worker with several threads)
+    share torch's global generator: each seeded fit still trains as it does alone."""
+    X, y = digits
+    net = make_net(max_epochs=6, iterator_train__shuffle=True)  # each epoch draws an order
+    clfs = [SubsetTrainingClassifier(net, budget=0.2, R=2, random_state=seed, verbose=0)
+            for seed in range(4)]
+    alone = [clone(clf).fit(X, y) for clf in clfs]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda clf: clone(clf).fit(X, y), clfs))
+    for a, b in zip(alone, together):
+        assert np.array_equal(a.selection_history_[-1]["indices"],
+                              b.selection_history_[-1]["indices"])
+        for p, q in zip(a.net_.module_.parameters(), b.net_.module_.parameters()):
+            assert torch.equal(p, q)
 
 
 def test_pickle_round_trip(small):
