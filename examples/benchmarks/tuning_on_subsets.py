@@ -271,14 +271,14 @@ def plot(rows, title, path):
         inside = d >= FLOOR
         axes[1].scatter(np.full(inside.sum(), speed), d[inside], marker=marker, color=color,
                         s=30, alpha=0.8)
-        if not inside.all():
+        if inside.all():
+            axes[1].plot([speed / 1.06, speed * 1.06], [d.mean()] * 2, color=color, lw=1.5)
+        else:
             axes[1].scatter(speed, FLOOR + 0.1, marker="v", color=color, s=40)
             axes[1].annotate(", ".join(f"{v:.0f}" for v in d[~inside]), (speed, FLOOR + 0.1),
                              fontsize=7, color=color, xytext=(-4, 8 + 10 * n_below),
                              textcoords="offset points", ha="right")
             n_below += 1
-        if inside.all():
-            axes[1].plot([speed / 1.06, speed * 1.06], [d.mean()] * 2, color=color, lw=1.5)
     for ax, ylabel in ((axes[0], "Kendall's tau against the full-data ranking"),
                        (axes[1], "test accuracy of its choice − reference's (points)")):
         ax.set_xscale("log")
