@@ -1,15 +1,16 @@
 """Read the runner's records in full-data epochs, so that a drifting machine speed cancels.
 
 On a machine whose speed drifts during a long experiment, seconds measured an hour apart do not
-compare.  This script gives each subset run's cost in its own full-data epochs (its CPU time
+compare. This script gives each subset run's cost in its own full-data epochs (its CPU time
 divided by that of one of its own warm-start epochs; a run without warm start borrows those of
-the RANDOM-WARM run of its seed), reads the frontier (full training with its schedule compressed
-to ``E`` epochs) at that cost by linear interpolation between its ``E``, seed by seed, and prints
-a Markdown table: accuracy, cost, the difference with the frontier (seeds above it, one-sided
-Wilcoxon p), the selection share, the difference with selection counted free, and the difference
-with the frontier read by linear interpolation in ``log E`` instead of ``E``: the frontier is
-concave, so a straight line between two of its ``E`` lies below it, most where it bends (a few
-epochs), and the second reading shows how much that flatters the subset runs.
+the RANDOM-WARM run of its seed, of its own tag where there is one), reads the frontier (full
+training with its schedule compressed to ``E`` epochs) at that cost by linear interpolation
+between its ``E``, seed by seed, and prints a Markdown table: accuracy, cost, the difference
+with the frontier (seeds above it, one-sided Wilcoxon p), the selection share, the difference
+with selection counted free, and the difference with the frontier read by linear interpolation
+in ``log E`` instead of ``E``: the frontier is concave, so a straight line between two of its
+``E`` lies below it, most where it bends (a few epochs), and the second reading shows how much
+that flatters the subset runs.
 
     python examples/benchmarks/frontier_in_epochs.py results/fmnist --budgets 0.05 0.1 0.3
 """
@@ -51,7 +52,10 @@ def table(out, budget=0.1):
              for r in runs if r["timing"].get("warm_start")}
     by = defaultdict(list)
     for r in runs:
-        per_epoch = speed.get((r["seed"], r["strategy"])) or speed.get((r["seed"], "random-warm"))
+        tag = r["strategy"].partition("+")[2]  # a tagged run borrows from its own session's
+        per_epoch = (speed.get((r["seed"], r["strategy"]))
+                     or speed.get((r["seed"], f"random-warm+{tag}"))
+                     or speed.get((r["seed"], "random-warm")))
         if per_epoch is None:
             continue
         cost, t = r["fit_seconds"] / per_epoch, r["timing"]
