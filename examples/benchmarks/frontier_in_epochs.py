@@ -52,7 +52,7 @@ def table(out, budget=0.1):
              for r in runs if r["timing"].get("warm_start")}
     by = defaultdict(list)
     for r in runs:
-        tag = r["strategy"].partition("+")[2]  # a tagged run borrows from its own session's
+        tag = r["strategy"].partition("+")[2]  # runs of one tag were measured together
         per_epoch = (speed.get((r["seed"], r["strategy"]))
                      or speed.get((r["seed"], f"random-warm+{tag}"))
                      or speed.get((r["seed"], "random-warm")))
