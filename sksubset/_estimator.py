@@ -24,6 +24,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch.helper import predefined_split
 
+from ._training._cost import R_MIN, space_rounds
 from ._training._checks import (
     check_module,
     check_selector,
@@ -102,10 +103,20 @@ budget : float in (0, 1] or int >= 1, default=0.1
     (as for the selectors: ``1`` is one example, ``1.0`` all of them; an
     int is also the resource of ``HalvingGridSearchCV(...,
     resource="budget")``).
-R : int >= 1, default=5
+R : int >= 1 or "auto", default="auto"
     Reselect every ``R`` subset epochs (adaptive selectors decide
-    themselves).  The papers' 20 reselected too rarely to come out ahead of
-    plain shorter training in our measurements (``docs/benchmarks.md``).
+    themselves).  ``"auto"``: rounds spaced by what they cost, so that
+    selection takes at most ``selection_share`` of the run, decided before
+    training from shapes (never the clock): every 5 subset epochs (the
+    interval measured best when rounds are cheap) or less often when a
+    round is dear next to a subset epoch; when even one round would take
+    more than the share, the selector's pool shrinks too.  The decision is
+    ``spacing_``.  An int is that interval, whatever it costs (the papers'
+    20 reselected too rarely to come out ahead of plain shorter training in
+    our measurements, ``docs/benchmarks.md``).
+selection_share : float in (0, 1], default=0.05
+    With ``R="auto"``: the share of the run's predicted compute (training
+    plus selection) that selection rounds may take.
 kappa : float in [0, 1], default=0.5
     Warm-start fraction of the epoch budget (0: no warm start).
 per_batch : bool, default=False
@@ -167,6 +178,12 @@ _ATTRIBUTES = """\
 n_features_in_ : int
     Only after a fit on arrays.
 schedule_ : sksubset.schedule.Schedule
+spacing_ : RoundPlan
+    How the rounds were spaced (``R``: the interval used; ``rule``: the
+    user's ``"given"`` interval, ``"share"``, ``"pool"`` when the pool was
+    shrunk too, or ``"unpriced"`` for a selector that predicts no cost;
+    ``pool_factor``; ``round_epochs``, a later round's predicted cost in
+    subset epochs; ``share``, the rounds' predicted share of the run).
 subset_size_ : int
     ``k``, examples per subset epoch.
 selection_history_ : list of dict
@@ -197,7 +214,8 @@ class BaseSubsetTraining(MetaEstimatorMixin, BaseEstimator):
     _parameter_constraints = {
         "selector": [None, StrOptions(set(STRATEGIES)), BaseSelector],
         "budget": BUDGET_CONSTRAINTS,
-        "R": [Interval(Integral, 1, None, closed="left")],
+        "R": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "selection_share": [Interval(Real, 0, 1, closed="right")],
         "kappa": [Interval(Real, 0, 1, closed="both")],
         "per_batch": ["boolean"],
         "weighting": [StrOptions(set(WEIGHTINGS))],
@@ -210,12 +228,14 @@ class BaseSubsetTraining(MetaEstimatorMixin, BaseEstimator):
     #: whether the estimator's net is a regressor (its loss, targets and hold-out)
     _regression = False
 
-    def __init__(self, net, selector=None, budget=0.1, R=5, kappa=0.5, per_batch=False,
-                 weighting="batch", valid_size=None, random_state=None, verbose=1):
+    def __init__(self, net, selector=None, budget=0.1, R="auto", selection_share=0.05, kappa=0.5,
+                 per_batch=False, weighting="batch", valid_size=None, random_state=None,
+                 verbose=1):
         self.net = net
         self.selector = selector
         self.budget = budget
         self.R = R
+        self.selection_share = selection_share
         self.kappa = kappa
         self.per_batch = per_batch
         self.weighting = weighting
@@ -306,8 +326,7 @@ class BaseSubsetTraining(MetaEstimatorMixin, BaseEstimator):
         pool, valid = split(self.valid_size, net.train_split, examples, strata, rng)
         k = resolve_budget(self.budget, len(pool))
         self.subset_size_ = k
-        self.schedule_ = make_schedule(net.max_epochs, k, len(pool), self.R, self.kappa)
-        if self.schedule_.subset_epochs:
+        if make_schedule(net.max_epochs, k, len(pool), R_MIN, self.kappa).subset_epochs:
             warn_if_below_one_batch(k, len(pool), net.batch_size)
         valid = None if valid is None else examples.take(valid).clean()
         if len(pool) < len(y):
@@ -323,6 +342,13 @@ class BaseSubsetTraining(MetaEstimatorMixin, BaseEstimator):
             reseed_module(net)
         check_module(net, examples, *self._n_outputs())
         groups = np.zeros(len(examples), np.int64) if self._regression else None
+        sizes = ([len(examples)] if self._regression
+                 else np.bincount(np.asarray(examples.y), minlength=len(self.classes_)))
+        self.spacing_ = space_rounds(net, examples, selector, k=k, class_sizes=sizes,
+                                     n_valid=0 if valid is None else len(valid),
+                                     kappa=self.kappa, R=self.R, share=self.selection_share,
+                                     per_batch=self.per_batch)
+        self.schedule_ = make_schedule(net.max_epochs, k, len(pool), self.spacing_.R, self.kappa)
         run = SubsetRun(net, SubsetDataset(examples.rows, examples.y), self.schedule_, selector,
                         subset_size=k, pool=pool, valid=valid, rng=rng,
                         n_classes=1 if self._regression else len(self.classes_),

@@ -16,7 +16,7 @@ from skorch.callbacks import LRScheduler
 from torch import nn
 from torch.optim.lr_scheduler import ConstantLR, CosineAnnealingLR
 
-__all__ = ["MLP", "LeNet5", "CNN1D", "ResNet", "ResNet18", "SmallResNet", "MODELS", "DEFAULT_MODEL",
+__all__ = ["MLP", "TabularMLP", "LeNet5", "CNN1D", "ResNet", "ResNet18", "SmallResNet", "MODELS", "DEFAULT_MODEL",
            "module_kwargs", "make_net", "LR_EVENT"]
 
 #: history key under which the learning rate of every epoch is recorded
@@ -46,6 +46,13 @@ class MLP(nn.Module):
 
     def forward(self, X):
         return self.net(X.flatten(1))
+
+
+class TabularMLP(MLP):
+    """The :class:`MLP` with two hidden layers of 256 units, for tabular data (``"mlp-256x2"``)."""
+
+    def __init__(self, n_features, n_classes):
+        super().__init__(n_features, n_classes, hidden=(256, 256))
 
 
 class LeNet5(nn.Module):
@@ -187,12 +194,12 @@ class SmallResNet(ResNet):
         super().__init__(n_classes, in_channels, blocks=(1, 1, 1), widths=(16, 32, 64))
 
 
-MODELS = {"mlp": MLP, "lenet5": LeNet5, "cnn1d": CNN1D, "resnet18": ResNet18,
+MODELS = {"mlp": MLP, "mlp-256x2": TabularMLP, "lenet5": LeNet5, "cnn1d": CNN1D, "resnet18": ResNet18,
           "resnet-small": SmallResNet}
 
 #: model used when ``--model`` is not given
 DEFAULT_MODEL = {"digits": "mlp", "fashion-mnist": "lenet5", "cifar10": "resnet18",
-                 "mnist1d": "cnn1d", "npz": "mlp", "diabetes": "mlp", "friedman": "mlp"}
+                 "mnist1d": "cnn1d", "tabular": "mlp-256x2", "npz": "mlp", "diabetes": "mlp", "friedman": "mlp"}
 
 
 def module_kwargs(model, X, n_classes):
@@ -200,7 +207,7 @@ def module_kwargs(model, X, n_classes):
 
     Parameters
     ----------
-    model : {"mlp", "lenet5", "cnn1d", "resnet18", "resnet-small"}
+    model : {"mlp", "mlp-256x2", "lenet5", "cnn1d", "resnet18", "resnet-small"}
     X : ndarray of shape (n, ...)
         Training inputs: ``(n, C, s, s)`` images, or flat ``(n, C*s*s)`` rows
         (taken as one channel) for LeNet-5; ``(n, C, length)`` signals, or
@@ -212,7 +219,7 @@ def module_kwargs(model, X, n_classes):
     -------
     dict
     """
-    if model == "mlp":
+    if model in ("mlp", "mlp-256x2"):
         return {"n_features": int(np.prod(X.shape[1:])), "n_classes": int(n_classes)}
     if model == "lenet5":
         if X.ndim == 4 and X.shape[2] == X.shape[3]:
@@ -246,7 +253,7 @@ def make_net(model, module_kw, epochs, batch_size, lr=0.01, device="cpu", t_max=
 
     Parameters
     ----------
-    model : {"mlp", "lenet5", "cnn1d", "resnet18", "resnet-small"}
+    model : {"mlp", "mlp-256x2", "lenet5", "cnn1d", "resnet18", "resnet-small"}
     module_kw : dict
         From :func:`module_kwargs`.
     epochs : int

@@ -33,6 +33,7 @@ DATASET_DEFAULTS = {"digits": {"epochs": 60, "batch_size": 32, "threads": 1},
                     "fashion-mnist": {"epochs": 200, "batch_size": 20},
                     "cifar10": {"epochs": 300, "batch_size": 20},
                     "mnist1d": {"epochs": 30, "batch_size": 32, "threads": 1, "lr": 0.05},
+                    "tabular": {"epochs": 40, "batch_size": 64, "threads": 1, "lr": 0.05},
                     "npz": {"epochs": 100, "batch_size": 32},
                     "diabetes": {"epochs": 60, "batch_size": 16, "threads": 1},
                     "friedman": {"epochs": 20, "batch_size": 64, "threads": 1}}
@@ -50,8 +51,8 @@ class ExperimentConfig:
 
     Parameters
     ----------
-    dataset : {"digits", "fashion-mnist", "cifar10", "mnist1d", "npz", "diabetes", "friedman"}, \
-default="digits"
+    dataset : {"digits", "fashion-mnist", "cifar10", "mnist1d", "tabular", "npz", "diabetes", \
+"friedman"}, default="digits"
         The last two are regression sets
         (:mod:`sksubset.experiments.regression`).
     data_dir : str, optional
@@ -62,7 +63,7 @@ default="digits"
     budgets : sequence of float, default=(0.05, 0.1, 0.3)
     epochs : int, optional
         Epoch budget ``T`` (default per dataset, :data:`DATASET_DEFAULTS`).
-    R : int, optional
+    R : int or "auto", optional
         Reselection interval of the subset strategies (default: the estimators', 5; 1 for
         ``random-rs2``).
     kappa : float, default=0.5
@@ -70,7 +71,7 @@ default="digits"
     seeds : int, default=3
         Seeds ``0 .. seeds - 1``.
     device : {"auto", "cpu", "cuda"}, default="auto"
-    model : {"mlp", "lenet5", "cnn1d", "resnet18", "resnet-small"}, optional
+    model : {"mlp", "mlp-256x2", "lenet5", "cnn1d", "resnet18", "resnet-small"}, optional
         Default ``lenet5`` for Fashion-MNIST, ``resnet18`` for CIFAR-10,
         ``cnn1d`` for MNIST-1D, else ``mlp``.
     batch_size : int, optional
@@ -132,7 +133,7 @@ default="digits"
     strategies: tuple | None = None
     budgets: tuple = (0.05, 0.1, 0.3)
     epochs: int | None = None
-    R: int | None = None
+    R: int | str | None = None
     kappa: float = 0.5
     seeds: int = 3
     device: str = "auto"

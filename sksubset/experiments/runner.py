@@ -12,6 +12,7 @@ record; :func:`execute` hands the runs not done yet to an executor
 (:mod:`sksubset.experiments.executors`: here, or on a Dask cluster).
 """
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -110,7 +111,8 @@ def train_run(spec, cfg, data):
         :mod:`~sksubset.experiments.regression`), ``fit_seconds`` (wall-clock of ``fit``, selection
         included, test evaluation excluded), ``timing`` (the classifier's
         split; the plain nets charge everything to ``training``),
-        ``n_selections``, ``selections`` (per round: ``epoch``, ``reason``,
+        ``n_selections``, ``spacing`` (the classifier's ``spacing_``: ``R``,
+        ``rule``, ``pool_factor``, ``round_epochs``, ``share``), ``selections`` (per round: ``epoch``, ``reason``,
         ``gradient_seconds``, ``solver_seconds`` and, where the selector
         reports them, ``gradient_error`` and ``omp_rounds``, the non-negative
         refits, and ``n_forward``, ``n_harvested``), ``n_forward`` and
@@ -153,6 +155,7 @@ def train_run(spec, cfg, data):
             **_rows_summed(clf.selection_history_),
             timing={k: float(v) * scale for k, v in clf.timing_.items()},
             n_selections=len(clf.selection_history_),
+            spacing=dataclasses.asdict(clf.spacing_),
             selections=[_round_summary(h, scale) for h in clf.selection_history_],
             mean_gradient_error=float(np.mean(errors)) if errors else None,
             epochs_trained=int(clf.n_iter_), subset_size=int(clf.subset_size_),

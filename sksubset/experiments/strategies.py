@@ -45,8 +45,13 @@ DEFAULT_R_RS2 = 1
 
 #: the strategies' own settings of a selector, with or without ``selector_params``
 _SETTINGS = {"craig": {"epsilon": 0.1}, "glister": {"per_class": False}}
-#: the solver of per-example GRAD-MATCH without ``selector_params``
+#: the papers' GRAD-MATCH: every example a candidate each round (``GradMatchSelector``'s own
+#: default examines a pool)
+_EVERY_EXAMPLE = {"pool_factor": None, "sampling": "independent"}
+#: the solver of the papers' per-example GRAD-MATCH without ``selector_params``
 _PER_EXAMPLE_SOLVER = {"criterion": "correlation", "per_step": 16}
+#: the solver of the papers' per-batch GRAD-MATCH without ``selector_params``: the exact search
+_PER_BATCH_SOLVER = {"criterion": "gain", "per_step": 1}
 
 
 @dataclass(frozen=True)
@@ -99,11 +104,14 @@ def make_selector(strategy, params=None, regression=False):
     ========================  =========================================================
     strategy                  selector
     ========================  =========================================================
+    ``default``               the estimator's default selector (``GradMatchSelector()``)
     ``gradmatch[-warm]``      ``GradMatchSelector(per_class=True, per_gradient=True,
+                              pool_factor=None, sampling="independent",
                               criterion="correlation", per_step=16)``
-    ``gradmatch-pc[-warm]``   ``GradMatchSelector(per_class=True, per_gradient=False,
-                              criterion="correlation", per_step=16)``
-    ``gradmatch-pb[-warm]``   ``GradMatchSelector(per_class=False, per_gradient=False)``
+    ``gradmatch-pc[-warm]``   the same with ``per_gradient=False``
+    ``gradmatch-pb[-warm]``   ``GradMatchSelector(per_class=False, per_gradient=False,
+                              pool_factor=None, sampling="independent",
+                              criterion="gain", per_step=1)``
     ``random...``             ``RandomSelector()``
     ``random-rs2[-warm]``     ``RandomSelector(sampling="cycle")``
     ``craig...``              ``CraigSelector(epsilon=0.1)``
@@ -118,10 +126,10 @@ def make_selector(strategy, params=None, regression=False):
     params : dict, optional
         The experiment's ``selector_params``: passed to the selector's class
         together with the strategy's own settings above (``per_class`` and
-        ``per_gradient`` of GRAD-MATCH, ``sampling`` of RS2, ``epsilon`` of
-        CRAIG, ``per_class`` of GLISTER), which ``params`` override; the
-        per-example GRAD-MATCH solver (``criterion``, ``per_step``) is then
-        the class's own unless ``params`` name it.
+        ``per_gradient``, ``pool_factor`` and ``sampling`` of GRAD-MATCH,
+        ``sampling`` of RS2, ``epsilon`` of CRAIG, ``per_class`` of GLISTER),
+        which ``params`` override; GRAD-MATCH's solver (``criterion``,
+        ``per_step``) is then the class's own unless ``params`` name it.
     regression : bool, default=False
         For a regressor: the ``default`` strategy is then the regressor's
         default selector (:func:`sksubset.classifier.default_selector`).
@@ -138,16 +146,18 @@ def make_selector(strategy, params=None, regression=False):
         return default_selector(regression).set_params(**(params or {}))
     kwargs = dict(_SETTINGS.get(strategy.selector, {}))
     if strategy.selector == "gradmatch":
-        kwargs.update(per_class=strategy.per_class, per_gradient=strategy.per_gradient)
-        if not strategy.per_batch and not params:
-            kwargs.update(_PER_EXAMPLE_SOLVER)
+        kwargs.update(per_class=strategy.per_class, per_gradient=strategy.per_gradient,
+                      **_EVERY_EXAMPLE)
+        if not params:
+            kwargs.update(_PER_BATCH_SOLVER if strategy.per_batch else _PER_EXAMPLE_SOLVER)
     if strategy.rs2:
         kwargs["sampling"] = "cycle"
     return get_selector(strategy.selector)(**{**kwargs, **(params or {})})
 
 
 def strategy_R(cfg, strategy):
-    """Reselection interval of a subset strategy: ``cfg.R``, else its default."""
+    """Reselection interval of a subset strategy: ``cfg.R`` (an int or ``"auto"``), else its
+    default (the estimators' ``"auto"``; every epoch for RS2)."""
     if cfg.R is not None:
-        return int(cfg.R)
+        return cfg.R if cfg.R == "auto" else int(cfg.R)
     return DEFAULT_R_RS2 if strategy.rs2 else DEFAULT_R

@@ -5,7 +5,7 @@ standalone, ``select(context)`` inside a training run).  ``STRATEGIES`` lists
 the names :class:`~sksubset.SubsetTrainingClassifier` accepts for ``selector``.
 """
 
-from ._base import BaseSelector, Selection, SelectionContext
+from ._base import BaseSelector, RoundShape, Selection, SelectionContext
 from .craig import CraigSelector
 from .crest import CrestSelector
 from .glister import GlisterSelector
@@ -31,6 +31,6 @@ def get_selector(name):
     return _REGISTRY[name]
 
 
-__all__ = ["BaseSelector", "Selection", "SelectionContext", "GradMatchSelector", "gradmatch",
-           "RandomSelector", "CraigSelector", "GlisterSelector", "CrestSelector",
+__all__ = ["BaseSelector", "RoundShape", "Selection", "SelectionContext", "GradMatchSelector",
+           "gradmatch", "RandomSelector", "CraigSelector", "GlisterSelector", "CrestSelector",
            "STRATEGIES", "get_selector"]

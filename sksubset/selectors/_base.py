@@ -31,7 +31,50 @@ from .._utils.validation import resolve_device
 from ..gradients import LastLayer
 from ._rows import take_rows
 
-__all__ = ["BaseSelector", "Selection", "SelectionContext"]
+__all__ = ["BaseSelector", "RoundShape", "Selection", "SelectionContext"]
+
+
+@dataclass(frozen=True)
+class RoundShape:
+    """The shapes of a training run's selection rounds, known before the run.
+
+    A selector predicts from them what one of its rounds costs
+    (:meth:`BaseSelector.round_flops`), so that the run can space its rounds
+    by their cost without reading a clock (see
+    :class:`~sksubset.SubsetTrainingClassifier`'s ``R="auto"``).
+
+    Attributes
+    ----------
+    class_sizes : tuple of int
+        Rows of each group of the ground set (each class; one group for a
+        regressor).
+    budget : int
+        Examples a round selects.
+    n_outputs : int
+        Width of the net's output (``C``).
+    n_inputs : int
+        Width of the last layer's input plus one for its bias (``m + 1``).
+    forward_flops : float
+        Floating-point operations of one example's forward pass.
+    free_share : float
+        Expected share of the ground set whose factors cost no forward pass
+        in the round (``SelectionContext.free``): 1 after the warm start, the
+        subset's share afterwards, 0 without harvest.
+    n_valid : int
+        Held-out rows whose gradient the round matches (0: none).
+    per_batch : bool
+    batch_size : int
+    """
+
+    class_sizes: tuple
+    budget: int
+    n_outputs: int
+    n_inputs: int
+    forward_flops: float
+    free_share: float = 0.0
+    n_valid: int = 0
+    per_batch: bool = False
+    batch_size: int = 1
 
 
 @dataclass
@@ -155,6 +198,21 @@ class BaseSelector(BaseEstimator):
     supports_per_batch = False
     #: whether ``select`` reads the net's last-layer quantities (``SelectionContext.train``)
     uses_last_layer = True
+
+    def round_flops(self, shape):
+        """Predicted floating-point operations of one round of a training run, or ``None``.
+
+        Parameters
+        ----------
+        shape : RoundShape
+
+        Returns
+        -------
+        float or None
+            ``None`` (the default): the selector does not predict its cost, and
+            ``R="auto"`` keeps its smallest interval for it.
+        """
+        return None
 
     def _device(self, *arrays):
         """The torch device of ``self.device`` (``"auto"``: where ``arrays`` live)."""

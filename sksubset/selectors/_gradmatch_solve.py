@@ -14,9 +14,15 @@ import torch
 from .._utils.budget import split_budget
 from ..gradients import class_gradients, gradient_sum
 from ..omp import DenseAtoms, OuterProductAtoms, omp_batched
+from ..omp._options import atoms_per_step
 from ._rows import group_rows
 
-__all__ = ["fit_dense", "fit_factored", "group_targets", "relative_error", "solve_dense"]
+__all__ = ["fit_dense", "fit_factored", "group_targets", "relative_error", "solve_dense",
+           "solver_flops", "split_problems"]
+
+#: a step's fixed work (launching its few dozen small tensor operations), in flops: on a CPU
+#: core a step of a small problem costs about this much more than its arithmetic
+STEP_FLOPS = 2e6
 
 
 def _pad(blocks):
@@ -32,31 +38,119 @@ def _pad(blocks):
     return out, valid
 
 
-def _solve(atoms, valid, targets, ks, opts):
-    """Solve one OMP per problem together; returns (local indices, weights, rounds).
+#: a problem joins the group of a larger one while its budget and its rows are at least this share
+#: of the group's first (largest) problem's: padding a group to its largest problem then costs
+#: at most about ``1 / BUCKET_SHARE`` of its work
+BUCKET_SHARE = 0.8
 
-    ``opts`` holds the solver's keywords (``lam``, ``tol``, ``positive``,
-    ``criterion``, ``per_step``).  A problem whose target is zero is matched
-    exactly by zero weights, which train on nothing: it gets ``k`` evenly
-    spaced rows with equal weights summing to its number of rows instead, and
-    a warning.
+
+def _buckets(sizes, ks):
+    """The problems in groups of similar size, each solved as one batch.
+
+    Batched problems are padded to the largest one's rows and budget, and the
+    support's factorizations cost the cube of the budget: ten classes of
+    unequal sizes padded together (an imbalanced data set) cost up to ten
+    times the largest class's problem.  Sorted by budget (then rows), a
+    problem joins the group before it while its budget and rows are at least
+    :data:`BUCKET_SHARE` of that group's first; balanced classes stay one
+    batch.
     """
-    b = torch.stack([t.to(device=atoms.device, dtype=torch.float64) for t in targets])
-    results = omp_batched(atoms, b, ks, valid=valid, **opts)
-    idx = [r.indices.cpu().numpy() for r in results]
-    w = [r.weights.cpu().numpy() for r in results]
-    sizes = [atoms.shape[1]] * len(ks) if valid is None else valid.sum(1).tolist()
-    for p in np.flatnonzero((b == 0).all(1).cpu().numpy()):
-        k = min(int(ks[p]), int(sizes[p]))
+    order = sorted(range(len(ks)), key=lambda i: (-int(ks[i]), -int(sizes[i])))
+    groups = []
+    for i in order:
+        first = groups[-1][0] if groups else None
+        if (first is not None and ks[i] >= BUCKET_SHARE * ks[first]
+                and sizes[i] >= BUCKET_SHARE * sizes[first]):
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
+def _solve(make_atoms, blocks, targets, ks, opts):
+    """Solve one OMP per problem, problems of similar size batched together (:func:`_buckets`);
+    returns (local indices, weights, rounds).
+
+    ``blocks[p]`` holds problem ``p``'s atoms as a tuple of row blocks (``(rows,)`` dense,
+    ``(E, H)`` factors), which ``make_atoms`` turns into atoms once padded.  ``opts`` holds
+    the solver's keywords (``lam``, ``tol``, ``positive``, ``criterion``, ``per_step``).  A
+    problem whose target is zero is matched exactly by zero weights, which train on nothing:
+    it gets ``k`` evenly spaced rows with equal weights summing to its number of rows instead,
+    and a warning.
+    """
+    sizes = [len(b[0]) for b in blocks]
+    idx, w, rounds = [None] * len(ks), [None] * len(ks), 0
+    for group in _buckets(sizes, ks):
+        parts = [_pad([blocks[p][j] for p in group]) for j in range(len(blocks[group[0]]))]
+        atoms = make_atoms(*(part for part, _ in parts))
+        b = torch.stack([targets[p].to(device=atoms.device, dtype=torch.float64)
+                         for p in group])
+        for p, r in zip(group, omp_batched(atoms, b, [ks[p] for p in group], valid=parts[0][1],
+                                           **opts)):
+            idx[p], w[p] = r.indices.cpu().numpy(), r.weights.cpu().numpy()
+            rounds = max(rounds, r.n_rounds)
+    for p in range(len(ks)):
+        if not bool((targets[p] == 0).all()):
+            continue
+        k = min(int(ks[p]), sizes[p])
         if k == 0:
             continue
         warnings.warn(f"GRAD-MATCH: the gradient to match is zero (problem {p}: all "
                       f"gradients zero?), which zero weights match exactly; taking {k} "
                       f"evenly spaced rows with equal weights instead.", UserWarning,
                       stacklevel=3)
-        idx[p] = (np.arange(k) * int(sizes[p])) // k
+        idx[p] = (np.arange(k) * sizes[p]) // k
         w[p] = np.full(k, sizes[p] / k)
-    return idx, w, max(r.n_rounds for r in results)
+    return idx, w, rounds
+
+
+def split_problems(groups, ks, max_support):
+    """Each group whose budget exceeds ``max_support`` as ``ceil(k / max_support)`` problems over
+    interleaved parts of its rows (``rows[j::parts]``), the budget split in proportion.
+
+    A problem's support costs the cube of its budget to factor; parts of at most
+    ``max_support`` rows each cost a bounded amount, and matching each part's own
+    gradient matches their sum.  ``groups`` are row arrays (or row counts, for a
+    prediction of the cost).  Returns the groups, their budgets and, for each, the
+    index of the group it came from.
+    """
+    out, out_k, origin = [], [], []
+    for i, (g, k) in enumerate(zip(groups, ks)):
+        parts = 1 if max_support is None else max(1, -(-int(k) // int(max_support)))
+        if isinstance(g, (int, np.integer)):
+            chunks = [(int(g) + parts - 1 - j) // parts for j in range(parts)]
+            sizes = chunks
+        else:
+            chunks = [g[j::parts] for j in range(parts)]
+            sizes = [len(c) for c in chunks]
+        out += chunks
+        out_k += split_budget(int(k), sizes).tolist() if parts > 1 else [int(k)]
+        origin += [i] * parts
+    return out, out_k, origin
+
+
+def solver_flops(pools, ks, width, per_step):
+    """Predicted flops of the factored solver on problems of ``pools[p]`` candidates and budgets
+    ``ks[p]``, atoms ``vec(e h^T)`` of ``width = (C, m + 1)``, ``per_step`` atoms a step.
+
+    Counts, per problem: a pass of correlations over its candidates per greedy
+    step (``2 n C (m + 1)``, the floor of a round); the support's Gram rows,
+    triangular solves and residuals as it grows (``k^2 (C + m + 1) + k^3 / 3``);
+    the non-negative refit's Gram and factor (``k^2 (C + m + 1) + k^3 / 3``);
+    and :data:`STEP_FLOPS` a greedy step of each batch of similar problems
+    (:func:`_buckets`).
+    """
+    C, m1 = width
+    total, steps_of = 0.0, {}
+    steps = [-(-int(k) // s) for k, s in zip(ks, atoms_per_step(per_step, ks)) if k]
+    for p, (n, k) in enumerate(zip(pools, ks)):
+        if not k:
+            continue
+        total += 2.0 * n * C * m1 * steps[len(steps_of)] + 2 * k * k * (C + m1) + 2 * k ** 3 / 3
+        steps_of[p] = steps[len(steps_of)]
+    buckets = _buckets(list(pools), list(ks))
+    total += STEP_FLOPS * sum(max(steps_of.get(p, 0) for p in b) for b in buckets)
+    return total
 
 
 def _rescaled(X, targets, opts):
@@ -77,8 +171,7 @@ def _rescaled(X, targets, opts):
 
 def solve_dense(blocks, targets, ks, opts):
     """:func:`_solve` on dense row blocks, one problem per block."""
-    A, valid = _pad(blocks)
-    return _solve(DenseAtoms(A), valid, targets, ks, opts)
+    return _solve(DenseAtoms, [(a,) for a in blocks], targets, ks, opts)
 
 
 def relative_error(G_sel, weights, target):
@@ -136,13 +229,11 @@ def fit_factored(ll, groups, full_targets, ks, opts, per_gradient):
     if per_gradient:
         targets = [t[int(sub.y[0]) * H1:(int(sub.y[0]) + 1) * H1]
                    for sub, t in zip(subs, full_targets)]
-        atoms, valid_rows = _pad([class_gradients(sub.E, sub.Hb, sub.y) for sub in subs])
-        atoms = DenseAtoms(atoms)
+        idx_l, w_l, rounds = _solve(DenseAtoms, [(class_gradients(sub.E, sub.Hb, sub.y),)
+                                                 for sub in subs], targets, ks, opts)
     else:
-        targets = full_targets
-        E, valid_rows = _pad([sub.E for sub in subs])
-        atoms = OuterProductAtoms(E, _pad([sub.Hb for sub in subs])[0])
-    idx_l, w_l, rounds = _solve(atoms, valid_rows, targets, ks, opts)
+        idx_l, w_l, rounds = _solve(OuterProductAtoms, [(sub.E, sub.Hb) for sub in subs],
+                                    full_targets, ks, opts)
     local = np.concatenate([g[i] for g, i in zip(groups, idx_l)]).astype(np.int64)
     weights = np.concatenate(w_l)
     # the error from the factors too: sum_i w_i e_i [1, h_i]^T, never the rows

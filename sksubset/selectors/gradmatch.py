@@ -33,15 +33,23 @@ from .._utils.validation import DTYPES, check_labels, check_matrix, check_target
 from ..gradients import LastLayer, batch_gradients, random_batches
 from ._base import BaseSelector, Selection
 from ._checks import check_holdout, check_last_layer
-from ._gradmatch_solve import fit_dense, fit_factored, group_targets, relative_error, solve_dense
+from ._gradmatch_solve import (
+    fit_dense,
+    fit_factored,
+    group_targets,
+    relative_error,
+    solve_dense,
+    solver_flops,
+    split_problems,
+)
 from ._rows import expand_batches, group_rows
 
 __all__ = ["GradMatchSelector", "gradmatch"]
 
 
 def gradmatch(G, budget=0.1, y=None, *, target=None, lam=0.5, tol=1e-10, positive=True,
-              per_class=True, per_gradient=False, criterion="gain", device="auto",
-              dtype="float32"):
+              per_class=True, per_gradient=False, criterion="correlation", per_step="auto",
+              device="auto", dtype="float32"):
     """Functional form of :class:`GradMatchSelector`.
 
     Returns
@@ -60,7 +68,7 @@ def gradmatch(G, budget=0.1, y=None, *, target=None, lam=0.5, tol=1e-10, positiv
     """
     sel = GradMatchSelector(budget=budget, lam=lam, tol=tol, positive=positive,
                             per_class=per_class, per_gradient=per_gradient, criterion=criterion,
-                            device=device, dtype=dtype).fit(G, y, target=target)
+                            per_step=per_step, device=device, dtype=dtype).fit(G, y, target=target)
     return sel.indices_, sel.weights_
 
 
@@ -70,6 +78,16 @@ class GradMatchSelector(BaseSelector):
     Selects at most ``budget`` rows of ``G`` and non-negative weights whose
     weighted sum matches a target gradient, by regularized non-negative
     orthogonal matching pursuit (:mod:`sksubset.omp`).
+
+    With no arguments it is the selector
+    :class:`~sksubset.SubsetTrainingClassifier` uses by default: a round of a
+    training run examines a pool of three times each class's budget
+    (``pool_factor=3``) cycling through the data, and the solver adds atoms by
+    the correlation rule, many a step (``per_step="auto"``).  The exact greedy
+    search, every example a candidate, is a parameter set away:
+    ``GradMatchSelector(pool_factor=None, criterion="gain", per_step=1)``
+    (tens of times slower on large budgets; lowest gradient errors,
+    ``docs/benchmarks.md``, section 1).
 
     Parameters
     ----------
@@ -94,7 +112,7 @@ class GradMatchSelector(BaseSelector):
         blocks, block ``c`` holding the gradient of the parameters of output
         unit ``c`` (classes in sorted order), as
         :func:`sksubset.gradients.sample_gradients` lays them out.
-    pool_factor : float >= 1 or None, default=None
+    pool_factor : float >= 1 or None, default=3
         In a training run: examine only a pool of ``pool_factor`` times the
         budget each round (at most the whole training data), as CREST draws
         random subsets; the forward pass and the solver then cost the pool's
@@ -108,18 +126,28 @@ class GradMatchSelector(BaseSelector):
         the pool is drawn regardless of them (measured: pools that took them
         first lost accuracy, ``docs/benchmarks.md`` section 4.5).  Unused by
         :meth:`fit`, which selects from the rows it gets.
-    sampling : {"independent", "cycle"}, default="independent"
+    max_support : int >= 1 or None, default=256
+        In a training run: the most rows one problem selects.  A class whose
+        budget ``k`` is larger is solved as ``ceil(k / max_support)`` problems
+        over interleaved parts of its pool (every ``p``-th row), each matching
+        its own part's gradient, so that their sum matches the class's: a
+        problem's support costs the cube of its budget to factor, and parts
+        keep a round's solver close to its floor (one pass of correlations
+        over the pool a greedy step) on large budgets.  ``None``: one problem
+        a class.  Unused by :meth:`fit`.
+    sampling : {"independent", "cycle"}, default="cycle"
         How the drawn rows of successive pools are drawn: independently each
         round, or without replacement across rounds, so that they cycle
         through the training data (every example is examined once before any
         is examined twice), as in :class:`~sksubset.RandomSelector`.
-    criterion : {"gain", "correlation"}, default="gain"
-        How the solver picks the next row: the largest decrease of the
-        regularized error (orthogonal least squares; lowest errors on every
-        last-layer gradient matrix we measured), or the largest inner product
-        with the residual (the paper's Algorithm 2, as in CORDS).  See
+    criterion : {"correlation", "gain"}, default="correlation"
+        How the solver picks the next row: the largest inner product with the
+        residual (the paper's Algorithm 2, as in CORDS; with ``lam > 0`` on a
+        growing Cholesky factor, the cheapest step), or the largest decrease
+        of the regularized error (orthogonal least squares; lowest errors on
+        every last-layer gradient matrix we measured, at a dearer step).  See
         :mod:`sksubset.omp` and ``docs/benchmarks.md``.
-    per_step : int >= 1 or "auto", default=1
+    per_step : int >= 1 or "auto", default="auto"
         Rows the solver adds per greedy step (generalized OMP); 1 is the exact
         greedy search.  ``criterion="correlation", per_step=16`` trades a
         slightly larger gradient error for a much faster solve
@@ -188,6 +216,7 @@ class GradMatchSelector(BaseSelector):
         "per_class": ["boolean"],
         "per_gradient": ["boolean"],
         "pool_factor": [None, Interval(Real, 1, None, closed="left")],
+        "max_support": [None, Interval(Integral, 1, None, closed="left")],
         "sampling": [StrOptions({"independent", "cycle"})],
         "criterion": [StrOptions({"gain", "correlation"})],
         "per_step": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
@@ -197,8 +226,8 @@ class GradMatchSelector(BaseSelector):
     }
 
     def __init__(self, budget=0.1, lam=0.5, tol=1e-10, positive=True, per_class=True,
-                 per_gradient=False, pool_factor=None, sampling="independent",
-                 criterion="gain", per_step=1, device="auto", dtype="float32",
+                 per_gradient=False, pool_factor=3, max_support=256, sampling="cycle",
+                 criterion="correlation", per_step="auto", device="auto", dtype="float32",
                  random_state=None):
         self.budget = budget
         self.lam = lam
@@ -207,6 +236,7 @@ class GradMatchSelector(BaseSelector):
         self.per_class = per_class
         self.per_gradient = per_gradient
         self.pool_factor = pool_factor
+        self.max_support = max_support
         self.sampling = sampling
         self.criterion = criterion
         self.per_step = per_step
@@ -302,6 +332,31 @@ class GradMatchSelector(BaseSelector):
         ks = split_budget(resolve_budget(self.budget, n), [len(g) for g in groups]).tolist()
         return fit_factored(ll, groups, full_targets, ks, self._opts, self.per_gradient)
 
+    def _pools(self, sizes, ks):
+        """Candidates of each group in a round: ``pool_factor`` times its budget (at least the
+        budget, at most the group)."""
+        if self.pool_factor is None:
+            return list(sizes)
+        return [min(n, max(kg, int(round(self.pool_factor * kg)))) for n, kg in zip(sizes, ks)]
+
+    def round_flops(self, shape):
+        """Predicted flops of one round: the forward passes over its candidates that training
+        did not compute (and the held-out rows) and the solver (:func:`solver_flops
+        <sksubset.selectors._gradmatch_solve.solver_flops>`)."""
+        sizes = list(shape.class_sizes) if self.per_class and not shape.per_batch else [
+            sum(shape.class_sizes)]
+        ks = split_budget(shape.budget, sizes).tolist()
+        pools = self._pools(sizes, ks)
+        rows = sum(pools)
+        parts, part_ks, _ = split_problems(pools, ks, self.max_support)
+        flops = (rows * (1.0 - shape.free_share) + shape.n_valid) * shape.forward_flops
+        width = (shape.n_outputs, shape.n_inputs)
+        if shape.per_batch:
+            b = max(1, shape.batch_size)
+            return flops + solver_flops([-(-rows // b)], [n_batches_for(shape.budget, b)],
+                                        width, self.per_step)
+        return flops + solver_flops(parts, part_ks, width, self.per_step)
+
     def select(self, context):
         """One GRAD-MATCH round of a training run (see :class:`.SelectionContext`).
 
@@ -359,9 +414,7 @@ class GradMatchSelector(BaseSelector):
         stream of permutations of each group, :mod:`sksubset._utils.sampling`).  The rows among
         them trained since the last round (``context.free``) cost no forward pass."""
         sizes = [len(g) for g in groups]
-        if self.pool_factor is None:
-            return None, sizes
-        counts = [min(n, max(kg, int(round(self.pool_factor * kg)))) for n, kg in zip(sizes, ks)]
+        counts = self._pools(sizes, ks)
         if counts == sizes:
             return None, sizes
         parts = []
@@ -375,8 +428,10 @@ class GradMatchSelector(BaseSelector):
 
     def _select_examples(self, ll, groups, valid, ks, scales):
         """Per-example GRAD-MATCH on the factors of ``ll``: one problem per group of its rows
-        (a class's with ``per_class``), of budget ``ks[i]``, matching the group's gradient
-        sum times ``scales[i]``."""
+        (a class's with ``per_class``, in parts of at most ``max_support`` rows selected), of
+        budget ``ks[i]``, matching the group's gradient sum times ``scales[i]``."""
+        groups, ks, origin = split_problems(groups, ks, self.max_support)
+        scales = [scales[i] for i in origin]
         full_targets = group_targets(ll, groups, valid, scales, self.per_class)
         local, weights, err, rounds = fit_factored(ll, groups, full_targets, ks, self._opts,
                                                     self.per_gradient)
