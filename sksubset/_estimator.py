@@ -66,13 +66,13 @@ def default_selector(regression=False):
     Returns
     -------
     BaseSelector
-        A new instance: ``GradMatchSelector(pool_factor=3, sampling="cycle",
-        criterion="correlation", per_step="auto")``, or ``RandomSelector()``.
+        A new instance: ``GradMatchSelector()`` (``pool_factor=3,
+        sampling="cycle", criterion="correlation", per_step="auto",
+        max_support=256``), or ``RandomSelector()``.
     """
     if regression:
         return RandomSelector()
-    return GradMatchSelector(pool_factor=3, sampling="cycle", criterion="correlation",
-                             per_step="auto")
+    return GradMatchSelector()
 
 
 _PARAMETERS = """\

@@ -1,8 +1,8 @@
 """GRAD-MATCH's default selector on digits at a constant learning rate, against RANDOM.
 
 A 64-48-10 MLP trained by SGD (momentum 0.9, a constant learning rate of 0.1, batch 32, no
-weight decay) for T = 30 epochs, on 10% subsets reselected every R = 5 epochs after a warm start
-(kappa = 0.5), one torch thread, on scikit-learn's digits with the experiment runner's 70/30
+weight decay) for T = 30 epochs, on 10% subsets reselected as the estimator decides
+(``R="auto"``) after a warm start (kappa = 0.5), one torch thread, on scikit-learn's digits with the experiment runner's 70/30
 split.  A large constant learning rate is where per-example subsets of a few examples a class
 suffer most, and where a greedy search that picks a class's whole budget in one step shows.
 
@@ -31,16 +31,12 @@ from sksubset.experiments.models import MLP
 CONFIGS = {
     "default": (None, 0.5, "batch"),
     "default, weighting=none": (None, 0.5, "none"),
-    "pool_factor=None": (GradMatchSelector(criterion="correlation", per_step="auto"), 0.5,
-                         "batch"),
-    "pool_factor=None, weighting=none": (
-        GradMatchSelector(criterion="correlation", per_step="auto"), 0.5, "none"),
-    "pool_factor=3, independent": (GradMatchSelector(criterion="correlation", per_step="auto",
-                                                     pool_factor=3), 0.5, "batch"),
-    "pool_factor=5": (GradMatchSelector(criterion="correlation", per_step="auto", pool_factor=5,
-                                        sampling="cycle"), 0.5, "batch"),
-    "per_step=16": (GradMatchSelector(criterion="correlation", per_step=16), 0.5, "batch"),
-    "exact": (GradMatchSelector(), 0.5, "batch"),
+    "every example": (GradMatchSelector(pool_factor=None, sampling="independent"), 0.5, "batch"),
+    "every example, weighting=none": (
+        GradMatchSelector(pool_factor=None, sampling="independent"), 0.5, "none"),
+    "pool_factor=5": (GradMatchSelector(pool_factor=5), 0.5, "batch"),
+    "exact": (GradMatchSelector(pool_factor=None, sampling="independent", criterion="gain",
+                                per_step=1), 0.5, "batch"),
     "random": ("random", 0.0, "batch"),
     "random-warm": ("random", 0.5, "batch"),
 }
@@ -53,7 +49,7 @@ def run(name, seed, data):
                               module__hidden=(48,), criterion=torch.nn.CrossEntropyLoss,
                               optimizer=torch.optim.SGD, optimizer__momentum=0.9, lr=0.1,
                               batch_size=32, max_epochs=30, train_split=None, verbose=0)
-    clf = SubsetTrainingClassifier(net, selector=selector, budget=0.1, R=5, kappa=kappa,
+    clf = SubsetTrainingClassifier(net, selector=selector, budget=0.1, kappa=kappa,
                                    weighting=weighting, random_state=seed, verbose=0)
     t0 = time.process_time()
     clf.fit(X_train, y_train)
