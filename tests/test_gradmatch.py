@@ -14,6 +14,9 @@ from sksubset.omp import orthogonal_matching_pursuit
 # ---------------------------------------------------------------------------
 # data
 # ---------------------------------------------------------------------------
+#: the exact greedy search, against which these tests check the solver
+EXACT = dict(criterion="gain", per_step=1)
+
 def make_G(n=300, d=24, shift=1.0, seed=0):
     rng = np.random.default_rng(seed)
     return rng.normal(size=(n, d)) + shift
@@ -93,7 +96,7 @@ def test_per_class_budget_split(sizes, budget, expected):
 def test_per_class_matches_independent_solves():
     y = make_labels([120, 50, 30], seed=2)
     G = make_G(n=len(y), seed=2)
-    sel = GradMatchSelector(budget=20, per_class=True).fit(G, y)
+    sel = GradMatchSelector(**EXACT, budget=20, per_class=True).fit(G, y)
     idx, w = per_class_reference(G, y, 20)
     np.testing.assert_array_equal(sel.indices_, idx)
     np.testing.assert_allclose(sel.weights_, w, rtol=1e-5)
@@ -126,7 +129,7 @@ def test_per_gradient_uses_each_class_block():
             if c2 != c:
                 G_noisy[np.ix_(rows, range(c2 * W, (c2 + 1) * W))] = \
                     50 * rng.normal(size=(len(rows), W))
-    sel = GradMatchSelector(budget=18, per_class=True, per_gradient=True).fit(G_noisy, y)
+    sel = GradMatchSelector(**EXACT, budget=18, per_class=True, per_gradient=True).fit(G_noisy, y)
     idx, w = per_class_reference(G, y, 18, per_gradient=True)
     np.testing.assert_array_equal(sel.indices_, idx)
     np.testing.assert_allclose(sel.weights_, w, rtol=1e-5)
@@ -134,7 +137,7 @@ def test_per_gradient_uses_each_class_block():
     assert sel.gradient_error_ == pytest.approx(
         rel_error(G_noisy, idx, w, G_noisy.sum(0)), rel=1e-6)
     # and without per_gradient the noise does change the choice
-    full = GradMatchSelector(budget=18, per_class=True).fit(G_noisy, y)
+    full = GradMatchSelector(**EXACT, budget=18, per_class=True).fit(G_noisy, y)
     assert full.indices_.tolist() != sel.indices_.tolist()
 
 
@@ -145,16 +148,16 @@ def test_target_vector():
     G = make_G(seed=5)
     rng = np.random.default_rng(5)
     t = G[:40].sum(0) * 3 + rng.normal(size=G.shape[1])
-    sel = GradMatchSelector(budget=15).fit(G, target=t)
+    sel = GradMatchSelector(**EXACT, budget=15).fit(G, target=t)
     idx, w = orthogonal_matching_pursuit(G, t, 15, lam=0.5)
     np.testing.assert_array_equal(sel.indices_, idx)
     np.testing.assert_allclose(sel.weights_, w, rtol=1e-5)
     assert sel.gradient_error_ == pytest.approx(rel_error(G, idx, w, t), rel=1e-6)
     # a different target gives a different selection than the default
-    default = GradMatchSelector(budget=15).fit(G)
+    default = GradMatchSelector(**EXACT, budget=15).fit(G)
     assert default.indices_.tolist() != sel.indices_.tolist()
     # torch target works as well
-    sel_t = GradMatchSelector(budget=15).fit(G, target=torch.as_tensor(t))
+    sel_t = GradMatchSelector(**EXACT, budget=15).fit(G, target=torch.as_tensor(t))
     np.testing.assert_array_equal(sel_t.indices_, sel.indices_)
 
 
@@ -165,7 +168,7 @@ def test_target_per_class(per_gradient):
     rng = np.random.default_rng(6)
     G = rng.normal(size=(len(y), C * W)) + 0.7
     T = np.stack([G[y == c].sum(0) + 3 * rng.normal(size=C * W) for c in range(C)])
-    sel = GradMatchSelector(budget=15, per_class=True, per_gradient=per_gradient).fit(
+    sel = GradMatchSelector(**EXACT, budget=15, per_class=True, per_gradient=per_gradient).fit(
         G, y, target=T)
     idx, w = per_class_reference(G, y, 15, targets=T, per_gradient=per_gradient)
     np.testing.assert_array_equal(sel.indices_, idx)
@@ -290,8 +293,8 @@ def test_clone_get_set_params():
                             dtype="float64", random_state=3)
     params = sel.get_params()
     assert params == dict(budget=7, lam=0.3, tol=1e-8, positive=True, per_class=True,
-                          per_gradient=False, pool_factor=None, sampling="independent",
-                          criterion="correlation", per_step=1,
+                          per_gradient=False, pool_factor=3, max_support=256, sampling="cycle",
+                          criterion="correlation", per_step="auto",
                           device="cpu", dtype="float64", random_state=3)
     G = make_G(seed=14)
     y = make_labels([150, 100, 50], seed=14)
@@ -474,10 +477,10 @@ def test_select_matches_fit_on_sample_gradients(per_class, per_gradient):
     ctx = SelectionContext(y=y, n_classes=C, budget=15, batch_size=16, per_batch=False,
                            rng=np.random.RandomState(0), epoch=0, device=torch.device("cpu"),
                            train_fn=lambda idx: ll if idx is None else ll[torch.as_tensor(idx)])
-    sel = GradMatchSelector(budget=15, per_class=per_class, per_gradient=per_gradient)
+    sel = GradMatchSelector(pool_factor=None, budget=15, per_class=per_class, per_gradient=per_gradient)
     out = sel.select(ctx)
     G = sample_gradients(ll.E, ll.Hb).numpy()
-    ref = GradMatchSelector(budget=15, per_class=per_class, per_gradient=per_gradient).fit(
+    ref = GradMatchSelector(pool_factor=None, budget=15, per_class=per_class, per_gradient=per_gradient).fit(
         G, y if per_class else None)
     np.testing.assert_array_equal(out.indices, ref.indices_)
     np.testing.assert_allclose(out.weights, ref.weights_, rtol=1e-4)
@@ -628,7 +631,7 @@ def test_held_out_gradients_as_target(per_class, toy_gradients):
         T = np.stack([Dv[yv == c].sum(0) * (y == c).sum() / (yv == c).sum() for c in range(3)])
     else:
         T = Dv.sum(0) * len(y) / len(yv)
-    params = dict(budget=15, per_class=per_class, dtype="float64")
+    params = dict(EXACT, budget=15, per_class=per_class, dtype="float64", pool_factor=None)
     a = GradMatchSelector(**params).fit(G, y, target=Gv)
     b = GradMatchSelector(**params).fit(G, y, target=T)
     c = GradMatchSelector(**params).fit(sample_gradients(G.E.double(), G.Hb.double()).numpy(),
@@ -665,10 +668,10 @@ def test_per_step_reaches_the_solver():
     from sksubset.omp import omp_batched
 
     G = make_G(seed=31)
-    exact = GradMatchSelector(budget=20).fit(G)
-    one = GradMatchSelector(budget=20, per_step=1).fit(G)
+    exact = GradMatchSelector(**EXACT, budget=20).fit(G)
+    one = GradMatchSelector(budget=20, criterion="gain", per_step=1).fit(G)
     assert exact.indices_.tolist() == one.indices_.tolist()
-    block = GradMatchSelector(budget=20, per_step=4, dtype="float64").fit(G)
+    block = GradMatchSelector(budget=20, criterion="gain", per_step=4, dtype="float64").fit(G)
     Gt = torch.as_tensor(G, dtype=torch.float64)
     ref = omp_batched(Gt[None], Gt.sum(0)[None], [20], per_step=4)[0]
     assert block.indices_.tolist() == ref.indices.tolist()

@@ -154,8 +154,9 @@ def test_auto_spacing_is_the_same_whatever_the_clock(small, monkeypatch):
         monkeypatch.undo()
 
 
-def test_dear_rounds_come_less_often_then_cost_less():
-    """A round predicted dear next to a subset epoch: a longer interval, then a smaller pool."""
+def test_dear_rounds_cost_less_then_come_less_often():
+    """A round predicted dear next to a subset epoch: a smaller pool, then a longer interval,
+    never fewer than MIN_ROUNDS rounds."""
 
     class Net:
         max_epochs, batch_size, device = 40, 64, "cpu"
@@ -171,14 +172,18 @@ def test_dear_rounds_come_less_often_then_cost_less():
 
     n, k = 20000, 2000
     sizes = [n // 10] * 10
-    sel = GradMatchSelector()
-    cheap = _cost.space_rounds(Net(), Ex(n), clone(sel), k=k, class_sizes=sizes, n_valid=0,
-                               kappa=0.5, R="auto", share=0.5, per_batch=False)
-    assert cheap.R == R_MIN and cheap.rule == "share"
-    mid = _cost.space_rounds(Net(), Ex(n), clone(sel), k=k, class_sizes=sizes, n_valid=0,
-                             kappa=0.5, R="auto", share=cheap.share / 2, per_batch=False)
-    assert mid.R > R_MIN and mid.share <= cheap.share / 2
-    own = clone(sel)
-    dear = _cost.space_rounds(Net(), Ex(n), own, k=k, class_sizes=sizes, n_valid=0,
-                              kappa=0.5, R="auto", share=1e-6, per_batch=False)
-    assert dear.rule == "pool" and dear.pool_factor < 3 and own.pool_factor == dear.pool_factor
+
+    def space(share):
+        own = GradMatchSelector()
+        plan = _cost.space_rounds(Net(), Ex(n), own, k=k, class_sizes=sizes, n_valid=0,
+                                  kappa=0.5, R="auto", share=share, per_batch=False)
+        assert own.pool_factor == plan.pool_factor
+        return plan
+
+    cheap = space(0.9)
+    assert (cheap.R, cheap.rule, cheap.pool_factor) == (R_MIN, "share", 3)
+    smaller = space(cheap.share * 0.8)
+    assert smaller.R == R_MIN and smaller.rule == "pool" and smaller.pool_factor < 3
+    rarer = space(1e-6)
+    assert rarer.pool_factor == _cost.MIN_POOL_FACTOR
+    assert rarer.R == 20 // _cost.MIN_ROUNDS and rarer.share > 1e-6

@@ -44,7 +44,12 @@ from ._gradmatch_solve import (
 )
 from ._rows import expand_batches, group_rows
 
-__all__ = ["GradMatchSelector", "gradmatch"]
+__all__ = ["GradMatchSelector", "gradmatch", "MIN_POOL"]
+
+#: the fewest candidates a pool gives a class (all of them when it has fewer): a class budget of
+#: a few rows chosen among three times as many random rows lost to RANDOM on small data (digits
+#: at a large constant learning rate), where examining the whole class costs little
+MIN_POOL = 256
 
 
 def gradmatch(G, budget=0.1, y=None, *, target=None, lam=0.5, tol=1e-10, positive=True,
@@ -119,7 +124,9 @@ class GradMatchSelector(BaseSelector):
         size, and the pool's gradient, scaled to the whole, stands in for the
         training gradient.  With ``per_class`` (per example) each class's pool
         is ``pool_factor`` times its budget, drawn from its own rows, so that
-        every class keeps its share and its slots.  ``None``: every training
+        every class keeps its share and its slots; and at least
+        :data:`MIN_POOL` (256) rows, or the whole class when it has fewer, so
+        that small data sets examine every example.  ``None``: every training
         example is a candidate.
         Rows of the pool trained since the last round cost no forward pass
         (``context.free``, see :class:`~sksubset.SubsetTrainingClassifier`);
@@ -333,11 +340,12 @@ class GradMatchSelector(BaseSelector):
         return fit_factored(ll, groups, full_targets, ks, self._opts, self.per_gradient)
 
     def _pools(self, sizes, ks):
-        """Candidates of each group in a round: ``pool_factor`` times its budget (at least the
-        budget, at most the group)."""
+        """Candidates of each group in a round: ``pool_factor`` times its budget, at least the
+        budget and :data:`MIN_POOL` rows, at most the group."""
         if self.pool_factor is None:
             return list(sizes)
-        return [min(n, max(kg, int(round(self.pool_factor * kg)))) for n, kg in zip(sizes, ks)]
+        return [min(n, max(kg, int(round(self.pool_factor * kg)), MIN_POOL))
+                for n, kg in zip(sizes, ks)]
 
     def round_flops(self, shape):
         """Predicted flops of one round: the forward passes over its candidates that training
