@@ -117,11 +117,11 @@ def _watching_solver(state):
         solver_module.omp_batched = solve
 
 
-def device_check(X, y, X_test, y_test, device, T, R, out):
+def device_check(X, y, X_test, y_test, device, T, R, out, batch_size=64):
     """Fit the classifier on ``device`` with the checks of the module docstring."""
     os.makedirs(out, exist_ok=True)
     state = {"rounds": [], "profile_round": 1, "trace_path": os.path.join(out, "round_trace.json")}
-    net = make_net("lenet5", module_kwargs("lenet5", X, 10), T, 64, 0.01, str(device))
+    net = make_net("lenet5", module_kwargs("lenet5", X, 10), T, batch_size, 0.01, str(device))
     clf = SubsetTrainingClassifier(net, selector=_checked_selector(state)(per_class=True),
                                    budget=0.1, R=R, kappa=0.5, random_state=0, verbose=0)
     with _watching_solver(state):
