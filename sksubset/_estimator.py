@@ -154,15 +154,19 @@ random_state : int, RandomState instance or None, default=None
     search, a Dask worker with several threads) take turns, since they
     share torch's global generator.
 verbose : int, default=1
-    Progress bar over the epochs, showing the phase (``warm``, ``select``,
-    ``subset``).  0: never.  1: where a person watches, that is when
-    standard error is a terminal or the code runs in a Jupyter notebook,
-    and the estimator being fitted is not a clone made by
-    :func:`sklearn.base.clone` (searches and cross-validation fit clones,
-    so they stay silent).  2 or more: wherever the output goes (a log file,
-    a captured stream, every fit of a search).  Never together with the
-    net's own epoch table (a skorch net with ``verbose > 0`` prints one,
-    with ``phase`` and ``subset_size`` columns)."""
+    Progress on standard error: a line saying how many of the scheduled
+    epochs are trained (the warm start pays for the others), then, where a
+    person watches (standard error is a terminal, or a Jupyter notebook), a
+    bar over the run's cost showing the epochs trained, the phase (``warm``,
+    ``select``, ``subset``) and the training loss, or elsewhere (a log file,
+    a captured stream) one line per selection round; last, a summary line
+    (epochs trained, selection rounds, their share of the time, the total
+    time).  0: nothing.  1: all that, unless the estimator being fitted is
+    a clone made by :func:`sklearn.base.clone` (searches and
+    cross-validation fit clones, so they stay silent).  2 or more: the bar
+    wherever the output goes, in every fit of a search too.  Never together
+    with the net's own epoch table (a skorch net with ``verbose > 0``
+    prints one, with ``phase`` and ``subset_size`` columns)."""
 
 _RAISES = """\
 Raises

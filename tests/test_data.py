@@ -151,7 +151,9 @@ def test_sliced_dataset_in_grid_search_and_cross_val_score(digits):
                                    verbose=0)
     scores = cross_val_score(clf, SliceDataset(ds), y, cv=2)
     assert scores.shape == (2,) and np.all(scores > 0.1)
-    search = GridSearchCV(clf, {"budget": [0.2, 0.4], "valid_size": [None, 0.2]}, cv=2)
+    # budgets whose subsets hold more than a mini-batch of 32, with or without the hold-out
+    search = GridSearchCV(clf, {"budget": [0.3, 0.4], "valid_size": [None, 0.2]}, cv=2,
+                          error_score="raise")
     search.fit(SliceDataset(ds), SliceDataset(ds, idx=1))
     assert set(search.best_params_) == {"budget", "valid_size"}
     assert search.score(SliceDataset(ds), y) > 0.1

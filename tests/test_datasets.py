@@ -252,7 +252,8 @@ def test_mnist1d_through_the_runner_cache(fake_mnist1d, tmp_path, monkeypatch):
 
 def test_mnist1d_real_generator(tmp_path):
     """With the mnist1d package installed: its generator, the same arrays every time."""
-    pytest.importorskip("mnist1d")
+    pytest.importorskip("mnist1d", reason="the mnist1d package is not installed (pip install "
+                                          "'sksubset[mnist1d]')")
     X_train, y_train, X_test, y_test = datasets.load_mnist1d(str(tmp_path), 400, 100)
     assert X_train.shape == (400, 1, 40) and X_test.shape == (100, 1, 40)
     assert X_train.dtype == np.float32 and set(np.unique(y_train)) == set(range(10))

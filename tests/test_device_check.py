@@ -37,7 +37,7 @@ def test_device_check_on_the_cpu(tmp_path):
     y = np.arange(200) % 10
     torch.manual_seed(0)
     res = device_check.device_check(X, y, X[:20], y[:20], torch.device("cpu"), T=3, R=1,
-                                 out=str(tmp_path))
+                                 out=str(tmp_path), batch_size=8)  # 20-row subsets: 3 batches
     # T=3, kappa=0.5: one warm epoch, two subset epochs, a selection before each
     assert [r["epoch"] for r in res["rounds"]] == [1, 2]
     assert [r["profiled"] for r in res["rounds"]] == [False, True]

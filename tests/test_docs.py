@@ -3,12 +3,8 @@
 import doctest
 import pathlib
 import re
-import shlex
-
-import pytest
 
 import sksubset
-from sksubset.experiments.__main__ import build_parser
 from sksubset.experiments.strategies import parse_strategy
 from sksubset.selectors import STRATEGIES, get_selector
 
@@ -43,33 +39,6 @@ def test_user_guide_snippets_run_in_order(tmp_path, monkeypatch, one_thread):
             runner.run(test, clear_globs=False)
     results = runner.summarize(verbose=False)
     assert results.failed == 0 and results.attempted >= 3
-
-
-def _commands(text):
-    """The ``python -m sksubset.experiments`` command lines of the bash blocks, as argv lists
-    (``$C``-style variables set in the same block are expanded)."""
-    commands = []
-    for _, code in _blocks(text, "bash"):
-        variables = {}
-        for line in code.replace("\\\n", " ").splitlines():
-            line = line.split(" #")[0].strip()
-            if re.match(r"^[A-Z]+=", line):
-                name, value = line.split("=", 1)
-                variables[name] = shlex.split(value)[0]
-            elif line.startswith("python -m sksubset.experiments"):
-                line = re.sub(r"\$(\w+)", lambda m, v=variables: v[m.group(1)], line)
-                commands.append(shlex.split(line)[3:])
-    return commands
-
-
-@pytest.mark.parametrize("page", ["user_guide.md", "benchmarks.md"])
-def test_every_runner_command_in_the_docs_parses(page):
-    commands = _commands((DOCS / page).read_text(encoding="utf-8"))
-    assert commands
-    for argv in commands:
-        args = build_parser().parse_args(argv)
-        for name in args.strategies or ():
-            parse_strategy(name)
 
 
 def test_every_selector_name_in_the_guide_is_registered():

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from sksubset.experiments.__main__ import build_parser, config_from_args, main
+from sksubset.experiments.__main__ import build_parser, check_args, config_from_args, main
 
 
 def test_cli_parsing(monkeypatch):
@@ -77,3 +77,26 @@ def test_command_line_sends_runs_to_a_cluster():
     assert config_from_args(args).scheduler == "tcp://10.0.0.5:8786"
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--workers", "2", "--scheduler", "tcp://x:1"])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--strategies", "gradmatch-pc-warm", "--selector-param", "pool_fraction=0.3"],
+     "has no parameter 'pool_fraction'"),
+    (["--selector-param", "criterion=correlation"],  # the default list holds random
+     "strategy 'random-rs2' (RandomSelector) has no parameter 'criterion'"),
+    (["--strategies", "default", "--selector-param", "pool_factor=0.5"], "pool_factor"),
+    (["--strategies", "default", "--selector-param", "budget=0.2"], "budget=0.2"),
+])
+def test_selector_params_are_checked_before_any_run(argv, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        main(argv + ["--out", str(tmp_path)])
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+    assert not os.listdir(tmp_path)  # nothing ran
+
+
+def test_selector_params_of_every_strategy_named_pass():
+    parser = build_parser()
+    check_args(parser, parser.parse_args(["--strategies", "default", "gradmatch-pc-warm",
+                                          "--selector-param", "pool_factor=3"]))
+    check_args(parser, parser.parse_args(["--dataset", "friedman", "--strategies", "default",
+                                          "--selector-param", "sampling=cycle"]))

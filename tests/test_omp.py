@@ -230,7 +230,7 @@ def test_breakdown_falls_back_to_the_basis(monkeypatch):
 def _load_cords_omp():
     spec = importlib.util.find_spec("cords")
     if spec is None or not spec.submodule_search_locations:
-        pytest.skip("CORDS is not installed")
+        pytest.skip("CORDS is not installed (this test compares the OMP with CORDS's own solver)")
     path = Path(list(spec.submodule_search_locations)[0]) / "selectionstrategies" / "helpers" \
         / "omp_solvers.py"
     if not path.exists():

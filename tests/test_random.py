@@ -169,7 +169,7 @@ def test_rs2_in_a_training_run():
     X, y = (X[:300] / 16).astype(np.float32), y[:300]
     net = NeuralNetClassifier(ToyMLP, module__n_in=64, module__n_hidden=8, module__n_classes=10,
                               criterion=torch.nn.CrossEntropyLoss, max_epochs=5, lr=0.1,
-                              train_split=None, verbose=0)
+                              batch_size=16, train_split=None, verbose=0)
     clf = SubsetTrainingClassifier(net, selector=RandomSelector(sampling="cycle"), budget=0.2,
                                    R=1, kappa=0, random_state=0, verbose=0).fit(X, y)
     picks = [rec["indices"] for rec in clf.selection_history_]

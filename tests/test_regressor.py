@@ -150,7 +150,7 @@ def test_bad_input_is_refused_before_training(diabetes, case, error, match):
     elif case == "bce":
         net.set_params(criterion=nn.BCEWithLogitsLoss)
     selector = GradMatchSelector(budget=5) if case == "own_selector_budget" else None
-    reg = SubsetTrainingRegressor(net, selector=selector, verbose=0)
+    reg = SubsetTrainingRegressor(net, selector=selector, budget=0.2, verbose=0)  # > a batch
     with pytest.raises(error, match=match):
         reg.fit(X, y)
     assert not hasattr(reg, "net_")

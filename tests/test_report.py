@@ -143,3 +143,26 @@ def test_split_of_the_run_and_forward_rows():
     assert "40/25/10/25" in line and " 1500 " in line
     full = next(x for x in lines if x.startswith("full"))
     assert "/" not in full.replace("±", "")
+
+
+def test_printed_table_fits_120_columns(records):
+    """The printed table fits 120 characters: empty columns first, then the least telling ones
+    are left out (and named); without a width every column is shown."""
+    for r in records:
+        if r["strategy"] == "gradmatch":
+            r["strategy"] = "gradmatch-pc-warm+R10pool30fast"  # a long tagged name
+            r.update(n_forward=1000, n_harvested=4000)
+            r["timing"].update(setup=0.0, warm_start=1.0, subset_training=1.0)
+    rows = summarize(records)
+    full = format_table(rows).splitlines()
+    assert all(h in full[0] for h in ("kWh", "fwd rows", "split %", "diverged", "free gain"))
+    assert max(map(len, full)) > 120
+    lines = format_table(rows, width=120).splitlines()
+    assert max(map(len, lines)) <= 120
+    header = lines[0].split()
+    assert {"strategy", "budget", "acc", "sec", "gain", "p>front"} <= set(header)
+    assert "kWh" not in header and "diverged" not in header  # nothing to show
+    assert lines[-1].startswith("(left out here: fwd rows") and "summary.csv" in lines[-1]
+    assert len(lines) == len(full) + 1
+    wide = format_table(rows, width=1000).splitlines()
+    assert "fwd rows" in wide[0] and "kWh" not in wide[0] and len(wide) == len(full)

@@ -117,11 +117,11 @@ def _watching_solver(state):
         solver_module.omp_batched = solve
 
 
-def device_check(X, y, X_test, y_test, device, T, R, out):
+def device_check(X, y, X_test, y_test, device, T, R, out, batch_size=64):
     """Fit the classifier on ``device`` with the checks of the module docstring."""
     os.makedirs(out, exist_ok=True)
     state = {"rounds": [], "profile_round": 1, "trace_path": os.path.join(out, "round_trace.json")}
-    net = make_net("lenet5", module_kwargs("lenet5", X, 10), T, 64, 0.01, str(device))
+    net = make_net("lenet5", module_kwargs("lenet5", X, 10), T, batch_size, 0.01, str(device))
     clf = SubsetTrainingClassifier(net, selector=_checked_selector(state)(per_class=True),
                                    budget=0.1, R=R, kappa=0.5, random_state=0, verbose=0)
     with _watching_solver(state):
@@ -191,6 +191,8 @@ def main(argv=None):
     p.add_argument("--n-samples", type=int, default=20000, help="training images")
     p.add_argument("--epochs", type=int, default=10, help="T")
     p.add_argument("--R", type=int, default=2)
+    p.add_argument("--batch-size", type=int, default=64,
+                   help="mini-batch size (a 10%% subset should hold several)")
     p.add_argument("--data-dir", help="folder of the Fashion-MNIST IDX files")
     p.add_argument("--out", default=os.environ.get("OUT") or "results/device_check")
     args = p.parse_args(argv)
@@ -198,7 +200,7 @@ def main(argv=None):
     X, y, X_test, y_test = load_fashion_mnist(args.data_dir)
     n = args.n_samples
     res = device_check(X[:n], y[:n], X_test[:n // 10], y_test[:n // 10], device, args.epochs,
-                       args.R, args.out)
+                       args.R, args.out, batch_size=args.batch_size)
     text = "\n".join(device_markdown(res, device)) + "\n"
     with open(os.path.join(args.out, "device_check.md"), "w", encoding="utf-8") as f:
         f.write(text)

@@ -66,12 +66,12 @@ from sksubset.experiments.strategies import parse_strategy  # noqa: E402
 PARTS = ("device", "omp", "per-class", "fmnist")
 #: sizes of each part: on a GPU, and with --small
 SETTINGS = {
-    "gpu": {"device_n": 20000, "device_T": 10, "device_R": 2,
+    "gpu": {"device_n": 20000, "device_T": 10, "device_R": 2, "device_batch": 64,
             "omp": [("20000x850x2000", ("synthetic", "real"), "cords_timeout"),
                     ("50000x5130x5000", ("synthetic", "real"), "cords_timeout_large")],
             "per_class_n": 60000, "repeats": 3, "fm_T": 100, "fm_frontier": (5, 8, 12, 18),
             "fm_train": None, "fm_test": None},
-    "small": {"device_n": 600, "device_T": 4, "device_R": 1,
+    "small": {"device_n": 600, "device_T": 4, "device_R": 1, "device_batch": 20,
               "omp": [("200x850x20", ("synthetic", "real"), "cords_timeout"),
                       ("300x5130x30", ("synthetic",), "cords_timeout_large")],
               "per_class_n": 2000, "repeats": 1, "fm_T": 4, "fm_frontier": (1, 2),
@@ -182,7 +182,8 @@ def _run_script(script, name, argv, args, out):
 
 def run_device(settings, args, device, out):
     argv = ["--device", device.type, "--n-samples", str(settings["device_n"]), "--epochs",
-            str(settings["device_T"]), "--R", str(settings["device_R"]), "--out", out]
+            str(settings["device_T"]), "--R", str(settings["device_R"]), "--batch-size",
+            str(settings["device_batch"]), "--out", out]
     return _run_script(device_check, "device_check", argv, args, out)
 
 

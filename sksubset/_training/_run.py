@@ -105,8 +105,8 @@ class SubsetRun:
         self.harvest = Harvest(len(dataset.y), self.processes.device) if harvest else None
         self.rows = {"n_harvested": 0, "n_forward": 0}  # of the current selection step
         self.clock = Clock(self.processes.device, setup_seconds)
-        self.bar = EpochBar(schedule.n_trained, verbose if self.processes.is_main else 0,
-                            net.verbose)
+        self.bar = EpochBar(schedule, subset_size, len(dataset.y),
+                            verbose if self.processes.is_main else 0, net.verbose)
         self.history = []  # selection_history_
         self.epoch = 0  # trained epochs so far
         self.phase = None  # of the epoch being trained
@@ -127,6 +127,7 @@ class SubsetRun:
                 self.harvest = None  # nor to its buffers
             self.clock.lap(self._training_part())
             self.bar.close()
+        self.bar.summary(self.clock.timing(), len(self.history))
         return self
 
     # -- Algorithm 1 --------------------------------------------------------------
@@ -179,6 +180,7 @@ class SubsetRun:
                   **self.rows}
         record.update({key: v for key, v in selection.info.items() if key not in record})
         self.history.append(self.processes.record_costs(record, own))
+        self.bar.selected(record)
 
     # -- what a selector sees of the run ---------------------------------------------
     def _step(self, step):
@@ -254,4 +256,4 @@ class SubsetRun:
 
     def end_epoch(self, net):
         self.epoch += 1
-        self.bar.advance(self.phase)
+        self.bar.advance(self.phase, net.history[-1].get("train_loss"))

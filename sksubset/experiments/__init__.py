@@ -1,9 +1,11 @@
 """Experiment runner: GRAD-MATCH and its baselines against full training, from the command line.
 
-``python -m sksubset.experiments`` (or ``sksubset-bench``) trains every
-strategy at every budget for several seeds, saves one JSON record per run
-(resumable), prints a summary table and writes it as CSV and JSON together
-with Figure-3-style plots.  From Python::
+``python -m sksubset.experiments`` (or ``sksubset-bench``) trains each
+strategy (by default :data:`DEFAULT_STRATEGIES`) at every budget for several
+seeds, saves one JSON record per run (resumable), prints a summary table (at
+most :data:`~sksubset.experiments.report.PRINT_WIDTH` characters wide) and
+writes it, with every column, as CSV and JSON together with Figure-3-style
+plots.  From Python::
 
     from sksubset.experiments import ExperimentConfig, run_experiment
     result = run_experiment(ExperimentConfig(strategies=["full", "gradmatch-pb-warm"], seeds=2))
@@ -20,7 +22,7 @@ import torch
 
 from .datasets import load_data
 from .plan import DEFAULT_STRATEGIES, ExperimentConfig, plan_runs
-from .report import format_table, write_report
+from .report import PRINT_WIDTH, format_table, write_report
 from .runner import execute, load_records
 
 __all__ = ["ExperimentConfig", "run_experiment", "DEFAULT_STRATEGIES"]
@@ -66,7 +68,7 @@ def run_experiment(config=None, **kwargs):
 
 def _report(cfg, records):
     rows, paths = write_report(records, cfg.out)
-    table = format_table(rows)
+    table = format_table(rows, width=PRINT_WIDTH)
     print(table, file=sys.stdout, flush=True)
     print(f"\nWrote {', '.join(paths.values())}", file=sys.stderr, flush=True)
     return {"config": cfg, "records": records, "rows": rows, "table": table, "paths": paths}

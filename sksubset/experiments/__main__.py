@@ -6,13 +6,15 @@ import os
 import sys
 import warnings
 
+from .._training._checks import check_selector
 from . import run_experiment
 from .datasets import DATASETS, FASHION_MNIST_DIR
 from .models import MODELS
 from .plan import DATASET_DEFAULTS, DEFAULT_LR, DEFAULT_STRATEGIES, WEIGHTINGS, ExperimentConfig
-from .strategies import parse_strategy
+from .regression import REGRESSION_DATASETS
+from .strategies import make_selector, parse_strategy
 
-__all__ = ["build_parser", "config_from_args", "main"]
+__all__ = ["build_parser", "check_args", "config_from_args", "main"]
 
 
 def _valid_size(text):
@@ -191,17 +193,46 @@ def config_from_args(args):
         clock=args.clock)
 
 
+def check_args(parser, args):
+    """What :func:`main` checks before any run: ``parser.error`` (exit status 2) on a bad
+    ``--kappa``, an unknown strategy name, or a ``--selector-param`` that a strategy's
+    selector does not have or rejects as the estimator's ``fit`` would (each strategy run, the
+    default list when none is named).
+    """
+    if not 0 <= args.kappa <= 1:
+        parser.error(f"--kappa must be in [0, 1]; got {args.kappa}")
+    strategies = []
+    for name in args.strategies or DEFAULT_STRATEGIES:
+        try:
+            strategies.append(parse_strategy(name))
+        except ValueError as exc:
+            parser.error(str(exc))
+    params = dict(args.selector_param)
+    if not params:
+        return
+    regression = args.dataset in REGRESSION_DATASETS
+    for strategy in strategies:
+        if strategy.kind != "subset":
+            continue
+        selector = make_selector(strategy, None, regression)
+        known = selector.get_params()
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            parser.error(f"--selector-param {unknown[0]}: the selector of strategy "
+                         f"{strategy.name!r} ({type(selector).__name__}) has no parameter "
+                         f"{unknown[0]!r}; its parameters: {', '.join(sorted(known))}")
+        try:
+            check_selector(make_selector(strategy, params, regression), strategy.per_batch,
+                           regression)
+        except (TypeError, ValueError) as exc:
+            parser.error(f"--selector-param for strategy {strategy.name!r}: {exc}")
+
+
 def main(argv=None):
     """Run the command line; returns the exit status (0, or 2 on a usage or data error)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not 0 <= args.kappa <= 1:
-        parser.error(f"--kappa must be in [0, 1]; got {args.kappa}")
-    for name in args.strategies or ():
-        try:
-            parse_strategy(name)
-        except ValueError as exc:
-            parser.error(str(exc))
+    check_args(parser, args)
     warnings.simplefilter("default", RuntimeWarning)
     try:
         run_experiment(config_from_args(args))

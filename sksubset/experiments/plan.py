@@ -21,10 +21,12 @@ __all__ = ["ExperimentConfig", "RunSpec", "pool_size", "earlystop_epochs",
            "default_frontier_epochs", "plan_runs", "DEFAULT_STRATEGIES", "DATASET_DEFAULTS",
            "DEFAULT_LR", "WEIGHTINGS"]
 
-#: strategies run when none are named
-DEFAULT_STRATEGIES = ("full", "full-frontier", "random", "random-warm", "gradmatch",
-                      "gradmatch-warm", "gradmatch-pc-warm", "gradmatch-pb", "gradmatch-pb-warm",
-                      "craig-pb-warm", "glister-warm", "crest")
+#: strategies run when none are named: what a user should compare, full training and its
+#: frontier, the classifier's defaults (``default``), the two random baselines (RS2 and
+#: RANDOM-WARM) and the papers' strategies
+DEFAULT_STRATEGIES = ("full", "full-frontier", "default", "random-rs2", "random-warm",
+                      "gradmatch-warm", "gradmatch-pb-warm", "craig-pb-warm", "glister-warm",
+                      "crest")
 
 #: per-dataset defaults of ``epochs`` (T), ``batch_size``, torch ``threads`` (one thread is
 #: fastest for the small digits MLP and MNIST-1D CNN, whose batches are too small to share)

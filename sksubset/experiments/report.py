@@ -51,6 +51,7 @@ import csv
 import json
 import math
 import os
+import textwrap
 import warnings
 
 import numpy as np
@@ -60,7 +61,7 @@ from .plots import write_plots
 from .regression import score_of
 
 __all__ = ["relative_error", "frontier_accuracy", "wilcoxon_greater", "summarize",
-           "format_table", "write_report", "COLUMNS", "SPLIT"]
+           "format_table", "write_report", "COLUMNS", "SPLIT", "DROP_ORDER", "PRINT_WIDTH"]
 
 #: table columns, in order
 COLUMNS = ("strategy", "budget", "epochs", "n_seeds", "accuracy_mean", "accuracy_std",
@@ -248,7 +249,15 @@ def _split(row):
     return "/".join(f"{100 * v:.0f}" for v in shares)
 
 
-def format_table(rows):
+#: the printed table's columns left out first when it must fit a width, in this order
+DROP_ORDER = ("kWh", "fwd rows", "free gain", "p>rand", "split %", "seeds", "rel.err %",
+              "sel.share", "p>rand-w", "speedup", "diverged", "p>front", ">front", "RMSE")
+
+#: the width of the table :func:`sksubset.experiments.run_experiment` prints
+PRINT_WIDTH = 120
+
+
+def format_table(rows, width=None):
     """The summary rows as an aligned plain-text table.
 
     Its ``split %`` column gives the shares of a subset run spent in warm start,
@@ -256,6 +265,16 @@ def format_table(rows):
     rows`` the rows those forward passes covered (:data:`COLUMNS`).  On a
     regression data set the score column is ``R2 %`` (100 R²) and an ``RMSE``
     column follows it.
+
+    Parameters
+    ----------
+    rows : list of dict
+        :func:`summarize`'s rows.
+    width : int, optional
+        Fit the table in this many characters a line: columns with nothing to show
+        (``kWh`` without NVML, ``diverged`` when no run diverged) are left out, then
+        others in :data:`DROP_ORDER` until it fits, and a last line names those left
+        out (all of them are in ``summary.csv``).  Default: every column.
     """
     regression = any(r.get("rmse_mean") is not None for r in rows)
     cols = [("strategy", "strategy", ""), ("budget", "budget", "g"), ("E", "epochs", ""),
@@ -280,11 +299,33 @@ def format_table(rows):
             else:
                 line.append(_fmt(r[key], spec))
         lines.append(line)
-    widths = [max(len(line[i]) for line in lines) for i in range(len(cols))]
-    text = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
-                      for i, (cell, w) in enumerate(zip(line, widths))) for line in lines]
+    columns = list(zip(*lines))  # each: (header, cell, cell, ...)
+    left_out = []
+    if width is not None:
+        for header, *cells in list(columns):
+            if all(c in ("", "0") if header == "diverged" else c == "" for c in cells):
+                columns.remove((header, *cells))
+        for header in DROP_ORDER:
+            if len(_aligned(columns)[0]) <= width:
+                break
+            column = next((c for c in columns if c[0] == header), None)
+            if column is not None:
+                columns.remove(column)
+                left_out.append(header)
+    text = _aligned(columns)
     text.insert(1, "-" * len(text[0]))
+    if left_out:
+        text += textwrap.wrap(f"(left out here: {', '.join(left_out)}; every column is in "
+                              "summary.csv)", width)
     return "\n".join(text)
+
+
+def _aligned(columns):
+    """The lines of a table given as columns (header first), the first column to the left."""
+    widths = [max(len(cell) for cell in column) for column in columns]
+    return ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                      for i, (cell, w) in enumerate(zip(line, widths)))
+            for line in zip(*columns)]
 
 
 def _jsonable(value):
