@@ -92,9 +92,11 @@ selector : selector instance, str or None, default=None
     nothing).  The other names of
     :data:`sksubset.selectors.STRATEGIES` are shorthands for their selector
     with its defaults (``"random"`` is ``RandomSelector()``).  An instance
-    is cloned for each fit; its parameters are searchable as
-    ``selector__<name>`` (for example ``selector__lam`` in
-    ``GridSearchCV``).  Its ``budget`` and ``random_state`` must be left at
+    is cloned for each fit.  Its parameters are searchable as
+    ``selector__<name>`` (for example ``{"selector__lam": [0.1, 1.0]}`` in
+    ``GridSearchCV``), with an instance, a name or ``None``: for a name or
+    ``None``, ``set_params`` first puts the instance it stands for in
+    ``selector``.  Its ``budget`` and ``random_state`` must be left at
     their defaults: the estimator's own set them for every round, and a
     changed one raises ``ValueError`` before training.
 budget : float in (0, 1] or int >= 1, default=0.1
@@ -255,9 +257,43 @@ class BaseSubsetTraining(MetaEstimatorMixin, BaseEstimator):
         """A fresh selector instance for this fit (see ``selector``)."""
         if isinstance(self.selector, BaseSelector):
             return clone(self.selector)
-        if self.selector is None or self.selector == "gradmatch":
-            return default_selector(self._regression and self.selector is None)
-        return get_selector(self.selector)()
+        return self._selector_for(self.selector)
+
+    def _selector_for(self, selector):
+        """The instance that ``selector=None`` or a strategy name stands for."""
+        if selector is None or selector == "gradmatch":
+            return default_selector(self._regression and selector is None)
+        if selector not in STRATEGIES:
+            raise ValueError(f"The 'selector' parameter must be None, one of "
+                             f"{', '.join(map(repr, STRATEGIES))} or a selector instance; "
+                             f"got {selector!r}.")
+        return get_selector(selector)()
+
+    def set_params(self, **params):
+        """Set the parameters of this estimator, nested ``selector__*`` ones included.
+
+        With ``selector=None`` or a strategy name (given here or set
+        before), ``selector__<name>`` keys first replace ``selector`` by the
+        instance it stands for (the estimator's default selector, or the
+        named strategy's with its defaults), then set its ``<name>``: so
+        ``GridSearchCV(SubsetTrainingClassifier(net),
+        {"selector__lam": [0.1, 1.0]})`` searches the default selector's
+        ``lam``.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters, and ``net__*`` and ``selector__*`` ones.
+
+        Returns
+        -------
+        self
+        """
+        if any(key.startswith("selector__") for key in params):
+            selector = params.get("selector", self.selector)
+            if not isinstance(selector, BaseSelector):
+                params = {**params, "selector": self._selector_for(selector)}
+        return super().set_params(**params)
 
     def _read(self, X, y):
         """The rows and labels (targets) of what ``fit`` got (:mod:`sksubset.data`)."""
