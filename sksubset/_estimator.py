@@ -25,6 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.helper import predefined_split
 
 from ._training._checks import (
+    check_loss,
     check_module,
     check_selector,
     reseed_module,
@@ -158,12 +159,22 @@ verbose : int, default=1
 _RAISES = """\
 Raises
 ------
+ValueError
+    From ``fit``, before any training step, for a bad parameter or input,
+    and when the initialized net on the first rows of the data gives a
+    loss that is not finite, or an output its criterion does not take (a
+    module ending in ``nn.Linear`` with skorch's default ``NLLLoss``, which
+    takes probabilities; for a selector that reads last-layer gradients, a
+    module whose output is not its last ``nn.Linear``'s, or that layer's
+    softmax for ``NLLLoss``).
 sksubset.exceptions.DivergenceError
     From ``fit``, when the training loss becomes NaN or infinite, or the
     outputs or last-layer inputs at a selection do; the message names the
     epoch, the phase (warm start or subset training) and the selection
-    round.  A run whose final training loss ends more than twice its first
-    mini-batch's loss gets a :class:`~sklearn.exceptions.ConvergenceWarning`."""
+    round, and suggests a smaller learning rate unless the loss was not
+    finite before the first optimizer step.  A run whose final training
+    loss ends more than twice its first mini-batch's loss gets a
+    :class:`~sklearn.exceptions.ConvergenceWarning`."""
 
 _ATTRIBUTES = """\
 n_features_in_ : int
@@ -358,6 +369,7 @@ class BaseSubsetTraining(MetaEstimatorMixin, BaseEstimator):
         if self.random_state is not None:
             reseed_module(net)
         check_module(net, examples, *self._n_outputs())
+        check_loss(net, examples, selector.uses_last_layer, self._regression)
         groups = np.zeros(len(examples), np.int64) if self._regression else None
         run = SubsetRun(net, SubsetDataset(examples.rows, examples.y), self.schedule_, selector,
                         subset_size=k, pool=pool, valid=valid, rng=rng,
