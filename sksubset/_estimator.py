@@ -34,9 +34,10 @@ from ._training._checks import (
 )
 from ._training._dataset import SubsetDataset
 from ._training._loss import WEIGHTINGS, weighted_criterion
+from ._training._options import check_net_options
 from ._training._run import SubsetRun
 from ._training._skorch import SubsetSchedule
-from ._training._split import split
+from ._training._split import ValidationDataset, split
 from ._utils.budget import BUDGET_CONSTRAINTS, resolve_budget
 from .data import Examples, prediction_input, read_training_data
 from .distributed import processes_of
@@ -333,6 +334,7 @@ class BaseSubsetTraining(MetaEstimatorMixin, BaseEstimator):
         """
         t_start = time.perf_counter()
         self._check_net()
+        check_net_options(self.net, self.valid_size)
         selector = self._make_selector()
         check_selector(selector, self.per_batch, self._regression)
         rows, y = self._read(X, y)
@@ -356,7 +358,11 @@ class BaseSubsetTraining(MetaEstimatorMixin, BaseEstimator):
         self.schedule_ = make_schedule(net.max_epochs, k, len(pool), self.R, self.kappa)
         if self.schedule_.subset_epochs:
             warn_if_below_one_batch(k, len(pool), net.batch_size)
-        valid = None if valid is None else examples.take(valid).clean()
+        if isinstance(valid, np.ndarray):
+            valid = examples.take(valid).clean()
+        elif valid is not None:  # a train_split's own validation data (predefined_split)
+            valid = ValidationDataset(valid, None if self._regression else self.classes_,
+                                      examples.y[0].numel())
         if len(pool) < len(y):
             examples = examples.take(pool)
         net.set_params(
@@ -372,7 +378,8 @@ class BaseSubsetTraining(MetaEstimatorMixin, BaseEstimator):
         check_loss(net, examples, selector.uses_last_layer, self._regression)
         groups = np.zeros(len(examples), np.int64) if self._regression else None
         run = SubsetRun(net, SubsetDataset(examples.rows, examples.y), self.schedule_, selector,
-                        subset_size=k, pool=pool, valid=valid, rng=rng,
+                        subset_size=k, pool=pool, rng=rng,
+                        valid=None if self.valid_size is None else valid,  # else monitoring
                         n_classes=1 if self._regression else len(self.classes_),
                         groups=groups, per_batch=self.per_batch,
                         verbose=0 if self.verbose == 1 and self._cloned else self.verbose,
@@ -381,7 +388,7 @@ class BaseSubsetTraining(MetaEstimatorMixin, BaseEstimator):
         warn_if_unconverged(net.history, net.lr)
         self.net_ = net
         self.selection_history_ = run.history
-        self.n_iter_ = run.epoch
+        self.n_iter_ = len(net.history)  # a callback that stops training ends the epoch first
         self.timing_ = run.clock.timing()
 
     # -- prediction -------------------------------------------------------
