@@ -18,7 +18,7 @@ from sksubset import (
 )
 from sksubset._training._checks import divergence_error
 from sksubset.exceptions import DivergenceError
-from sksubset.selectors import CraigSelector
+from sksubset.selectors import CraigSelector, CrestSelector
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -200,3 +200,79 @@ def test_divergence_error_hints():
                         "before any optimizer step, so no learning rate is the cause. Try inputs "
                         "on a smaller scale (the largest |X| is 1e+30) or a module whose output "
                         "suits the criterion.")
+
+
+# -- smaller promises -----------------------------------------------------------------
+def test_valid_size_with_a_one_member_class_names_valid_size(data):
+    X, y, _ = data
+    y = y.copy()
+    y[5] = 7  # class 7: one example
+    clf = SubsetTrainingClassifier(clf_net(callbacks=[NoTraining()]), valid_size=0.2, verbose=0)
+    with pytest.raises(ValueError, match=r"valid_size=0.2 cannot hold out a part stratified by "
+                                         r"class.*valid_size=None"):
+        clf.fit(X, y)
+
+
+def test_crest_shares_identical_rows_evenly_with_a_warning():
+    G = np.zeros((200, 5))
+    with pytest.warns(UserWarning, match=r"CREST: all rows of 2 of the 2 .*identical.*shared "
+                                         r"out evenly"):
+        sel = CrestSelector(budget=20, subset_fraction=0.2, batch_size=10,
+                            random_state=0).fit(G)
+    # two random subsets of 40 rows, a coreset of 10 each: 4 rows per medoid, times 200 / 80
+    np.testing.assert_array_equal(sel.weights_, np.full(20, 10.0))
+    y = np.arange(200) % 4
+    with pytest.warns(UserWarning, match="CREST"):
+        sel = CrestSelector(budget=20, subset_fraction=0.2, batch_size=10,
+                            random_state=0).fit(G, y)
+    assert sel.weights_.sum() == pytest.approx(200)
+    for sub in sel.random_subsets_:
+        for c in range(4):  # within a (subset, class) problem the weights differ by at most 1
+            w = sel.weights_[np.isin(sel.indices_, sub) & (y[sel.indices_] == c)]
+            assert len(w) and np.ptp(w) <= 200 / 80 + 1e-12  # one row, rescaled
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_crest_gives_a_one_member_class_its_slot(seed):
+    rng = np.random.default_rng(seed)
+    G = rng.normal(size=(200, 5))
+    y = np.arange(200) % 3
+    y[7] = 3
+    sel = CrestSelector(budget=20, subset_fraction=0.05, batch_size=10, random_state=seed)
+    sel.fit(G, y)
+    assert (y[sel.indices_] == 3).sum() == 1 and len(sel.indices_) == 20
+    assert sel.weights_.sum() == pytest.approx(200)
+
+
+def test_crest_in_a_run_gives_every_class_a_slot(data):
+    X, y, _ = data
+    y = y.copy()
+    y[np.flatnonzero(y == 2)[1:]] = 0  # class 2 keeps 1 of 60 examples
+    clf = SubsetTrainingClassifier(clf_net(max_epochs=3), selector=CrestSelector(
+        subset_fraction=0.1), budget=0.2, kappa=0, random_state=0, verbose=0).fit(X, y)
+    for h in clf.selection_history_:
+        assert set(y[h["indices"]]) == {0, 1, 2}
+
+
+@pytest.mark.parametrize("shape", [(60,), (60, 1), (60, 2)])
+def test_a_regressor_predicts_the_shape_of_y(data, shape):
+    X, _, t = data
+    y = np.stack([t, -t], 1)[:, :shape[1]] if len(shape) == 2 else t
+    reg = SubsetTrainingRegressor(reg_net(mlp(y.shape[1] if y.ndim == 2 else 1)),
+                                  random_state=0, verbose=0).fit(X, y)
+    assert reg.predict(X).shape == shape
+    assert reg.net_.predict(X).shape == (60, shape[1] if len(shape) == 2 else 1)
+    assert np.isfinite(reg.score(X, y))
+
+
+def test_what_the_docs_say_of_gradmatch_weights():
+    G = np.random.default_rng(0).normal(size=(5000, 100)) + 0.5  # the README's example
+    sel = GradMatchSelector(budget=0.05).fit(G)
+    assert len(np.unique(sel.indices_)) == 250 and sel.gradient_error_ < 1e-3
+    assert 0.7 < sel.weights_.sum() / 5000 < 0.9  # fitted to the sum, not summing to n
+    G = np.random.default_rng(0).normal(size=(200, 10)) + 1.0
+    for k in (150, 200):
+        sel = GradMatchSelector(budget=k).fit(G)
+        assert len(np.unique(sel.indices_)) == k and (sel.weights_ >= 0).all()
+    sel = CraigSelector(budget=3).fit(G[:100], np.arange(100) % 5)  # fewer slots than classes
+    assert sel.weights_.sum() == 60  # the rows of the three classes served
