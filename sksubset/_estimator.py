@@ -301,10 +301,25 @@ class BaseSubsetTraining(MetaEstimatorMixin, BaseEstimator):
         -------
         self
         """
-        if any(key.startswith("selector__") for key in params):
+        own = self.get_params(deep=False)
+        for key in params:
+            name = key.partition("__")[0]
+            if name not in own:
+                raise ValueError(f"Invalid parameter {name!r} for {type(self).__name__}; its "
+                                 f"parameters are {sorted(own)}, and those of its net and "
+                                 f"selector, as net__<name> and selector__<name>.")
+        nested = [key.partition("__")[2] for key in params if key.startswith("selector__")]
+        if nested:
             selector = params.get("selector", self.selector)
             if not isinstance(selector, BaseSelector):
-                params = {**params, "selector": self._selector_for(selector)}
+                selector = self._selector_for(selector)
+                params = {**params, "selector": selector}
+            allowed = selector.get_params(deep=False)
+            for name in nested:
+                if name.partition("__")[0] not in allowed:
+                    raise ValueError(f"Invalid parameter selector__{name}: the selector "
+                                     f"{type(selector).__name__} has no {name!r}; its "
+                                     f"parameters are {sorted(allowed)}.")
         return super().set_params(**params)
 
     def _read(self, X, y):
@@ -371,7 +386,12 @@ class BaseSubsetTraining(MetaEstimatorMixin, BaseEstimator):
             train_split=None if valid is None else predefined_split(valid),
             callbacks=list(net.callbacks or []) + [(_CALLBACK, SubsetSchedule())],
             **self._net_params())
-        net.initialize()
+        try:
+            net.initialize()
+        except (RuntimeError, ValueError, TypeError) as exc:
+            raise ValueError(f"The net could not be initialized: {exc} (check net.module, "
+                             f"net.optimizer and their module__*, optimizer__* "
+                             f"arguments).") from exc
         if self.random_state is not None:
             reseed_module(net)
         check_module(net, examples, *self._n_outputs())

@@ -69,14 +69,16 @@ def check_selector(selector, per_batch, regression=False):
     cls = type(selector)
     defaults = inspect.signature(cls.__init__).parameters
     params = selector.get_params(deep=False)
+    estimator, what = (("SubsetTrainingRegressor", "regressor") if regression
+                       else ("SubsetTrainingClassifier", "classifier"))
     for name in RUN_PARAMETERS:
         default = defaults[name].default if name in defaults else None
         if name in params and params[name] != default:
             raise ValueError(
                 f"The selector's {name}={params[name]!r} would be overridden: the "
-                f"classifier's {name} sets it for every selection round. Leave the "
+                f"{what}'s {name} sets it for every selection round. Leave the "
                 f"selector's {name} at its default ({default!r}) and set "
-                f"SubsetTrainingClassifier({name}=...) instead.")
+                f"{estimator}({name}=...) instead.")
     if per_batch and not cls.supports_per_batch:
         with_pb = ", ".join(n for n in STRATEGIES if get_selector(n).supports_per_batch)
         raise ValueError(f"per_batch=True needs a selector with a per-batch variant ({with_pb}); "
