@@ -17,6 +17,7 @@ from skorch.helper import predefined_split
 from torch import nn
 
 from sksubset import SubsetTrainingClassifier, SubsetTrainingRegressor
+from sksubset._training._options import check_net_options
 from sksubset.selectors import RandomSelector
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -253,6 +254,11 @@ def test_device(data):
     if not torch.cuda.is_available():
         _refused(clf(refused=True, device="cuda"), X, y,
                  r"net.device='cuda' but CUDA is not available")
+
+    class Accelerated(NeuralNetClassifier):
+        accelerator = object()  # skorch's AccelerateMixin: its accelerator places the net
+
+    check_net_options(Accelerated(mlp(), device=None), None)  # accepted
 
 
 def test_compile_is_refused(data):

@@ -20,7 +20,8 @@ Honoured as in a plain skorch fit: ``train_split`` (``ValidSplit``,
   ignored for training;
 * ``warm_start=True``: every fit trains a fresh clone of the net;
 * ``compile=True``: the selections read the net's own module and criterion;
-* a ``device`` that torch does not know, ``None``, or CUDA where there is none.
+* a ``device`` that torch does not know, ``None`` (but for a net of skorch's
+  ``AccelerateMixin``, whose accelerator places it), or CUDA where there is none.
 """
 
 import torch
@@ -82,6 +83,8 @@ def check_net_options(net, valid_size):
         raise ValueError("net.compile=True is not supported: the selections read the net's "
                          "own module and criterion. Set net__compile=False.")
     device = net.device
+    if getattr(net, "accelerator", None) is not None:
+        return  # skorch's AccelerateMixin: the accelerator places the net (device=None)
     if device is None:
         raise ValueError("net.device=None is not supported: the estimator moves the selections' "
                          "data to the net's device. Set net__device='cpu' or 'cuda'.")
