@@ -26,6 +26,7 @@ from skorch.helper import predefined_split
 
 from ._training._cost import R_MIN, space_rounds
 from ._training._checks import (
+    check_loss,
     check_module,
     check_selector,
     reseed_module,
@@ -34,9 +35,10 @@ from ._training._checks import (
 )
 from ._training._dataset import SubsetDataset
 from ._training._loss import WEIGHTINGS, weighted_criterion
+from ._training._options import check_net_options
 from ._training._run import SubsetRun
 from ._training._skorch import SubsetSchedule
-from ._training._split import split
+from ._training._split import ValidationDataset, split
 from ._utils.budget import BUDGET_CONSTRAINTS, resolve_budget
 from .data import Examples, prediction_input, read_training_data
 from .distributed import processes_of
@@ -93,9 +95,11 @@ selector : selector instance, str or None, default=None
     nothing).  The other names of
     :data:`sksubset.selectors.STRATEGIES` are shorthands for their selector
     with its defaults (``"random"`` is ``RandomSelector()``).  An instance
-    is cloned for each fit; its parameters are searchable as
-    ``selector__<name>`` (for example ``selector__lam`` in
-    ``GridSearchCV``).  Its ``budget`` and ``random_state`` must be left at
+    is cloned for each fit.  Its parameters are searchable as
+    ``selector__<name>`` (for example ``{"selector__lam": [0.1, 1.0]}`` in
+    ``GridSearchCV``), with an instance, a name or ``None``: for a name or
+    ``None``, ``set_params`` first puts the instance it stands for in
+    ``selector``.  Its ``budget`` and ``random_state`` must be left at
     their defaults: the estimator's own set them for every round, and a
     changed one raises ``ValueError`` before training.
 budget : float in (0, 1] or int >= 1, default=0.1
@@ -171,12 +175,22 @@ verbose : int, default=1
 _RAISES = """\
 Raises
 ------
+ValueError
+    From ``fit``, before any training step, for a bad parameter or input,
+    and when the initialized net on the first rows of the data gives a
+    loss that is not finite, or an output its criterion does not take (a
+    module ending in ``nn.Linear`` with skorch's default ``NLLLoss``, which
+    takes probabilities; for a selector that reads last-layer gradients, a
+    module whose output is not its last ``nn.Linear``'s, or that layer's
+    softmax for ``NLLLoss``).
 sksubset.exceptions.DivergenceError
     From ``fit``, when the training loss becomes NaN or infinite, or the
     outputs or last-layer inputs at a selection do; the message names the
     epoch, the phase (warm start or subset training) and the selection
-    round.  A run whose final training loss ends more than twice its first
-    mini-batch's loss gets a :class:`~sklearn.exceptions.ConvergenceWarning`."""
+    round, and suggests a smaller learning rate unless the loss was not
+    finite before the first optimizer step.  A run whose final training
+    loss ends more than twice its first mini-batch's loss gets a
+    :class:`~sklearn.exceptions.ConvergenceWarning`."""
 
 _ATTRIBUTES = """\
 n_features_in_ : int
@@ -279,9 +293,58 @@ class BaseSubsetTraining(MetaEstimatorMixin, BaseEstimator):
         """A fresh selector instance for this fit (see ``selector``)."""
         if isinstance(self.selector, BaseSelector):
             return clone(self.selector)
-        if self.selector is None or self.selector == "gradmatch":
-            return default_selector(self._regression and self.selector is None)
-        return get_selector(self.selector)()
+        return self._selector_for(self.selector)
+
+    def _selector_for(self, selector):
+        """The instance that ``selector=None`` or a strategy name stands for."""
+        if selector is None or selector == "gradmatch":
+            return default_selector(self._regression and selector is None)
+        if selector not in STRATEGIES:
+            raise ValueError(f"The 'selector' parameter must be None, one of "
+                             f"{', '.join(map(repr, STRATEGIES))} or a selector instance; "
+                             f"got {selector!r}.")
+        return get_selector(selector)()
+
+    def set_params(self, **params):
+        """Set the parameters of this estimator, nested ``selector__*`` ones included.
+
+        With ``selector=None`` or a strategy name (given here or set
+        before), ``selector__<name>`` keys first replace ``selector`` by the
+        instance it stands for (the estimator's default selector, or the
+        named strategy's with its defaults), then set its ``<name>``: so
+        ``GridSearchCV(SubsetTrainingClassifier(net),
+        {"selector__lam": [0.1, 1.0]})`` searches the default selector's
+        ``lam``.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters, and ``net__*`` and ``selector__*`` ones.
+
+        Returns
+        -------
+        self
+        """
+        own = self.get_params(deep=False)
+        for key in params:
+            name = key.partition("__")[0]
+            if name not in own:
+                raise ValueError(f"Invalid parameter {name!r} for {type(self).__name__}; its "
+                                 f"parameters are {sorted(own)}, and those of its net and "
+                                 f"selector, as net__<name> and selector__<name>.")
+        nested = [key.partition("__")[2] for key in params if key.startswith("selector__")]
+        if nested:
+            selector = params.get("selector", self.selector)
+            if not isinstance(selector, BaseSelector):
+                selector = self._selector_for(selector)
+                params = {**params, "selector": selector}
+            allowed = selector.get_params(deep=False)
+            for name in nested:
+                if name.partition("__")[0] not in allowed:
+                    raise ValueError(f"Invalid parameter selector__{name}: the selector "
+                                     f"{type(selector).__name__} has no {name!r}; its "
+                                     f"parameters are {sorted(allowed)}.")
+        return super().set_params(**params)
 
     def _read(self, X, y):
         """The rows and labels (targets) of what ``fit`` got (:mod:`sksubset.data`)."""
@@ -310,6 +373,7 @@ class BaseSubsetTraining(MetaEstimatorMixin, BaseEstimator):
         """
         t_start = time.perf_counter()
         self._check_net()
+        check_net_options(self.net, self.valid_size)
         selector = self._make_selector()
         check_selector(selector, self.per_batch, self._regression)
         rows, y = self._read(X, y)
@@ -332,7 +396,11 @@ class BaseSubsetTraining(MetaEstimatorMixin, BaseEstimator):
         self.subset_size_ = k
         if make_schedule(net.max_epochs, k, len(pool), R_MIN, self.kappa).subset_epochs:
             warn_if_below_one_batch(k, len(pool), net.batch_size)
-        valid = None if valid is None else examples.take(valid).clean()
+        if isinstance(valid, np.ndarray):
+            valid = examples.take(valid).clean()
+        elif valid is not None:  # a train_split's own validation data (predefined_split)
+            valid = ValidationDataset(valid, None if self._regression else self.classes_,
+                                      examples.y[0].numel())
         if len(pool) < len(y):
             examples = examples.take(pool)
         net.set_params(
@@ -341,10 +409,16 @@ class BaseSubsetTraining(MetaEstimatorMixin, BaseEstimator):
             train_split=None if valid is None else predefined_split(valid),
             callbacks=list(net.callbacks or []) + [(_CALLBACK, SubsetSchedule())],
             **self._net_params())
-        net.initialize()
+        try:
+            net.initialize()
+        except (RuntimeError, ValueError, TypeError) as exc:
+            raise ValueError(f"The net could not be initialized: {exc} (check net.module, "
+                             f"net.optimizer and their module__*, optimizer__* "
+                             f"arguments).") from exc
         if self.random_state is not None:
             reseed_module(net)
         check_module(net, examples, *self._n_outputs())
+        check_loss(net, examples, selector.uses_last_layer, self._regression)
         groups = np.zeros(len(examples), np.int64) if self._regression else None
         sizes = ([len(examples)] if self._regression
                  else np.bincount(np.asarray(examples.y), minlength=len(self.classes_)))
@@ -354,7 +428,8 @@ class BaseSubsetTraining(MetaEstimatorMixin, BaseEstimator):
                                      per_batch=self.per_batch)
         self.schedule_ = make_schedule(net.max_epochs, k, len(pool), self.spacing_.R, self.kappa)
         run = SubsetRun(net, SubsetDataset(examples.rows, examples.y), self.schedule_, selector,
-                        subset_size=k, pool=pool, valid=valid, rng=rng,
+                        subset_size=k, pool=pool, rng=rng,
+                        valid=None if self.valid_size is None else valid,  # else monitoring
                         n_classes=1 if self._regression else len(self.classes_),
                         groups=groups, per_batch=self.per_batch,
                         verbose=0 if self.verbose == 1 and self._cloned else self.verbose,
@@ -363,7 +438,7 @@ class BaseSubsetTraining(MetaEstimatorMixin, BaseEstimator):
         warn_if_unconverged(net.history, net.lr)
         self.net_ = net
         self.selection_history_ = run.history
-        self.n_iter_ = run.epoch
+        self.n_iter_ = len(net.history)  # a callback that stops training ends the epoch first
         self.timing_ = run.clock.timing()
 
     # -- prediction -------------------------------------------------------

@@ -91,7 +91,11 @@ class SubsetTrainingClassifier(ClassifierMixin, BaseSubsetTraining):
         weighted_criterion(self.net.criterion)  # fail early on an unsupported loss
 
     def _targets(self, y):
-        check_classification_targets(y)
+        try:
+            check_classification_targets(y)
+        except ValueError as exc:
+            raise ValueError(f"y must hold class labels: {exc} (SubsetTrainingRegressor "
+                             f"trains on real-valued targets.)") from exc
         encoder = LabelEncoder().fit(y)
         self.classes_ = encoder.classes_
         if len(self.classes_) < 2:

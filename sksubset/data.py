@@ -354,8 +354,8 @@ def read_training_data(estimator, X, y, multi_output=False):
         pairs, or labels whose length differs from the number of examples.
     """
     if not is_dataset(X):  # validate_data says that arrays need y
-        X, y = validate_data(estimator, X, y, allow_nd=True, dtype=np.float32,
-                             multi_output=multi_output)
+        X, y = _validate(estimator, "fit", X, y, allow_nd=True, dtype=np.float32,
+                         multi_output=multi_output)
         return _ArrayRows(torch.from_numpy(X)), y
     if hasattr(estimator, "n_features_in_"):
         del estimator.n_features_in_
@@ -369,8 +369,11 @@ def read_training_data(estimator, X, y, multi_output=False):
         raise ValueError("X is an empty Dataset; fit needs at least one example.")
     item = dataset[int(indices[0]) if indices is not None else 0]
     if not isinstance(item, (tuple, list)) or len(item) < 2:
+        what = type(item).__name__
+        if isinstance(item, (tuple, list)):
+            what += f" of {len(item)}"
         raise ValueError(f"The items of a Dataset X must be (x, y) pairs (skorch's "
-                         f"convention); its first item is a {type(item).__name__}.")
+                         f"convention); its first item is a {what}.")
     labels = dataset_labels(X) if y is None else (
         dataset_labels(y) if isinstance(y, SliceDataset) else y)
     train = select = dataset
@@ -387,4 +390,24 @@ def prediction_input(estimator, X):
     """``X`` as the fitted net takes it: validated arrays, or the Dataset as given."""
     if is_dataset(X):
         return X
-    return validate_data(estimator, X, reset=False, allow_nd=True, dtype=np.float32)
+    return _validate(estimator, "predict", X, reset=False, allow_nd=True, dtype=np.float32)
+
+
+def _validate(estimator, method, X, y="no_validation", **kwargs):
+    """scikit-learn's ``validate_data``, its error naming the argument of ``method`` at fault
+    (the same message after it, and the same exception class)."""
+    try:
+        return validate_data(estimator, X, y, **kwargs)
+    except (ValueError, TypeError) as exc:
+        cls = ValueError if isinstance(exc, ValueError) else TypeError
+        culprit = "X"
+        if not isinstance(y, str):  # fit: X alone, or y, or their lengths
+            if "inconsistent numbers of samples" in str(exc):
+                culprit = "X and y"
+            else:
+                try:
+                    check_array(X, allow_nd=True, dtype=np.float32, input_name="X")
+                    culprit = "y"
+                except (ValueError, TypeError):
+                    pass
+        raise cls(f"{type(estimator).__name__}.{method} got an invalid {culprit}: {exc}") from exc

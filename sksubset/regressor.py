@@ -60,8 +60,9 @@ class SubsetTrainingRegressor(RegressorMixin, BaseSubsetTraining):
     net_ : skorch.NeuralNetRegressor
         The trained net.
     n_outputs_ : int
-        Columns of ``y`` (1 for a 1-D ``y``; ``predict`` then returns 1-D
-        predictions).
+        Columns of ``y`` (1 for a 1-D ``y``).  ``predict`` returns
+        predictions of ``y``'s shape: 1-D for a 1-D ``y``, 2-D for a 2-D one
+        (``(n_samples, 1)`` too), as skorch's net does.
     %(attributes)s
 
     Examples
@@ -116,6 +117,7 @@ class SubsetTrainingRegressor(RegressorMixin, BaseSubsetTraining):
             raise ValueError(f"y must be 1-D (n_samples,) or 2-D (n_samples, n_outputs); got "
                              f"shape {y.shape}.")
         self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
+        self._y_1d = y.ndim == 1  # predict returns y's shape, as skorch and scikit-learn do
         return y.reshape(len(y), -1).astype(np.float32)
 
     def _n_outputs(self):
@@ -132,11 +134,13 @@ class SubsetTrainingRegressor(RegressorMixin, BaseSubsetTraining):
         Returns
         -------
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            1-D when the net has one output (``n_outputs_ == 1``).
+            Of the shape of the ``y`` given to ``fit``: 1-D for a 1-D ``y``,
+            ``(n_samples, 1)`` for a ``y`` of shape ``(n_samples, 1)``.
         """
         X = self._check_X(X)
         y_pred = np.asarray(self.net_.predict(X))
-        return y_pred.reshape(len(y_pred)) if self.n_outputs_ == 1 else y_pred
+        one_d = getattr(self, "_y_1d", self.n_outputs_ == 1)
+        return y_pred.reshape(len(y_pred)) if one_d else y_pred
 
     def score(self, X, y=None, sample_weight=None):
         """Coefficient of determination R^2 on ``(X, y)``; ``y=None`` with a Dataset reads

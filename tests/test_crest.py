@@ -11,6 +11,7 @@ from skorch import NeuralNetClassifier
 from torch import nn
 
 from sksubset import SubsetTrainingClassifier
+from sksubset.exceptions import DivergenceError
 from sksubset.gradients import LastLayer
 from sksubset.selectors import SelectionContext, get_selector
 from sksubset.selectors._crest_coresets import subset_coresets
@@ -321,8 +322,14 @@ def test_dropping_keeps_every_class_share_of_the_budget():
 def test_non_finite_loss_is_reported():
     toy = ToyLayer()
     toy.W[0, 0] = float("nan")
-    with pytest.raises(ValueError, match="diverged"):
+    with pytest.raises(DivergenceError, match=r"loss on CREST's random subsets is nan at "
+                                              r"epoch 0 \(selection\): training diverged"):
         CrestSelector(subset_fraction=0.1).select(toy.context())
+    toy, sel = ToyLayer(), CrestSelector(subset_fraction=0.1)
+    sel.select(toy.context())  # a model to check, then a check that meets a non-finite loss
+    toy.W[0, 0] = float("inf")
+    with pytest.raises(DivergenceError, match=r"epoch 1 \(check\)"):
+        sel.check(toy.context(epoch=1))
 
 
 def test_registry_and_clone():

@@ -11,6 +11,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from sksubset import GradMatchSelector, SubsetTrainingClassifier
+from sksubset._training._checks import N_CHECK_ROWS
 from sksubset.data import SelectionView, dataset_labels, read_training_data
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -103,11 +104,11 @@ def test_transform_runs_on_the_subset_every_epoch(digits):
                                    random_state=0, verbose=0).fit(ds)
     (record,) = clf.selection_history_
     k = clf.subset_size_
-    # one probe of the first item, fit's check of the module on the first two, one selection
-    # pass over all rows, then k rows per epoch
-    s = 3
+    # one probe of the first item, fit's checks of the module on the first two and of its
+    # loss on the first N_CHECK_ROWS, one selection pass over all rows, then k rows per epoch
+    s = 3 + N_CHECK_ROWS
     assert len(ds.reads) == len(calls) == s + n + epochs * k
-    assert ds.reads[:s] == [0, 0, 1]
+    assert ds.reads[:s] == [0, 0, 1] + list(range(N_CHECK_ROWS))
     assert ds.reads[s:s + n] == list(range(n))
     chosen = sorted(record["indices"].tolist())
     for e in range(epochs):
@@ -125,9 +126,11 @@ def test_selection_reads_the_clean_view(digits):
     n_pool, k = len(y) - 30, clf.subset_size_
     # selection: the pool, then the hold-out (through clean); skorch's validation: clean too
     assert len(clean.reads) == n_pool + 30 + 3 * 30
-    # training: a probe of the first item, fit's module check on the pool's first two, 3 epochs
-    assert len(train.reads) == 1 + 2 + 3 * k
-    assert set(train.reads[3:]) == set(clf.selection_history_[0]["indices"].tolist())
+    # training: a probe of the first item, fit's module checks on the pool's first two and
+    # first N_CHECK_ROWS, 3 epochs
+    s = 1 + 2 + N_CHECK_ROWS
+    assert len(train.reads) == s + 3 * k
+    assert set(train.reads[s:]) == set(clf.selection_history_[0]["indices"].tolist())
 
 
 def test_labels_from_targets_or_one_pass(digits):

@@ -208,9 +208,9 @@ def test_large_learning_rate_does_not_collapse_under_the_default(kappa):
 
 # -- divergence ------------------------------------------------------------------
 class InfInEval(nn.Module):
-    """Trains normally; from its ``after + 1``-th evaluation of more than two rows (a
-    selection's forward pass, not fit's two-row check of the module) on, its embeddings are
-    infinite."""
+    """Trains normally; from its ``after + 1``-th evaluation under ``torch.inference_mode``
+    (a selection's forward pass, not fit's checks of the module before training) on, its
+    embeddings are infinite."""
 
     def __init__(self, after=0, softmax=False):  # softmax: make_net's module__softmax, unused
         super().__init__()
@@ -219,7 +219,7 @@ class InfInEval(nn.Module):
 
     def forward(self, X):
         h = torch.relu(self.body(X))
-        if not self.training and len(X) > 2:
+        if not self.training and torch.is_inference_mode_enabled():
             self.evaluations += 1
             if self.evaluations > self.after:
                 h = h * float("inf")

@@ -2,7 +2,8 @@
 
 import numpy as np
 import pytest
-from skorch.dataset import ValidSplit
+from skorch.dataset import Dataset, ValidSplit
+from skorch.helper import predefined_split
 
 from sksubset._training._split import holdout_size, split
 
@@ -41,3 +42,18 @@ def test_the_nets_train_split_applies_once_without_valid_size():
     pool, valid = split(None, None, X, y, np.random.RandomState(0))
     np.testing.assert_array_equal(pool, np.arange(40))
     assert valid is None
+
+
+def test_a_one_member_class_is_named_with_valid_size():
+    y = np.r_[np.repeat([0, 1], 20), 2]  # class 2: one example
+    with pytest.raises(ValueError, match=r"valid_size=0.2 cannot hold out a part stratified by "
+                                         r"class.*least populated class.*at least 2 examples"):
+        split(0.2, None, None, y, np.random.RandomState(0))
+
+
+def test_predefined_split_keeps_every_row_for_training():
+    X = np.zeros((40, 2), dtype=np.float32)
+    valid = Dataset(X[:5], np.zeros(5))
+    pool, held = split(None, predefined_split(valid), X, None, np.random.RandomState(0))
+    np.testing.assert_array_equal(pool, np.arange(40))
+    assert held is valid

@@ -236,10 +236,10 @@ class SubsetRun:
     def _training_part(self):
         return "warm_start" if self.phase == "warm" else "subset_training"
 
-    def _diverged(self, what, selecting=False):
+    def _diverged(self, what, selecting=False, before_step=False):
         X = getattr(self.dataset.X, "X", None)  # in-memory array rows (not a Dataset's)
         where = position(self.schedule, self.epoch, len(self.history) + selecting)
-        return divergence_error(where, what, self.net.lr, X)
+        return divergence_error(where, what, self.net.lr, X, self.dataset.y, before_step)
 
     def begin_batch(self, net):
         if self.harvesting:
@@ -252,7 +252,8 @@ class SubsetRun:
                                    and len(target) == 3 else None)
         loss = net.history[-1, "batches", -1, "train_loss"]
         if not math.isfinite(loss):
-            raise self._diverged(f"the training loss became {loss}")
+            first = self.epoch == 0 and len(net.history[-1, "batches"]) == 1
+            raise self._diverged(f"the training loss became {loss}", before_step=first)
 
     def end_epoch(self, net):
         self.epoch += 1

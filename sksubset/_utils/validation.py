@@ -24,8 +24,11 @@ def as_tensor(x, name, dtype=None):
             if not complex_:
                 a = np.ascontiguousarray(a, dtype=NUMPY_DTYPES.get(dtype, np.float64))
         except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} must be a numeric array or torch.Tensor, got "
-                            f"{type(x).__name__}") from exc
+            what = type(x).__name__
+            if isinstance(x, np.ndarray):
+                what += f" of dtype {x.dtype}"
+            raise TypeError(f"{name} must be a numeric array or torch.Tensor; got {what} "
+                            f"({exc}).") from exc
         t = None if complex_ else torch.from_numpy(a)
     if complex_:
         raise TypeError(f"{name} must be real; got complex values.")

@@ -40,6 +40,13 @@ def _interval(text):
     return text if text == "auto" else _positive_int(text)
 
 
+def _positive_float(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0; got {text}")
+    return value
+
+
 def _key_value(text):
     key, sep, value = text.partition("=")
     if not sep or not key.isidentifier():
@@ -128,7 +135,7 @@ def build_parser():
                         "else mlp)")
     p.add_argument("--batch-size", type=_positive_int, default=None,
                    help="mini-batch size (default per dataset)")
-    p.add_argument("--lr", type=float, default=None,
+    p.add_argument("--lr", type=_positive_float, default=None,
                    help="SGD learning rate (default per dataset, see below)")
     p.add_argument("--valid-size", type=_valid_size, default=None,
                    help="hold out this fraction (or count) of the training data and match its "
@@ -233,9 +240,14 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     check_args(parser, args)
+    config = config_from_args(args)
+    try:
+        config.resolved()  # the settings' own checks, before any data is read
+    except ValueError as exc:
+        parser.error(str(exc))
     warnings.simplefilter("default", RuntimeWarning)
     try:
-        run_experiment(config_from_args(args))
+        run_experiment(config)
     except (FileNotFoundError, ImportError, KeyError, ValueError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"{parser.prog}: error: {msg}", file=sys.stderr)

@@ -184,12 +184,16 @@ class BaseSelector(BaseEstimator):
     is how many of the ``n`` candidate rows the selected row ``j`` stands
     for, so that ``sum_j weights_[j] g_j`` estimates the sum of the
     candidates' gradients ``sum_i g_i``.  They sum to ``n`` for RANDOM
-    (``n / k`` each), CRAIG (the sizes of the clusters each medoid serves),
-    CREST (the random-subset rows each medoid serves, rescaled to ``n``) and
-    GLISTER (``n / k`` each), and to roughly ``n`` for GRAD-MATCH (fitted to
-    match the gradient sum).  A training run normalizes the weights to mean 1
-    over the subset, so a constant factor changes nothing there; for an
-    estimator's ``sample_weight`` they keep the scale of the whole data.
+    (``n / k`` each), CRAIG (the sizes of the clusters each medoid serves;
+    per class with a budget below the number of classes, the rows of the
+    classes that received part of it), CREST (the random-subset rows each
+    medoid serves, rescaled to ``n``) and GLISTER (``n / k`` each).
+    GRAD-MATCH's are fitted so that the weighted sum matches the gradient
+    sum; their own sum is not constrained (near ``n`` when the gradients
+    share one direction, well below it when they point many ways).  A
+    training run normalizes the weights to mean 1 over the subset, so a
+    constant factor changes nothing there; for an estimator's
+    ``sample_weight`` they keep the scale of the whole data.
     """
 
     #: whether the selector decides itself when to reselect

@@ -1,6 +1,7 @@
 """CREST's random subsets and their mini-batch coresets (see :mod:`sksubset.selectors.crest`)."""
 
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -20,7 +21,11 @@ def subset_coresets(F, ys, sizes):
     are solved together
     (:func:`~sksubset._submodular.facility_location_batched`).  Returns,
     per subset, local row indices and weights (points served); a subset's
-    weights sum to its number of rows.
+    weights sum to its number of rows.  A problem whose rows are all identical
+    (all gradients zero, say) is represented equally well by any of its
+    medoids, so its rows are shared out evenly among them (weights differing by
+    at most one, as CRAIG does), with a warning, instead of all but a few going
+    to the first pick by the tie rule.
     """
     groups, ks, plans, start = [], [], [], 0
     for y_sub, size in zip(ys, sizes):
@@ -34,6 +39,19 @@ def subset_coresets(F, ys, sizes):
         ks += [int(p) for p in parts if p > 0]
         start += m
     solved = facility_location_batched(F, groups, ks)
+    n_identical = 0
+    for j, (g, (chosen, _)) in enumerate(zip(groups, solved)):
+        if len(chosen) > 1:
+            rows = F[torch.as_tensor(g, device=F.device)]
+            if bool((rows == rows[:1]).all()):
+                n_identical += 1
+                solved[j] = (chosen, np.bincount(np.arange(len(g)) % len(chosen),
+                                                 minlength=len(chosen)).astype(np.float64))
+    if n_identical:
+        warnings.warn(f"CREST: all rows of {n_identical} of the {len(groups)} (random subset, "
+                      f"class) problems are identical (all gradients zero?), so any of their "
+                      f"medoids represents them equally; their rows are shared out evenly.",
+                      UserWarning, stacklevel=4)
     out = []
     for start, first, count, unserved in plans:
         idx = np.concatenate([groups[first + j][solved[first + j][0]] - start
@@ -54,7 +72,10 @@ def draw_random_subsets(pool, y, sizes, rng):
     ``j``-th of a class's ``n_c`` shuffled rows gets the key ``(j + u_c) / n_c``
     with a random offset ``u_c``), so that every run of consecutive rows holds
     each class in proportion to its share of the pool, up to rounding; the
-    subsets are consecutive runs of that order.
+    subsets are consecutive runs of that order.  A class of the pool that no
+    run holds (a class of a few rows, when the subsets cover part of the pool)
+    takes the place of a random row of the commonest class of the subset where
+    that class is commonest, so that every class can have a medoid.
     """
     pool = np.asarray(pool, dtype=np.int64)
     if y is None:
@@ -67,7 +88,19 @@ def draw_random_subsets(pool, y, sizes, rng):
             keys[rng.permutation(rows)] = (np.arange(len(rows)) + rng.uniform()) / len(rows)
         order = pool[np.lexsort((rng.permutation(len(pool)), keys))]
     ends = np.cumsum(sizes)
-    return [np.sort(order[e - s:e]) for s, e in zip(sizes, ends)]
+    subsets = [np.sort(order[e - s:e]) for s, e in zip(sizes, ends)]
+    if y is not None:
+        drawn = np.concatenate(subsets)
+        for c in np.setdiff1d(np.unique(y[pool]), y[drawn]):
+            counts = [np.bincount(y[sub]) for sub in subsets]
+            j = int(np.argmax([cnt.max() for cnt in counts]))
+            big = int(np.argmax(counts[j]))
+            if counts[j][big] < 2:  # no subset has a row to spare
+                break
+            sub = subsets[j].copy()
+            sub[rng.choice(np.flatnonzero(y[sub] == big))] = rng.choice(pool[yp == c])
+            subsets[j] = np.sort(sub)
+    return subsets
 
 
 def plan(k, batch_size, n_subsets, subset_fraction, n, n_pool):

@@ -70,6 +70,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._utils.budget import BUDGET_CONSTRAINTS, resolve_budget
 from .._utils.validation import check_matrix
+from ..exceptions import DivergenceError
 from ..gradients import LastLayer
 from ._base import BaseSelector, Selection
 from ._checks import check_last_layer
@@ -313,8 +314,8 @@ class CrestSelector(BaseSelector):
     @staticmethod
     def _finite(loss, where):
         if not math.isfinite(loss):
-            raise ValueError(f"The net's loss on CREST's random subsets is {loss} at {where}; "
-                             "training diverged (try a smaller learning rate).")
+            raise DivergenceError(f"The net's loss on CREST's random subsets is {loss} at "
+                                  f"{where}: training diverged. Try a smaller learning rate.")
 
     def select(self, context):
         """One CREST round of a training run (see :class:`.SelectionContext`).
