@@ -60,7 +60,7 @@ def default_selector(regression=False):
     :class:`~sksubset.SubsetTrainingClassifier`).  The regressor's: random
     subsets (RANDOM-WARM with the default ``kappa``), because on the
     regression set measured GRAD-MATCH lost to them at every budget, at many
-    times their cost (``docs/benchmarks.md``, section 11).
+    times their cost (:doc:`/benchmarks`, "Regression: Friedman #1").
 
     Returns
     -------
@@ -83,11 +83,11 @@ selector : selector instance, str or None, default=None
     that successive pools cycle through the data, and whose OMP adds atoms
     by the correlation rule, ``max(k // 16, 1)`` a step for a class budget
     of ``k``; with ``R=5`` the best configuration measured on two data sets
-    at 5%, 10% and 30% (``docs/benchmarks.md``, "Defaults chosen by
+    at 5%, 10% and 30% (:doc:`/benchmarks`, "Defaults chosen by
     measurement"), for examples and mini-batches alike.  For the regressor
     ``RandomSelector()``: on the regression set measured, random subsets
     after the warm start (RANDOM-WARM) beat GRAD-MATCH at every budget
-    (``docs/benchmarks.md``, section 11).  A regressor has no classes: its
+    (:doc:`/benchmarks`, "Regression: Friedman #1").  A regressor has no classes: its
     rows form one group, for every selector (``per_class`` changes
     nothing).  The other names of
     :data:`sksubset.selectors.STRATEGIES` are shorthands for their selector
@@ -105,7 +105,7 @@ budget : float in (0, 1] or int >= 1, default=0.1
 R : int >= 1, default=5
     Reselect every ``R`` subset epochs (adaptive selectors decide
     themselves).  The papers' 20 reselected too rarely to come out ahead of
-    plain shorter training in our measurements (``docs/benchmarks.md``).
+    plain shorter training in our measurements (:doc:`/benchmarks`).
 kappa : float in [0, 1], default=0.5
     Warm-start fraction of the epoch budget (0: no warm start).
 per_batch : bool, default=False
@@ -125,7 +125,7 @@ weighting : {"batch", "subset", "none"}, default="batch"
     times the learning rate); ``"none"``: the weights are ignored (the
     ablation).  All weights 1 give torch's own loss.  ``"batch"`` is the
     default because it never collapsed and lost nothing measurable at the
-    papers' settings (``docs/benchmarks.md``, "Weighting").
+    papers' settings (:doc:`/benchmarks`, "Weighting").
 valid_size : float in (0, 1), int or None, default=None
     Hold out this much of the training data (stratified by class for a
     classifier) and match its gradient instead of the training gradient
