@@ -450,6 +450,7 @@ def plot_tuning(rows):
     searches = list(dict.fromkeys(r["search"] for r in rows if not r["search"].startswith("full")))
     floor = -3.0
     fig, ax = _figure((8, 5.5))
+    off_scale = []
     for r in rows:
         if r["search"].startswith("full"):
             continue
@@ -457,11 +458,13 @@ def plot_tuning(rows):
         x, y, e = _f(r["speedup_mean"]), _f(r["vs_reference_mean"]), _f(r["vs_reference_std"])
         x *= 1 + 0.03 * (g - 1)
         if y < floor:  # off the scale: drawn on its edge, with its value
-            ax.plot(x, floor + 0.1, marker="v", color=COLORS[i], markersize=11)
-            ax.annotate(f"{y:.0f}", (x, floor + 0.1), textcoords="offset points",
-                        xytext=(0, 10 + 14 * g), ha="center", fontsize=11, color=COLORS[i])
+            off_scale.append((x, y, i))
         else:
             ax.errorbar([x], [y], yerr=[e], color=COLORS[i], marker=MARKERS[g], linestyle="none")
+    for k, (x, y, i) in enumerate(sorted(off_scale)):
+        ax.plot(x, floor + 0.1, marker="v", color=COLORS[i], markersize=11)
+        ax.annotate(f"{y:.0f}", (x, floor + 0.1), textcoords="offset points",
+                    xytext=(0, 10 + 16 * (k % 2)), ha="center", fontsize=11, color=COLORS[i])
     for i, s in enumerate(searches):
         ax.plot([], [], linestyle="none", marker="s", color=COLORS[i], label=s)
     for g, name in enumerate(grids):
