@@ -40,6 +40,7 @@ extensions = [
     "sphinx_gallery.gen_gallery",
     "data_table",
     "viewcode_anchors",
+    "long_cells",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
@@ -70,6 +71,7 @@ autodoc_default_options = {
     "exclude-members": "get_metadata_routing, set_fit_request, set_transform_request, "
                        "set_score_request, set_predict_request, set_predict_proba_request",
 }
+toc_object_entries_show_parents = "hide"  # the page's contents list "fit()", not "Class.fit()"
 autodoc_typehints = "none"  # numpydoc's Parameters sections document the types
 numpydoc_show_class_members = False  # autodoc's :members: lists the methods once
 numpydoc_xref_param_type = False
