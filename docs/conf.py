@@ -8,13 +8,21 @@ Build (from the repository root, after ``pip install -e ".[docs]"``)::
 cross-reference to resolve.  The API reference is generated from the
 docstrings (autodoc + numpydoc), the user guide and benchmarks are MyST
 Markdown, and the examples in ``examples/`` are run and rendered by
-sphinx-gallery (the scripts in ``examples/benchmarks/`` are not run).
+sphinx-gallery (the scripts in ``examples/benchmarks/`` are not run); add
+``-D plot_gallery=0`` for a quick build that does not run them.
+
+The site needs nothing from the network: MathJax 3 (``tex-chtml.js`` with its fonts and TeX
+extensions, from the npm package ``mathjax@3.2.2``, Apache-2.0) is shipped in
+``_static/mathjax/``. The benchmarks page's tables come from ``data/*.csv`` through the
+``data-table`` directive of ``_ext/data_table.py``, and its figures from the same files through
+``examples/benchmarks/plot_findings.py``. ``check_links.py`` checks the built site's links.
 """
 
 import os
 import sys
 
 sys.path.insert(0, os.path.abspath(".."))
+sys.path.insert(0, os.path.abspath("_ext"))
 
 import sksubset  # noqa: E402
 
@@ -30,18 +38,26 @@ extensions = [
     "numpydoc",
     "myst_parser",
     "sphinx_gallery.gen_gallery",
+    "data_table",
+    "viewcode_anchors",
+    "long_cells",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "data"]
+templates_path = ["_templates"]
 # The theme of the scientific-Python projects (NumPy, SciPy, pandas, scikit-learn's look)
 html_theme = "pydata_sphinx_theme"
 html_title = "sksubset"
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["sksubset.css"]
+# every page shows the whole site's contents on the left and its own sections on the right
+html_sidebars = {"**": ["sidebar-site-nav"]}
 html_theme_options = {
     "navbar_align": "left",
     "show_toc_level": 2,
+    "secondary_sidebar_items": ["page-toc", "sourcelink"],
     "navigation_with_keys": False,
     "github_url": "https://github.com/sksubset/sksubset",
     "footer_start": ["copyright"],
@@ -55,6 +71,7 @@ autodoc_default_options = {
     "exclude-members": "get_metadata_routing, set_fit_request, set_transform_request, "
                        "set_score_request, set_predict_request, set_predict_proba_request",
 }
+toc_object_entries_show_parents = "hide"  # the page's contents list "fit()", not "Class.fit()"
 autodoc_typehints = "none"  # numpydoc's Parameters sections document the types
 numpydoc_show_class_members = False  # autodoc's :members: lists the methods once
 numpydoc_xref_param_type = False
@@ -73,6 +90,8 @@ nitpick_ignore_regex = [
 myst_heading_anchors = 3
 # $...$ and $$...$$ math and LaTeX environments, rendered by MathJax (sphinx.ext.mathjax)
 myst_enable_extensions = ["dollarmath", "amsmath"]
+# the MathJax shipped with the site (relative to _static), so that formulas render offline
+mathjax_path = "mathjax/tex-chtml.js"
 myst_dmath_double_inline = True
 
 # -- Examples: sphinx-gallery ---------------------------------------------------------

@@ -8,7 +8,7 @@ with the squared loss, whose last-layer gradient ``2 (yhat - y) [1, h]`` has a
 closed form. On scikit-learn's diabetes data (442 patients, 10 features), a
 small MLP trains on 30% subsets chosen by GRAD-MATCH, CRAIG and at random (the
 regressor's default, which beat GRAD-MATCH on the larger regression set
-measured: ``docs/benchmarks.md``, section 11), reselected every 5 epochs after
+measured: :doc:`/benchmarks`, "Regression: Friedman #1"), reselected every 5 epochs after
 a warm start, and each is scored on held-out patients (R², RMSE in units of the
 target's standard deviation) next to the same net trained on all the data.
 

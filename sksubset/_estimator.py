@@ -63,7 +63,7 @@ def default_selector(regression=False):
     :class:`~sksubset.SubsetTrainingClassifier`).  The regressor's: random
     subsets (RANDOM-WARM with the default ``kappa``), because on the
     regression set measured GRAD-MATCH lost to them at every budget, at many
-    times their cost (``docs/benchmarks.md``, section 11).
+    times their cost (:doc:`/benchmarks`, "Regression: Friedman #1").
 
     Returns
     -------
@@ -86,11 +86,11 @@ selector : selector instance, str or None, default=None
     that successive pools cycle through the data, and whose OMP adds atoms
     by the correlation rule, ``max(k // 16, 1)`` a step for a class budget
     of ``k``; with ``R=5`` the best configuration measured on two data sets
-    at 5%, 10% and 30% (``docs/benchmarks.md``, "Defaults chosen by
+    at 5%, 10% and 30% (:doc:`/benchmarks`, "Defaults chosen by
     measurement"), for examples and mini-batches alike.  For the regressor
     ``RandomSelector()``: on the regression set measured, random subsets
     after the warm start (RANDOM-WARM) beat GRAD-MATCH at every budget
-    (``docs/benchmarks.md``, section 11).  A regressor has no classes: its
+    (:doc:`/benchmarks`, "Regression: Friedman #1").  A regressor has no classes: its
     rows form one group, for every selector (``per_class`` changes
     nothing).  The other names of
     :data:`sksubset.selectors.STRATEGIES` are shorthands for their selector
@@ -112,12 +112,13 @@ R : int >= 1 or "auto", default="auto"
     themselves).  ``"auto"``: rounds spaced by what they cost, so that
     selection takes at most ``selection_share`` of the run, decided before
     training from shapes (never the clock): every 5 subset epochs (the
-    interval measured best when rounds are cheap) or less often when a
-    round is dear next to a subset epoch; when even one round would take
-    more than the share, the selector's pool shrinks too.  The decision is
-    ``spacing_``.  An int is that interval, whatever it costs (the papers'
-    20 reselected too rarely to come out ahead of plain shorter training in
-    our measurements, ``docs/benchmarks.md``).
+    interval measured best when rounds are cheap); when a round is dear
+    next to a subset epoch, first the selector's pool shrinks (down to 1.5
+    times the budget), then rounds come less often (never fewer than two
+    in the run).  The decision is ``spacing_``.  An int is that interval,
+    whatever it costs (the papers' 20 reselected too rarely to come out
+    ahead of plain shorter training in our measurements,
+    :doc:`/benchmarks`).
 selection_share : float in (0, 1], default=0.05
     With ``R="auto"``: the share of the run's predicted compute (training
     plus selection) that selection rounds may take.
@@ -140,7 +141,7 @@ weighting : {"batch", "subset", "none"}, default="batch"
     times the learning rate); ``"none"``: the weights are ignored (the
     ablation).  All weights 1 give torch's own loss.  ``"batch"`` is the
     default because it never collapsed and lost nothing measurable at the
-    papers' settings (``docs/benchmarks.md``, "Weighting").
+    papers' settings (:doc:`/benchmarks`, "Weighting").
 valid_size : float in (0, 1), int or None, default=None
     Hold out this much of the training data (stratified by class for a
     classifier) and match its gradient instead of the training gradient

@@ -38,7 +38,7 @@ class SubsetTrainingRegressor(RegressorMixin, BaseSubsetTraining):
     CREST's quadratic model are of the net's own loss.  The default selector
     draws random subsets (RANDOM-WARM): on the regression set measured it beat
     GRAD-MATCH at every budget, at a fraction of its cost
-    (``docs/benchmarks.md``, section 11); ``selector="gradmatch"`` selects by
+    (:doc:`/benchmarks`, "Regression: Friedman #1"); ``selector="gradmatch"`` selects by
     GRAD-MATCH.
 
     Parameters

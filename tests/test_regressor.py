@@ -83,8 +83,8 @@ def test_every_selector_trains_a_regressor(diabetes, selector, extra):
 
 
 def test_the_default_selector_is_random_gradmatch_by_name():
-    """selector=None is RandomSelector() for a regressor (measured: docs/benchmarks.md section
-    11); "gradmatch" is the classifier's default GRAD-MATCH."""
+    """selector=None is RandomSelector() for a regressor (measured: docs/benchmarks.md,
+    "Regression: Friedman #1"); "gradmatch" is the classifier's default GRAD-MATCH."""
     from sksubset.classifier import default_selector
     reg = SubsetTrainingRegressor(make_net(), verbose=0)
     assert type(reg._make_selector()) is RandomSelector

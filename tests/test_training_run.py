@@ -194,7 +194,7 @@ def test_weighting_reaches_the_criterion(small):
 def test_large_learning_rate_does_not_collapse_under_the_default(kappa):
     """The runner's digits set-up (70/30 split, 64-128-10 MLP, SGD momentum 0.9, weight decay
     5e-4, batch 32) at a constant lr of 0.1, T = 30, R = 5, 10%, per-class GRAD-MATCH: no seed
-    collapses (docs/benchmarks.md, section "Weighting": RANDOM reaches 93.9%)."""
+    collapses (docs/benchmarks.md, "Weighting": RANDOM reaches 93.9%)."""
     X, y, X_test, y_test = load_dataset("digits")
     module_kw = module_kwargs("mlp", X, 10)
     accs = []
