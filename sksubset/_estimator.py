@@ -114,7 +114,7 @@ R : int >= 1 or "auto", default="auto"
     training from shapes (never the clock): every 5 subset epochs (the
     interval measured best when rounds are cheap); when a round is dear
     next to a subset epoch, first the selector's pool shrinks (down to 1.5
-    times the budget), then rounds come less often (never fewer than two
+    times the budget), then rounds come less often (never fewer than four
     in the run).  The decision is ``spacing_``.  An int is that interval,
     whatever it costs (the papers' 20 reselected too rarely to come out
     ahead of plain shorter training in our measurements,

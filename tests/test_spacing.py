@@ -186,4 +186,4 @@ def test_dear_rounds_cost_less_then_come_less_often():
     assert smaller.R == R_MIN and smaller.rule == "pool" and smaller.pool_factor < 3
     rarer = space(1e-6)
     assert rarer.pool_factor == _cost.MIN_POOL_FACTOR
-    assert rarer.R == 20 // _cost.MIN_ROUNDS and rarer.share > 1e-6
+    assert rarer.R == max(R_MIN, 20 // _cost.MIN_ROUNDS) and rarer.share > 1e-6
