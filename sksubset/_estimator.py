@@ -24,7 +24,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch.helper import predefined_split
 
-from ._training._cost import R_MIN, space_rounds
 from ._training._checks import (
     check_loss,
     check_module,
@@ -33,6 +32,7 @@ from ._training._checks import (
     warn_if_below_one_batch,
     warn_if_unconverged,
 )
+from ._training._cost import R_MIN, space_rounds
 from ._training._dataset import SubsetDataset
 from ._training._loss import WEIGHTINGS, weighted_criterion
 from ._training._options import check_net_options

@@ -10,7 +10,6 @@ from sksubset import GradMatchSelector, gradmatch
 from sksubset._utils.budget import resolve_budget, split_budget
 from sksubset.omp import orthogonal_matching_pursuit
 
-
 # ---------------------------------------------------------------------------
 # data
 # ---------------------------------------------------------------------------
@@ -477,11 +476,10 @@ def test_select_matches_fit_on_sample_gradients(per_class, per_gradient):
     ctx = SelectionContext(y=y, n_classes=C, budget=15, batch_size=16, per_batch=False,
                            rng=np.random.RandomState(0), epoch=0, device=torch.device("cpu"),
                            train_fn=lambda idx: ll if idx is None else ll[torch.as_tensor(idx)])
-    sel = GradMatchSelector(pool_factor=None, budget=15, per_class=per_class, per_gradient=per_gradient)
-    out = sel.select(ctx)
+    params = dict(pool_factor=None, budget=15, per_class=per_class, per_gradient=per_gradient)
+    out = GradMatchSelector(**params).select(ctx)
     G = sample_gradients(ll.E, ll.Hb).numpy()
-    ref = GradMatchSelector(pool_factor=None, budget=15, per_class=per_class, per_gradient=per_gradient).fit(
-        G, y if per_class else None)
+    ref = GradMatchSelector(**params).fit(G, y if per_class else None)
     np.testing.assert_array_equal(out.indices, ref.indices_)
     np.testing.assert_allclose(out.weights, ref.weights_, rtol=1e-4)
     assert out.info["gradient_error"] == pytest.approx(ref.gradient_error_, rel=1e-3)

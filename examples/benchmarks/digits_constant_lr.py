@@ -2,7 +2,8 @@
 
 A 64-48-10 MLP trained by SGD (momentum 0.9, a constant learning rate of 0.1, batch 32, no
 weight decay) for T = 30 epochs, on 10% subsets reselected as the estimator decides
-(``R="auto"``) after a warm start (kappa = 0.5), one torch thread, on scikit-learn's digits with the experiment runner's 70/30
+(``R="auto"``) after a warm start (kappa = 0.5), one torch thread, on scikit-learn's digits with
+the experiment runner's 70/30
 split.  A large constant learning rate is where per-example subsets of a few examples a class
 suffer most, and where a greedy search that picks a class's whole budget in one step shows.
 

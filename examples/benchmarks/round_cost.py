@@ -74,8 +74,11 @@ def measure(name, budget, pool_factor, reps, seed):
            "forward_s": forward_s}
     for key, ms in (("split", 256), ("whole", None)):
         sel = GradMatchSelector(pool_factor=pool_factor, max_support=ms)
-        sel._select_examples(ll, rows, None, ks, scales)  # warm up
-        secs, res = cpu(lambda: sel._select_examples(ll, rows, None, ks, scales), reps)
+        def solve(sel=sel):
+            return sel._select_examples(ll, rows, None, ks, scales)
+
+        solve()  # warm up
+        secs, res = cpu(solve, reps)
         parts, part_ks, _ = split_problems([len(r) for r in rows], ks, ms)
         steps = max(-(-kk // s) for kk, s in zip(part_ks, atoms_per_step("auto", part_ks)))
         out[key] = {"solver_s": secs, "gradient_error": res[2]["gradient_error"],

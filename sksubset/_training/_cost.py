@@ -47,7 +47,8 @@ from ..gradients import last_layer_params
 from ..schedule import make_schedule
 from ..selectors import RoundShape
 
-__all__ = ["BATCH_FLOPS", "CONV_FLOP_COST", "MIN_POOL_FACTOR", "MIN_ROUNDS", "R_MIN", "RoundPlan", "example_flops",
+__all__ = ["BATCH_FLOPS", "CONV_FLOP_COST", "MIN_POOL_FACTOR", "MIN_ROUNDS", "R_MIN", "RoundPlan",
+           "example_flops",
            "space_rounds"]
 
 #: the smallest interval ``R="auto"`` chooses: the one measured best when rounds cost little

@@ -356,7 +356,8 @@ def load_dataset(name, data_dir=None, cache_dir=None):
     ----------
     name : {"digits", "fashion-mnist", "cifar10", "mnist1d", "tabular", "npz", "diabetes", \
             "friedman"}
-        ``"tabular"``: :func:`load_tabular`.  The last two are regression sets (:mod:`sksubset.experiments.regression`).
+        ``"tabular"``: :func:`load_tabular`.  The last two are regression sets
+        (:mod:`sksubset.experiments.regression`).
     data_dir : str, optional
         Folder of the Fashion-MNIST IDX files (default
         :data:`FASHION_MNIST_DIR`), the ``cifar-10-batches-py`` folder, the

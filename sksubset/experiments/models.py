@@ -16,7 +16,8 @@ from skorch.callbacks import LRScheduler
 from torch import nn
 from torch.optim.lr_scheduler import ConstantLR, CosineAnnealingLR
 
-__all__ = ["MLP", "TabularMLP", "LeNet5", "CNN1D", "ResNet", "ResNet18", "SmallResNet", "MODELS", "DEFAULT_MODEL",
+__all__ = ["MLP", "TabularMLP", "LeNet5", "CNN1D", "ResNet", "ResNet18", "SmallResNet", "MODELS",
+           "DEFAULT_MODEL",
            "module_kwargs", "make_net", "LR_EVENT"]
 
 #: history key under which the learning rate of every epoch is recorded
@@ -194,12 +195,14 @@ class SmallResNet(ResNet):
         super().__init__(n_classes, in_channels, blocks=(1, 1, 1), widths=(16, 32, 64))
 
 
-MODELS = {"mlp": MLP, "mlp-256x2": TabularMLP, "lenet5": LeNet5, "cnn1d": CNN1D, "resnet18": ResNet18,
+MODELS = {"mlp": MLP, "mlp-256x2": TabularMLP, "lenet5": LeNet5, "cnn1d": CNN1D,
+          "resnet18": ResNet18,
           "resnet-small": SmallResNet}
 
 #: model used when ``--model`` is not given
 DEFAULT_MODEL = {"digits": "mlp", "fashion-mnist": "lenet5", "cifar10": "resnet18",
-                 "mnist1d": "cnn1d", "tabular": "mlp-256x2", "npz": "mlp", "diabetes": "mlp", "friedman": "mlp"}
+                 "mnist1d": "cnn1d", "tabular": "mlp-256x2", "npz": "mlp", "diabetes": "mlp",
+                 "friedman": "mlp"}
 
 
 def module_kwargs(model, X, n_classes):

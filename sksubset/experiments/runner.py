@@ -112,7 +112,8 @@ def train_run(spec, cfg, data):
         included, test evaluation excluded), ``timing`` (the classifier's
         split; the plain nets charge everything to ``training``),
         ``n_selections``, ``spacing`` (the classifier's ``spacing_``: ``R``,
-        ``rule``, ``pool_factor``, ``round_epochs``, ``share``), ``selections`` (per round: ``epoch``, ``reason``,
+        ``rule``, ``pool_factor``, ``round_epochs``, ``share``), ``selections`` (per round:
+        ``epoch``, ``reason``,
         ``gradient_seconds``, ``solver_seconds`` and, where the selector
         reports them, ``gradient_error`` and ``omp_rounds``, the non-negative
         refits, and ``n_forward``, ``n_harvested``), ``n_forward`` and
