@@ -108,6 +108,7 @@ class SubsetRun:
         self.bar = EpochBar(schedule.n_trained, verbose if self.processes.is_main else 0,
                             net.verbose)
         self.history = []  # selection_history_
+        self.selector_state = {}  # what the selector keeps between rounds (context.run_state)
         self.epoch = 0  # trained epochs so far
         self.phase = None  # of the epoch being trained
         self.harvesting = False  # whether the epoch being trained keeps what it computes
@@ -201,7 +202,8 @@ class SubsetRun:
             epoch=self.epoch, device=self.processes.device, train_fn=self._pool_factors,
             params_fn=lambda: last_layer_params(self.net.module_),
             valid_fn=None if valid is None else (lambda: self._factors(valid)),
-            free=np.empty(0, np.int64) if self.harvest is None else self.harvest.free())
+            free=np.empty(0, np.int64) if self.harvest is None else self.harvest.free(),
+            run_state=self.selector_state)
 
     def _pool_factors(self, idx):
         """Factors of pool rows ``idx`` (None: all): harvested where trained since the last
