@@ -2,7 +2,7 @@
 
 from .classifier import SubsetTrainingClassifier
 from .data import SelectionView
-from .exceptions import DivergenceError
+from .exceptions import DataParallelError, DivergenceError
 from .gradients import last_layer_gradients
 from .omp import orthogonal_matching_pursuit
 from .regressor import SubsetTrainingRegressor
@@ -22,4 +22,4 @@ __version__ = "0.1.0"
 __all__ = ["SubsetTrainingClassifier", "SubsetTrainingRegressor", "GradMatchSelector",
            "RandomSelector", "CraigSelector", "GlisterSelector", "CrestSelector", "gradmatch",
            "orthogonal_matching_pursuit", "last_layer_gradients", "STRATEGIES", "SelectionView",
-           "DivergenceError", "full_data_estimator"]
+           "DivergenceError", "DataParallelError", "full_data_estimator"]

@@ -150,14 +150,21 @@ valid_size : float in (0, 1), int or None, default=None
     the full data, and only for monitoring; subsets are always drawn from
     the training part.
 random_state : int, RandomState instance or None, default=None
-    Seeds the selections, the hold-out split and (through a forked torch
-    generator) the net's initialization and shuffling, so that the same
-    value gives the same run on the same device, in any process.  A
-    module given to the net as an instance is re-initialized for that
-    (each layer's ``reset_parameters()``); with ``None`` it starts from
-    the weights it has.  Seeded fits in threads of one process (a threaded
-    search, a Dask worker with several threads) take turns, since they
-    share torch's global generator.
+    Seeds the selections and the hold-out split (a NumPy ``RandomState``
+    made from it) and the net's initialization, shuffling and dropout: those
+    draw from torch's global generator, which the fit seeds on entry and
+    restores on exit (``torch.random.fork_rng``).  The same value gives the
+    same run in any process, on the same device with the same versions of
+    torch and skorch and the same number of torch threads, as long as
+    nothing else draws from torch's global generator while the fit trains.
+    That generator is shared by all the threads of a process: seeded fits in
+    threads of one process (a threaded search, a Dask worker with several
+    threads) take turns, but an unseeded fit or any other torch code that
+    draws random numbers in another thread at the same time changes a
+    seeded fit's run.  Seed every fit of a threaded search, or run such
+    work in other processes.  A module given to the net as an instance is
+    re-initialized for that (each layer's ``reset_parameters()``); with
+    ``None`` it starts from the weights it has.
 verbose : int, default=1
     Progress on standard error: a line saying how many of the scheduled
     epochs are trained (the warm start pays for the others), then, where a

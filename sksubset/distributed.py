@@ -33,6 +33,21 @@ selection forward pass runs through the module as Accelerate prepared it.
 ``processes_of`` picks the right behaviour for a net: a net without an
 ``accelerator`` runs in one process and nothing here communicates.
 
+Faults
+------
+A collective operation that fails, in a selection round (the gather of the
+factors, the agreement on the subset, the exchange of the round's costs), at
+the start of ``fit`` (the agreement on the random state) or in a training step
+(the gradient all-reduce), raises :class:`~sksubset.exceptions.DataParallelError`
+naming this process's rank, the number of processes, the epoch and the
+selection round, with the backend's error chained.  Another process that
+exits or crashes is noticed at once; one that is paused or hung, after the
+process group's timeout, which the user sets where the group is created
+(``accelerate.utils.InitProcessGroupKwargs(timeout=...)`` in the
+``Accelerator``'s ``kwargs_handlers``, or
+``torch.distributed.init_process_group(timeout=...)``); torch's default is
+30 minutes for gloo and 10 for NCCL.
+
 Use :class:`AcceleratedNetClassifier` as the net class: it is skorch's
 ``AccelerateMixin`` on ``NeuralNetClassifier``, except that a criterion
 without trainable parameters is moved to the device instead of being prepared
@@ -47,6 +62,7 @@ import torch
 from skorch import NeuralNetClassifier
 from skorch.hf import AccelerateMixin  # does not import accelerate itself
 
+from .exceptions import DataParallelError
 from .gradients import LastLayer, last_layer
 
 # the public name; ``processes_of`` and the process classes serve the training run
@@ -99,8 +115,16 @@ def _silent(*args, **kwargs):
     """A print that prints nothing (the epoch log of a quiet accelerated net)."""
 
 
-def processes_of(net):
+def processes_of(net, where=None):
     """How the selection rounds of ``net`` are computed.
+
+    Parameters
+    ----------
+    net : skorch.NeuralNet
+    where : callable or None
+        ``where(selecting)`` returns the run's ``(epoch, selection_round,
+        position)`` for a fault's message (see :meth:`AcceleratedProcesses.error`);
+        ``None``: before training.
 
     Returns
     -------
@@ -111,7 +135,7 @@ def processes_of(net):
     accelerator = getattr(net, "accelerator", None)
     if accelerator is None:
         return SingleProcess(net)
-    return AcceleratedProcesses(accelerator)
+    return AcceleratedProcesses(accelerator, where)
 
 
 class SingleProcess:
@@ -131,13 +155,17 @@ class SingleProcess:
         (a :class:`sksubset.data.Examples`); ``seed`` seeds its loader."""
         return last_layer(net, examples.batches(net, seed=seed))
 
-    def agree(self, value):
+    def agree(self, value, what=None):
         """``value`` itself."""
         return value
 
     def record_costs(self, record, selection):
         """``record`` unchanged."""
         return record
+
+    def training_failed(self, exc):
+        """None: one process has no collective to fail."""
+        return None
 
 
 class _LocalNet:
@@ -163,30 +191,66 @@ class AcceleratedProcesses:
     ----------
     accelerator : accelerate.Accelerator
         The net's, after the launcher started the processes.
+    where : callable or None
+        See :func:`processes_of`.
     """
 
-    def __init__(self, accelerator):
-        self.accelerator = accelerator
+    def __init__(self, accelerator, where=None):
+        self.accelerator, self.where = accelerator, where
         self.rank = accelerator.process_index
         self.world_size = accelerator.num_processes
         self.is_main = accelerator.is_main_process
         self.device = torch.device(accelerator.device)
         self.rows = 0
 
+    # -- faults -----------------------------------------------------------
+    def error(self, what, selecting=True):
+        """The :class:`~sksubset.exceptions.DataParallelError` of a collective that failed
+        while ``what`` (e.g. "agreeing on the subset"), at the run's current position."""
+        epoch, selection_round, position = (None, None, "before training") if self.where is None \
+            else self.where(selecting)
+        timeout = group_timeout()
+        waited = "" if timeout is None else f" ({timeout})"
+        return DataParallelError(
+            f"Rank {self.rank} of {self.world_size} lost contact with the other processes "
+            f"while {what}, in {position}: another process exited or crashed, or did not "
+            f"answer within the process group's timeout{waited}. The other processes' logs "
+            f"say which and why; the backend's error follows. Set the timeout with "
+            f"accelerate.utils.InitProcessGroupKwargs(timeout=...) or "
+            f"torch.distributed.init_process_group(timeout=...), and restart the fit (see "
+            f"'Faults and restarts' in the Scaling out guide).",
+            rank=self.rank, world_size=self.world_size, epoch=epoch,
+            selection_round=selection_round, timeout=timeout)
+
+    def _collective(self, what, op, *args, **kwargs):
+        """``op(*args, **kwargs)``, a failure raised as :meth:`error`."""
+        try:
+            return op(*args, **kwargs)
+        except RuntimeError as exc:  # gloo's RuntimeError, torch's DistBackendError
+            raise self.error(what) from exc
+
+    def training_failed(self, exc):
+        """The :meth:`error` of a training step whose collective raised ``exc``, or None
+        when ``exc`` (a RuntimeError of training) comes from elsewhere."""
+        if self.world_size == 1 or isinstance(exc, DataParallelError) \
+                or not is_collective_failure(exc):
+            return None
+        return self.error("training (the gradient all-reduce of a step)", selecting=False)
+
     # -- collectives ------------------------------------------------------
-    def _all_gather_object(self, value):
+    def _all_gather_object(self, value, what):
         if self.world_size == 1:
             return [value]
         out = [None] * self.world_size
-        torch.distributed.all_gather_object(out, value)
+        self._collective(what, torch.distributed.all_gather_object, out, value)
         return out
 
-    def agree(self, value):
+    def agree(self, value, what="agreeing on the subset"):
         """Rank 0's ``value`` (any picklable object), on every rank."""
         if self.world_size == 1:
             return value
         box = [value]
-        torch.distributed.broadcast_object_list(box, src=0)
+        self._collective(what, torch.distributed.broadcast_object_list, box, src=0)
         return box[0]
 
     def shared_random_state(self, rng):
@@ -195,7 +259,7 @@ class AcceleratedProcesses:
         Rank 0 keeps ``rng`` itself, so that a seeded run draws exactly what a
         single-process run with the same ``random_state`` draws.
         """
-        state = self.agree(rng.get_state())
+        state = self.agree(rng.get_state(), "agreeing on the random state")
         if self.rank == 0:
             return rng
         shared = np.random.RandomState()
@@ -208,7 +272,8 @@ class AcceleratedProcesses:
         padded = t.new_zeros((width,) + tuple(t.shape[1:]))
         padded[:len(t)] = t
         parts = [torch.empty_like(padded) for _ in range(self.world_size)]
-        torch.distributed.all_gather(parts, padded.contiguous())
+        self._collective("gathering the candidates' last-layer factors",
+                         torch.distributed.all_gather, parts, padded.contiguous())
         return torch.cat([p[:c] for p, c in zip(parts, counts)])
 
     # -- a selection round ------------------------------------------------
@@ -246,7 +311,8 @@ class AcceleratedProcesses:
         own = (np.asarray(selection.indices), np.asarray(selection.weights, dtype=np.float64))
         costs = self._all_gather_object({
             "seconds": record["seconds"], "gradient_seconds": record["gradient_seconds"],
-            "solver_seconds": record["solver_seconds"], "rows": int(self.rows), "own": own})
+            "solver_seconds": record["solver_seconds"], "rows": int(self.rows), "own": own},
+            "exchanging the costs of the selection round")
         self.rows = 0
         first = costs[0]
         record = dict(record, seconds=first["seconds"], gradient_seconds=first["gradient_seconds"],
@@ -259,3 +325,28 @@ class AcceleratedProcesses:
         record["solves_agree"] = all(np.array_equal(c["own"][0], ref[0])
                                      and np.array_equal(c["own"][1], ref[1]) for c in costs)
         return record
+
+
+#: words of the errors of torch's process-group backends (gloo's messages name its sources)
+_BACKEND_WORDS = ("gloo", "nccl", "c10d", "processgroup")
+
+
+def is_collective_failure(exc):
+    """Whether ``exc``, raised in a training step of a data-parallel run, is a failed
+    collective (torch's ``DistError``, or a backend's ``RuntimeError``)."""
+    dist_error = getattr(torch.distributed, "DistError", ())
+    return isinstance(exc, dist_error) or any(w in str(exc).lower() for w in _BACKEND_WORDS)
+
+
+def group_timeout():
+    """The default process group's timeout (a ``timedelta``), or None where torch does not
+    tell it."""
+    try:
+        if not torch.distributed.is_initialized():
+            return None
+        group = torch.distributed.distributed_c10d._get_default_group()
+        device = torch.device("cpu") if torch.distributed.get_backend() == "gloo" \
+            else torch.device("cuda")
+        return group._get_backend(device).options._timeout
+    except Exception:  # private API: the timeout is only a detail of the message
+        return None

@@ -30,6 +30,7 @@ class ToyLayer:
         self.Hb = torch.cat([torch.ones(n, 1, dtype=torch.float64), h], dim=1)
         self.W = 0.5 * torch.randn(n_classes, n_hidden + 1, generator=g, dtype=torch.float64)
         self.C = n_classes
+        self.run_state = {}  # SelectionContext.run_state of this toy's run
 
     def train_fn(self, idx):
         idx = torch.arange(len(self.y)) if idx is None else torch.as_tensor(idx)
@@ -42,10 +43,16 @@ class ToyLayer:
         return self.W.reshape(-1).clone()
 
     def context(self, budget=20, batch_size=10, epoch=0, seed=0):
+        """A round's context; the rounds of one toy are one run (they share its run state)."""
         return SelectionContext(
             y=self.y.numpy(), n_classes=self.C, budget=budget, batch_size=batch_size,
             per_batch=False, rng=np.random.RandomState(seed), epoch=epoch,
-            device=torch.device("cpu"), train_fn=self.train_fn, params_fn=self.params)
+            device=torch.device("cpu"), train_fn=self.train_fn, params_fn=self.params,
+            run_state=self.run_state)
+
+    def state(self, sel):
+        """What ``sel`` keeps of this run (its ``RunState``)."""
+        return self.run_state[("crest", id(sel))]
 
     def mean_loss(self, idx, W):
         Z = self.Hb[idx] @ W.T
@@ -187,7 +194,7 @@ def test_select_returns_weighted_union_of_coresets_from_random_subsets():
     assert len(out.indices) == 30 and len(np.unique(out.indices)) == 30
     assert out.weights.sum() == pytest.approx(200)  # 3 x 20 rows served, rescaled to n
     np.testing.assert_allclose(out.weights * 60 / 200, np.round(out.weights * 60 / 200))
-    st = sel._run_state
+    st = toy.state(sel)
     assert np.isin(out.indices, st.random_idx).all()
     # the model is fitted on the check sample: the first random subset (5% of 200 < 20 rows)
     assert info["n_random_rows"] == 60 and info["n_check_rows"] == 20
@@ -235,7 +242,7 @@ def test_check_fires_after_large_change_and_not_after_none(curvature):
     sel = CrestSelector(subset_fraction=0.1, curvature=curvature, drop_learned=False)
     sel.select(toy.context(epoch=3))
     assert sel.check(toy.context(epoch=4)) is None            # nothing moved
-    assert sel._run_state.checks[-1]["error"] == pytest.approx(0, abs=1e-12)
+    assert toy.state(sel).checks[-1]["error"] == pytest.approx(0, abs=1e-12)
     toy.W *= 1.0 + 1e-4                                       # a tiny step: model holds
     assert sel.check(toy.context(epoch=5)) is None
     toy.W += 3.0 * torch.randn(toy.W.shape, generator=torch.Generator().manual_seed(5),
@@ -257,14 +264,14 @@ def test_checks_evaluate_the_check_sample_only(check_fraction, n_check):
     toy.train_fn = lambda idx: calls.append(None if idx is None else len(idx)) or train_fn(idx)
     sel = CrestSelector(subset_fraction=0.1, check_fraction=check_fraction, drop_learned=False)
     out = sel.select(toy.context(budget=30, batch_size=10))
-    st = sel._run_state
+    st = toy.state(sel)
     # the coresets still come from all three random subsets of 20 rows
     assert calls == [60] and out.weights.sum() == pytest.approx(200)
     assert out.info["n_check_rows"] == n_check and len(st.check_idx) == n_check
     assert np.array_equal(st.check_idx, st.random_idx[:n_check])
     assert sel.check(toy.context(epoch=1)) is None
     assert calls == [60, n_check]
-    assert sel._run_state.checks[-1]["loss"] == pytest.approx(out.info["model_loss"])
+    assert toy.state(sel).checks[-1]["loss"] == pytest.approx(out.info["model_loss"])
 
 
 def test_check_every_skips_epochs():
@@ -273,7 +280,7 @@ def test_check_every_skips_epochs():
     sel.select(toy.context(epoch=0))
     toy.W += 5.0
     toy.W[:, 0] *= -3.0
-    assert sel.check(toy.context(epoch=1)) is None and sel._run_state.checks == []
+    assert sel.check(toy.context(epoch=1)) is None and toy.state(sel).checks == []
     assert sel.check(toy.context(epoch=2)) is not None
 
 
@@ -291,13 +298,13 @@ def test_learned_examples_are_dropped_from_future_random_subsets():
     toy = _learned_toy()
     sel = CrestSelector(subset_fraction=0.1, drop_after=2, loss_threshold=0.1)
     first = sel.select(toy.context(budget=20, batch_size=10, epoch=0))
-    drawn = sel._run_state.random_idx.copy()         # observed once, at the selection
-    seen = sel._run_state.check_idx.copy()           # the check sample: observed again
+    drawn = toy.state(sel).random_idx.copy()         # observed once, at the selection
+    seen = toy.state(sel).check_idx.copy()           # the check sample: observed again
     assert first.info["n_dropped"] == 0 and len(seen) < len(drawn)
     assert sel.check(toy.context(epoch=1)) is None    # second observation of `seen`
     second = sel.select(toy.context(budget=20, batch_size=10, epoch=1, seed=1))
     learned = seen[toy.y.numpy()[seen] == 0]
-    st = sel._run_state
+    st = toy.state(sel)
     once = np.setdiff1d(drawn, seen)
     assert (toy.y.numpy()[once] == 0).any() and not st.dropped[once].any()
     assert second.info["n_newly_dropped"] == second.info["n_dropped"] == len(learned) > 0
@@ -313,7 +320,7 @@ def test_dropping_keeps_every_class_share_of_the_budget():
     budget = 40
     for epoch in range(6):
         out = sel.select(toy.context(budget=budget, batch_size=10, epoch=epoch, seed=epoch))
-        active = ~sel._run_state.dropped
+        active = ~toy.state(sel).dropped
         assert active.sum() >= budget and len(out.indices) == budget
         assert all(active[y == c].sum() >= budget // 4 for c in range(4))
     assert out.info["n_dropped"] == 200 - budget

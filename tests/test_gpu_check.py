@@ -74,9 +74,8 @@ def test_archive_leaves_itself_out(tmp_path):
         assert sorted(tar.getnames()) == ["out", "out/part", "out/part/table.md"]
 
 
-def test_device_command_fits_and_uses_the_carried_folders():
+def test_device_command_uses_the_carried_folders():
     cmd = gpu_check.DEVICE_COMMAND
-    assert len(cmd) < 2000
     script = (BENCH / "prepare_gpu_carry.sh").read_text()
     for folder in re.findall(r"_carry/[\w-]+", cmd):
         assert f'"$CARRY/{folder.split("/")[1]}"' in script

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from sksubset._utils.sampling import CyclicSampler, cyclic_draw
+from sksubset._utils.sampling import CyclicSampler, cyclic_draw, cyclic_sampler
 from sksubset.selectors import SelectionContext
 
 
@@ -64,4 +64,24 @@ def test_the_stream_follows_the_run():
     np.testing.assert_array_equal(np.sort(np.concatenate(first)), np.arange(12))
     again = [cyclic_draw(owner, _ctx(12, 3), 12, 4)]  # a new run with the same seed
     np.testing.assert_array_equal(again[0], first[0])
-    assert len(cyclic_draw(owner, ctx, 8, 4)) == 4 and owner._cyclic_samplers[0].n == 8
+    assert len(cyclic_draw(owner, ctx, 8, 4)) == 4 and cyclic_sampler(owner, ctx).n == 8
+    assert vars(owner) == {}  # the streams live on the run, not on the selector
+
+
+def test_the_stream_lives_in_the_run_state():
+    """Contexts of one run share its ``run_state``: the stream goes on across them; a context
+    with another dict (another run) starts afresh, whatever the generator."""
+    class Owner:
+        pass
+
+    owner, rng, state = Owner(), np.random.RandomState(3), {}
+
+    def ctx(run_state):
+        return SelectionContext(y=np.zeros(12, dtype=int), n_classes=1, budget=1, batch_size=1,
+                                per_batch=False, rng=rng, epoch=0, device=torch.device("cpu"),
+                                train_fn=None, run_state=run_state)
+
+    rounds = [cyclic_draw(owner, ctx(state), 12, 4) for _ in range(3)]
+    np.testing.assert_array_equal(np.sort(np.concatenate(rounds)), np.arange(12))
+    assert cyclic_sampler(owner, ctx(state)).cycles == 0
+    assert cyclic_sampler(owner, ctx({})) is None

@@ -14,12 +14,13 @@ import pytest
 import torch
 from conftest import FixedSelector
 from conftest import digits_net as make_net
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from skorch import NeuralNetClassifier
 from skorch.callbacks import LRScheduler
 from torch import nn
 
-from sksubset import GradMatchSelector, SubsetTrainingClassifier
+from sksubset import CrestSelector, GradMatchSelector, RandomSelector, SubsetTrainingClassifier
 from sksubset._training._skorch import SubsetSchedule
 from sksubset.exceptions import DivergenceError
 from sksubset.experiments.datasets import load_dataset
@@ -291,6 +292,36 @@ def test_same_random_state_same_run(small):
         np.testing.assert_array_equal(ra["indices"], rb["indices"])
         np.testing.assert_allclose(ra["weights"], rb["weights"])
     np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), rtol=1e-5)
+
+
+@pytest.mark.parametrize("selector", [
+    RandomSelector(sampling="cycle"),
+    GradMatchSelector(pool_factor=2, sampling="cycle"),
+    CrestSelector(subset_fraction=0.2),
+], ids=["rs2", "gradmatch-cycle", "crest"])
+def test_a_selector_keeps_nothing_of_its_runs(small, monkeypatch, selector):
+    """One selector instance in two runs: what it keeps between rounds lives on each run, so
+    afterwards it holds its parameters (and fitted attributes) only, and the second run selects
+    what a fresh instance selects."""
+    X, y = small
+    kw = dict(budget=0.2, R=2, random_state=1, verbose=0)
+
+    def history(selector):
+        monkeypatch.setattr(SubsetTrainingClassifier, "_make_selector", lambda self: selector)
+        clf = SubsetTrainingClassifier(make_net(max_epochs=5), **kw).fit(X, y)
+        return [(r["indices"], r["weights"]) for r in clf.selection_history_]
+
+    history(selector)
+    second = history(selector)
+    params = set(selector.get_params(deep=False))
+    kept = [name for name in vars(selector) if name not in params
+            and not (name.endswith("_") and not name.startswith("_"))]
+    assert kept == []
+    fresh = history(clone(selector))
+    assert len(second) == len(fresh) > 1
+    for (ia, wa), (ib, wb) in zip(second, fresh):
+        np.testing.assert_array_equal(ia, ib)
+        np.testing.assert_allclose(wa, wb, rtol=1e-6)
 
 
 def test_per_batch_selects_whole_batches_with_shared_weights(small):

@@ -98,7 +98,7 @@ class SubsetRun:
         self.subset_size, self.pool, self.valid, self.rng = subset_size, pool, valid, rng
         self.n_classes, self.per_batch = n_classes, per_batch
         self.groups = dataset.y.numpy() if groups is None else np.asarray(groups)
-        self.processes = processes_of(net)  # one, or the ranks of a data-parallel run
+        self.processes = processes_of(net, self._where)  # one, or the ranks of a data-parallel run
         # what training computed, kept for the rounds (one process, selection as trained)
         harvest = (self.processes.world_size == 1 and selector.uses_last_layer
                    and getattr(dataset.X, "selected_as_trained", True))
@@ -108,6 +108,7 @@ class SubsetRun:
         self.bar = EpochBar(schedule, subset_size, len(dataset.y),
                             verbose if self.processes.is_main else 0, net.verbose)
         self.history = []  # selection_history_
+        self.selector_state = {}  # what the selector keeps between rounds (context.run_state)
         self.epoch = 0  # trained epochs so far
         self.phase = None  # of the epoch being trained
         self.harvesting = False  # whether the epoch being trained keeps what it computes
@@ -120,6 +121,11 @@ class SubsetRun:
         callback.run = self
         try:
             self.net.partial_fit(self.dataset, None, epochs=self.schedule.n_trained)
+        except RuntimeError as exc:  # a failed collective of a data-parallel step, named
+            error = self.processes.training_failed(exc)
+            if error is None:
+                raise
+            raise error from exc
         finally:
             callback.run = None  # the fitted net keeps no reference to the data
             if self.harvest is not None:
@@ -159,7 +165,8 @@ class SubsetRun:
         if t == self.schedule.selection_epochs[0]:
             return "first"
         if self.selector.adaptive:  # it decides between its rounds, not the schedule
-            return self.processes.agree(self._step(self.selector.check)[0])
+            return self.processes.agree(self._step(self.selector.check)[0],
+                                        "agreeing on whether to select")
         if t in self.schedule.selection_epochs:
             return "schedule"
         return None
@@ -197,7 +204,8 @@ class SubsetRun:
             epoch=self.epoch, device=self.processes.device, train_fn=self._pool_factors,
             params_fn=lambda: last_layer_params(self.net.module_),
             valid_fn=None if valid is None else (lambda: self._factors(valid)),
-            free=np.empty(0, np.int64) if self.harvest is None else self.harvest.free())
+            free=np.empty(0, np.int64) if self.harvest is None else self.harvest.free(),
+            run_state=self.selector_state)
 
     def _pool_factors(self, idx):
         """Factors of pool rows ``idx`` (None: all): harvested where trained since the last
@@ -235,6 +243,18 @@ class SubsetRun:
     # -- collaborators' hooks ---------------------------------------------------------
     def _training_part(self):
         return "warm_start" if self.phase == "warm" else "subset_training"
+
+    def _where(self, selecting):
+        """``(epoch, selection_round, position)`` for an error: the 1-based epoch being
+        trained (or selected for), its round (the one being selected, or whose subset is
+        trained; None in the warm start) and :func:`position`'s words."""
+        epoch = min(self.epoch, self.schedule.n_trained - 1)
+        if epoch < 0:  # nothing to train
+            return None, None, "before training"
+        selection_round = len(self.history) + selecting
+        warm = self.schedule.phase(epoch) == "warm"
+        return (epoch + 1, None if warm or not selection_round else selection_round,
+                position(self.schedule, epoch, selection_round))
 
     def _diverged(self, what, selecting=False, before_step=False):
         X = getattr(self.dataset.X, "X", None)  # in-memory array rows (not a Dataset's)

@@ -17,7 +17,7 @@ After ``m`` rounds every index has therefore been drawn
 
 import numpy as np
 
-__all__ = ["CyclicSampler", "cyclic_draw"]
+__all__ = ["CyclicSampler", "cyclic_draw", "cyclic_sampler"]
 
 
 class CyclicSampler:
@@ -59,15 +59,30 @@ class CyclicSampler:
 def cyclic_draw(owner, context, n, k, key=0):
     """``k`` indices of ``range(n)`` from ``owner``'s sampler ``key`` for the current run.
 
-    The samplers live on ``owner`` (a selector), one per ``key`` (one per class
-    for pools drawn class by class), and are tied to the run's generator
-    ``context.rng``: a new run (a new generator) or a ground set of another
-    size starts a new stream, so the same seed gives the same rounds.
+    The samplers live in the run's ``context.run_state`` (a selector instance
+    keeps nothing of a run), one per ``owner`` and ``key`` (one per class for
+    pools drawn class by class), and are tied to the run's generator
+    ``context.rng``: a new run (a new ``run_state`` or a new generator) or a
+    ground set of another size starts a new stream, so the same seed gives
+    the same rounds.
     """
-    samplers = getattr(owner, "_cyclic_samplers", None)
-    if samplers is None or any(s.rng is not context.rng for s in samplers.values()):
-        samplers = owner._cyclic_samplers = {}
+    samplers = _samplers(owner, context)
     sampler = samplers.get(key)
     if sampler is None or sampler.n != n:
         sampler = samplers[key] = CyclicSampler(n, context.rng)
     return sampler.draw(k)
+
+
+def cyclic_sampler(owner, context, key=0):
+    """The sampler that :func:`cyclic_draw` last drew from for ``owner`` and ``key`` in the
+    current run, or None."""
+    return _samplers(owner, context).get(key)
+
+
+def _samplers(owner, context):
+    """``owner``'s samplers in the run of ``context`` (keyed by ``key``)."""
+    slot = ("cyclic_samplers", id(owner))
+    samplers = context.run_state.get(slot)
+    if samplers is None or any(s.rng is not context.rng for s in samplers.values()):
+        samplers = context.run_state[slot] = {}
+    return samplers

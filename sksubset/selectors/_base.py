@@ -115,6 +115,13 @@ class SelectionContext:
         pass this round (training computed them since the last round); empty
         by default and in a data-parallel run.  A selector that examines only
         some rows may prefer these (GRAD-MATCH's candidate pools do).
+    run_state : dict
+        What selectors keep from one round to the next of the same run
+        (CREST's quadratic model, the streams of ``sampling="cycle"``), under
+        keys of their own; a selector instance keeps nothing of a run.  The
+        training run hands the same dict to every round's context and drops it
+        with the run.  Contexts built by hand for several rounds of one run
+        share one dict (``run_state=state``); a new dict starts a new run.
     """
 
     y: np.ndarray
@@ -129,6 +136,7 @@ class SelectionContext:
     valid_fn: Callable | None = None
     params_fn: Callable | None = None
     free: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    run_state: dict = field(default_factory=dict, repr=False)
     _cache: dict = field(default_factory=dict, repr=False)
 
     def last_layer_params(self):

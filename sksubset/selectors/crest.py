@@ -305,10 +305,16 @@ class CrestSelector(BaseSelector):
         return self
 
     # -- training run ---------------------------------------------------------
-    def _state(self, context):
-        st = getattr(self, "_run_state", None)
-        if st is None or st.n != context.n_samples or context.epoch < st.selected_epoch:
-            st = self._run_state = RunState(context.n_samples)
+    def _state(self, context, new=True):
+        """This selector's :class:`RunState` in the run of ``context`` (kept in
+        ``context.run_state``), a fresh one for a new run if ``new``, else None."""
+        slot = ("crest", id(self))
+        st = context.run_state.get(slot)
+        if st is not None and st.n == context.n_samples and context.epoch >= st.selected_epoch:
+            return st
+        if not new:
+            return None
+        st = context.run_state[slot] = RunState(context.n_samples)
         return st
 
     @staticmethod
@@ -377,8 +383,8 @@ class CrestSelector(BaseSelector):
         records each examined example's loss for ``drop_learned`` (only the
         check sample's rows are observed at a check).
         """
-        st = getattr(self, "_run_state", None)
-        if st is None or st.model is None or st.n != context.n_samples:
+        st = self._state(context, new=False)
+        if st is None or st.model is None:
             return "no quadratic model yet"
         since = context.epoch - st.selected_epoch
         if since % self.check_every:

@@ -19,7 +19,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import StrOptions
 
 from .._utils.budget import BUDGET_CONSTRAINTS, resolve_budget
-from .._utils.sampling import cyclic_draw
+from .._utils.sampling import cyclic_draw, cyclic_sampler
 from ..gradients import LastLayer
 from ._base import BaseSelector, Selection
 
@@ -148,7 +148,7 @@ class RandomSelector(BaseSelector):
         if self.sampling == "independent":
             return Selection(self._draw(n, k, context.rng), weights, {})
         indices = cyclic_draw(self, context, n, k)
-        return Selection(indices, weights, {"cycle": self._cyclic_samplers[0].cycles})
+        return Selection(indices, weights, {"cycle": cyclic_sampler(self, context).cycles})
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
