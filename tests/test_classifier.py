@@ -137,7 +137,8 @@ def test_gradmatch_gradients_match_far_better_than_random(digits):
                                    random_state=0, verbose=0).fit(X, y)
     ll = last_layer(clf.net_, torch.from_numpy(X), y)
     G = sample_gradients(ll.E, ll.Hb).double()
-    sel = GradMatchSelector(budget=0.1, per_class=True).fit(G, y)  # the exact search
+    sel = GradMatchSelector(budget=0.1, per_class=True, criterion="gain",
+                            per_step=1).fit(G, y)  # the exact search
     k = len(sel.indices_)
     assert sel.gradient_error_ < 0.2 * min(_random_errors(G, k))
     assert len(ROUNDS) == len(clf.selection_history_) == 2
@@ -149,7 +150,7 @@ def test_gradmatch_gradients_match_far_better_than_random(digits):
 # -- the selector ---------------------------------------------------------------------
 #: the documented default of selector=None and "gradmatch"
 DEFAULT = dict(criterion="correlation", per_step="auto", per_class=True, pool_factor=3,
-               sampling="cycle")
+               sampling="cycle", max_support=256)
 
 
 def _spy(monkeypatch, cls=GradMatchSelector):
@@ -177,8 +178,12 @@ def test_the_default_is_the_documented_gradmatch(small, monkeypatch, per_batch):
     """selector=None is GradMatchSelector(criterion="correlation", per_step="auto"), per
     class, for examples and mini-batches alike; budget and random state come from the
     classifier."""
+    import importlib
+
+    gradmatch = importlib.import_module("sksubset.selectors.gradmatch")
     X, y = small
     seen = _spy(monkeypatch)
+    monkeypatch.setattr(gradmatch, "MIN_POOL", 1)  # small data: no floor on the pool's size
     clf = SubsetTrainingClassifier(make_net(), budget=0.2, R=2, per_batch=per_batch,
                                    random_state=0, verbose=0).fit(X, y)
     assert len(seen) == len(clf.selection_history_) > 0
@@ -194,6 +199,15 @@ def test_the_default_is_the_documented_gradmatch(small, monkeypatch, per_batch):
         np.testing.assert_array_equal(np.sort(pool[ref.indices_]), np.sort(result.indices))
         np.testing.assert_allclose(ref.weights_[np.argsort(pool[ref.indices_])],
                                    result.weights[np.argsort(result.indices)], rtol=1e-4)
+
+
+def test_small_classes_are_examined_whole(small, monkeypatch):
+    """A pool holds at least MIN_POOL rows of a class, or all of them: on small data every
+    example is a candidate."""
+    X, y = small
+    seen = _spy(monkeypatch)
+    SubsetTrainingClassifier(make_net(), budget=0.2, R=2, random_state=0, verbose=0).fit(X, y)
+    assert all(len(pool) == len(y) for *_, pool in seen)
 
 
 def test_gradmatch_string_is_the_default(small):
