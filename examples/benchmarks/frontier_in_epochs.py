@@ -33,7 +33,9 @@ def warm_epochs(run):
     return math.ceil(math.floor(st["kappa"] * st["T"] + 1e-9) * run["budget"])
 
 
-def table(out, budget=0.1):
+def readings(out, budget=0.1):
+    """Each subset strategy's per-seed readings ``(accuracy, cost, frontier, share, frontier
+    with selection free, frontier in log E)`` and the frontier's accuracies ``{seed: {E: acc}}``."""
     runs = [json.load(open(f)) for f in glob.glob(os.path.join(out, "runs", "*.json"))]
     front = defaultdict(dict)
     for r in runs:
@@ -63,6 +65,11 @@ def table(out, budget=0.1):
         by[r["strategy"]].append((r["test_accuracy"], cost, frontier_at(r["seed"], cost), share,
                                   frontier_at(r["seed"], cost * (1 - share)),
                                   frontier_at(r["seed"], cost, log=True)))
+    return by, front
+
+
+def table(out, budget=0.1):
+    by, _ = readings(out, budget)
     lines = ["| strategy | accuracy % | cost (full epochs) | − frontier (pp) | seeds above | p | "
              "selection share | − frontier, selection free (pp) | − frontier, read in log E (pp) |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -86,12 +93,61 @@ def _row(name, acc, cost, fr, share, free, fr_log):
                 f"{100 * np.nanmean(acc - fr_log):+.2f} |")
 
 
+def write_csv(path, out, budgets, **fields):
+    """The readings as CSV rows (one per strategy and budget, and one per frontier ``E``), with
+    ``fields`` (dataset, date, device, command) on every row, for ``plot_findings.py``."""
+    import csv
+
+    names = ["dataset", "budget", "strategy", "seeds", "accuracy_mean", "accuracy_std",
+             "cost_epochs", "distance_to_frontier", "runs_above", "p_value",
+             "selection_share_pct", "distance_if_selection_free", "date", "device", "command"]
+    rows = []
+    for budget in budgets:
+        by, front = readings(out, budget)
+        for name, rs in sorted(by.items()):
+            acc, cost, fr, share, free, _ = (np.array(c) for c in zip(*rs))
+            diff = acc - fr
+            ok = ~np.isnan(diff)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                p = (wilcoxon(diff[ok], alternative="greater").pvalue
+                     if ok.sum() > 1 and np.any(diff[ok]) else float("nan"))
+                rows.append(dict(budget=budget, strategy=name, seeds=len(acc),
+                                 accuracy_mean=f"{100 * acc.mean():.2f}",
+                                 accuracy_std=f"{100 * acc.std(ddof=1):.2f}",
+                                 cost_epochs=f"{cost.mean():.2f}",
+                                 distance_to_frontier=f"{100 * np.nanmean(diff):+.2f}",
+                                 runs_above=f"{int((diff[ok] > 0).sum())}/{int(ok.sum())}",
+                                 p_value=f"{p:.3f}",
+                                 selection_share_pct=f"{100 * share.mean():.1f}",
+                                 distance_if_selection_free=f"{100 * np.nanmean(acc - free):+.2f}"))
+    epochs = sorted({e for seeds in front.values() for e in seeds})
+    for e in epochs:
+        acc = np.array([front[s][e] for s in front if e in front[s]])
+        rows.append(dict(budget="", strategy="full-frontier", seeds=len(acc),
+                         accuracy_mean=f"{100 * acc.mean():.2f}",
+                         accuracy_std=f"{100 * acc.std(ddof=1):.2f}" if len(acc) > 1 else "",
+                         cost_epochs=e))
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=names)
+        w.writeheader()
+        for r in rows:
+            w.writerow({**dict.fromkeys(names, ""), **fields, **r})
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("out", help="the runner's output folder (with runs/)")
     p.add_argument("--budgets", type=float, nargs="+", default=[0.1],
                    help="a table for each of these budgets (default: 0.1)")
+    p.add_argument("--csv", default=None, metavar="PATH",
+                   help="also write the readings and the frontier's points as CSV here")
+    p.add_argument("--field", action="append", default=[], metavar="KEY=VALUE",
+                   help="a column given on every CSV row (dataset, date, device, command)")
     args = p.parse_args(argv)
+    if args.csv:
+        write_csv(args.csv, args.out, args.budgets,
+                  **dict(f.split("=", 1) for f in args.field))
     for budget in args.budgets:
         print(f"\nbudget {budget:g}\n\n{table(args.out, budget)}")
 
