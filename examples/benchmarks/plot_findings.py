@@ -503,11 +503,12 @@ PLOTS = {
     "augmented_resnet": plot_augmented_resnet,
     "regression": plot_regression,
     "tuning": plot_tuning,
+    "selection_cost_tabular": None,  # the generic accuracy-against-cost plot
 }
 
 
 def _drawing(name, rows):
-    if name in PLOTS:
+    if PLOTS.get(name) is not None:
         return PLOTS[name]
     needed = {"strategy", "accuracy_mean", "accuracy_std"}
     if rows and needed <= set(rows[0]) and {"cost_epochs", "cpu_seconds", "seconds"} & set(rows[0]):
