@@ -103,7 +103,7 @@ def test_selector_params_go_to_the_class_with_the_strategys_own_settings():
     sel = make_selector(parse_strategy("gradmatch-pc-warm"), {"pool_factor": 3.0})
     p = sel.get_params()
     assert (p["per_class"], p["per_gradient"], p["pool_factor"]) == (True, False, 3.0)
-    assert (p["criterion"], p["per_step"]) == ("gain", 1)
+    assert (p["criterion"], p["per_step"]) == ("correlation", "auto")
     fast = {"criterion": "correlation", "per_step": 16, "pool_factor": 3.0}
     p = make_selector(parse_strategy("gradmatch"), fast).get_params()
     assert (p["criterion"], p["per_step"], p["per_gradient"]) == ("correlation", 16, True)
@@ -123,8 +123,8 @@ def test_full_training_has_no_selector():
 def test_rs2_reselects_every_epoch_unless_R_is_given():
     cfg = ExperimentConfig(dataset="digits", budgets=(0.1,), R=None,
                            strategies=("random-rs2", "random")).resolved()
-    assert [strategy_R(cfg, parse_strategy(n)) for n in cfg.strategies] == [1, 5]
-    assert [s.settings["R"] for s in plan_runs(cfg, 1257) if s.seed == 0] == [1, 5]
+    assert [strategy_R(cfg, parse_strategy(n)) for n in cfg.strategies] == [1, "auto"]
+    assert [s.settings["R"] for s in plan_runs(cfg, 1257) if s.seed == 0] == [1, "auto"]
     cfg = ExperimentConfig(dataset="digits", budgets=(0.1,), R=5,
                            strategies=("random-rs2", "random")).resolved()
     assert {s.settings["R"] for s in plan_runs(cfg, 1257)} == {5}
