@@ -181,9 +181,9 @@ def space_rounds(net, examples, selector, *, k, class_sizes, n_valid, kappa, R, 
     RoundPlan
     """
     n, T = len(examples), int(net.max_epochs)
+    pool_factor = getattr(selector, "pool_factor", None)
     if R != "auto":
-        return RoundPlan(R=int(R), rule="given",
-                         pool_factor=getattr(selector, "pool_factor", None))
+        return RoundPlan(R=int(R), rule="given", pool_factor=pool_factor)
     schedule = make_schedule(T, k, n, R_MIN, kappa)
     S = schedule.subset_epochs
     forward, train, C = example_flops(net.module_, _rows(examples, net.device))
@@ -192,11 +192,15 @@ def space_rounds(net, examples, selector, *, k, class_sizes, n_valid, kappa, R, 
                        n_outputs=C, n_inputs=max(1, len(params) // max(C, 1)),
                        forward_flops=forward, n_valid=int(n_valid), per_batch=per_batch,
                        batch_size=int(net.batch_size))
-    first = selector.round_flops(replace(shape, free_share=1.0 if schedule.warm_epochs else 0.0))
+
+    def costs(sel):
+        """The first round's flops (after the warm start every row is free) and a later's."""
+        return (sel.round_flops(replace(shape, free_share=1.0 if schedule.warm_epochs else 0.0)),
+                sel.round_flops(replace(shape, free_share=k / n)))
+
+    first, later = costs(selector)
     if S == 0 or first is None:
-        return RoundPlan(R=R_MIN, rule="unpriced",
-                         pool_factor=getattr(selector, "pool_factor", None))
-    later = selector.round_flops(replace(shape, free_share=k / n))
+        return RoundPlan(R=R_MIN, rule="unpriced", pool_factor=pool_factor)
     batch = BATCH_FLOPS / max(1, int(net.batch_size))
     epoch = k * (train + batch)  # a subset epoch
     training = (schedule.warm_epochs * n + S * k) * (train + batch)
@@ -207,7 +211,6 @@ def space_rounds(net, examples, selector, *, k, class_sizes, n_valid, kappa, R, 
         return RoundPlan(R=interval, rule=rule, pool_factor=pool_factor,
                          round_epochs=later / epoch, share=cost / (training + cost))
 
-    pool_factor = getattr(selector, "pool_factor", None)
     candidate = plan(R_MIN, first, later, "share", pool_factor)
     if candidate.share <= share:
         return candidate
@@ -215,9 +218,7 @@ def space_rounds(net, examples, selector, *, k, class_sizes, n_valid, kappa, R, 
     factor = pool_factor
     while factor is not None and factor > MIN_POOL_FACTOR and candidate.share > share:
         factor = max(MIN_POOL_FACTOR, round(factor * 0.8, 3))
-        trial = clone(selector).set_params(pool_factor=factor)
-        first = trial.round_flops(replace(shape, free_share=1.0 if schedule.warm_epochs else 0.0))
-        later = trial.round_flops(replace(shape, free_share=k / n))
+        first, later = costs(clone(selector).set_params(pool_factor=factor))
         candidate = plan(R_MIN, first, later, "pool", factor)
     # 2. rounds less often, keeping at least MIN_ROUNDS of them
     longest = max(R_MIN, S // MIN_ROUNDS)

@@ -146,15 +146,10 @@ def solver_flops(pools, ks, width, per_step):
     (:func:`_buckets`); all of it times :data:`SOLVER_FLOP_COST`.
     """
     C, m1 = width
-    total, steps_of = 0.0, {}
-    steps = [-(-int(k) // s) for k, s in zip(ks, atoms_per_step(per_step, ks)) if k]
-    for p, (n, k) in enumerate(zip(pools, ks)):
-        if not k:
-            continue
-        total += 2.0 * n * C * m1 * steps[len(steps_of)] + 2 * k * k * (C + m1) + 2 * k ** 3 / 3
-        steps_of[p] = steps[len(steps_of)]
-    buckets = _buckets(list(pools), list(ks))
-    total += STEP_FLOPS * sum(max(steps_of.get(p, 0) for p in b) for b in buckets)
+    steps = [-(-int(k) // s) for k, s in zip(ks, atoms_per_step(per_step, ks))]
+    total = sum(2.0 * n * C * m1 * t + 2 * k * k * (C + m1) + 2 * k ** 3 / 3
+                for n, k, t in zip(pools, ks, steps))
+    total += STEP_FLOPS * sum(max(steps[p] for p in b) for b in _buckets(list(pools), list(ks)))
     return SOLVER_FLOP_COST * total
 
 
