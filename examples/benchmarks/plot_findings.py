@@ -243,6 +243,16 @@ def _pct(budget):
     return f"{float(budget) * 100:g}%"
 
 
+def _distances(groups, series, title):
+    """A dot plot of each configuration's distance to the frontier in each group."""
+    fig, ax = _figure((8, 5.5))
+    _dotplot(ax, groups, series, "accuracy − frontier's at the same cost (points)",
+             "full training cut to the same cost")
+    ax.set_title(title)
+    _legend_below(fig, ax, ncol=1)
+    return fig
+
+
 def plot_defaults(rows):
     names = {"fashion-mnist": "F-MNIST", "mnist1d": "MNIST-1D"}
     groups = list(dict.fromkeys(f"{names[r['dataset']]}\n{_pct(r['budget'])}" for r in rows))
@@ -251,12 +261,7 @@ def plot_defaults(rows):
         label = r["configuration"]
         series.setdefault(label, {})[f"{names[r['dataset']]}\n{_pct(r['budget'])}"] = _f(
             r["distance_to_frontier"])
-    fig, ax = _figure((8, 5.5))
-    _dotplot(ax, groups, series, "accuracy − frontier's at the same cost (points)",
-             "full training cut to the same cost")
-    ax.set_title("The defaults against the frontier, two data sets")
-    _legend_below(fig, ax, ncol=1)
-    return fig
+    return _distances(groups, series, "The defaults against the frontier, two data sets")
 
 
 def plot_digits_constant_lr(rows):
@@ -298,12 +303,7 @@ def plot_training_rounds(rows):
         elif r["library"].startswith("a fresh"):
             label += ", a fresh pass every round"
         series.setdefault(label, {})[names[r["dataset"]]] = _f(r["distance_to_frontier"])
-    fig, ax = _figure((8, 5.5))
-    _dotplot(ax, groups, series, "accuracy − frontier's at the same cost (points)",
-             "full training cut to the same cost")
-    ax.set_title("Rounds from what training computed")
-    _legend_below(fig, ax, ncol=1)
-    return fig
+    return _distances(groups, series, "Rounds from what training computed")
 
 
 def plot_weighting(rows):
