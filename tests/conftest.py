@@ -108,6 +108,15 @@ def toy_net_factory():
     return make
 
 
+@pytest.fixture
+def no_min_pool(monkeypatch):
+    """Pools of exactly ``pool_factor`` times a class's budget, with no floor of ``MIN_POOL``
+    rows (which makes every pool of a small test set the whole class)."""
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("sksubset.selectors.gradmatch"), "MIN_POOL", 1)
+
+
 @pytest.fixture(scope="module")
 def one_thread():
     """Run a module's tests on one torch thread (tiny nets train fastest that way), then restore."""

@@ -486,6 +486,7 @@ def test_select_matches_fit_on_sample_gradients(per_class, per_gradient):
     assert len(out.indices) == 15 and (out.weights >= 0).all()
 
 
+@pytest.mark.usefixtures("no_min_pool")
 @pytest.mark.parametrize("per_batch", [False, True])
 def test_select_from_a_random_pool(per_batch):
     """pool_factor: only the pool's rows are examined; the target is their sum scaled up."""
@@ -515,6 +516,7 @@ def test_select_from_a_random_pool(per_batch):
         np.testing.assert_allclose(out.weights, ref.weights_, rtol=1e-4)
 
 
+@pytest.mark.usefixtures("no_min_pool")
 def test_pools_without_replacement_cover_every_example_once_per_cycle():
     """sampling="cycle": four pools of 50 of 200 rows partition them, then a new cycle;
     the same seed gives the same pools."""
@@ -546,6 +548,7 @@ def test_pools_without_replacement_cover_every_example_once_per_cycle():
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.usefixtures("no_min_pool")
 @pytest.mark.parametrize("sampling", ["independent", "cycle"])
 def test_pools_are_drawn_regardless_of_the_free_rows(sampling):
     """context.free (rows whose factors cost no forward pass) does not change the pools: the

@@ -196,6 +196,7 @@ def _pool_run(X, y, sampling, seed=0):
     return clf, list(POOLS)
 
 
+@pytest.mark.usefixtures("no_min_pool")
 @pytest.mark.parametrize("sampling", ["cycle", "independent"])
 def test_pool_rows_trained_since_the_last_round_come_from_the_harvest(small, sampling):
     """k = 40, m = 120 of 400, one warm epoch, 5 rounds: the first pool is harvested whole;
@@ -216,6 +217,7 @@ def test_pool_rows_trained_since_the_last_round_come_from_the_harvest(small, sam
         assert (rec["n_harvested"], rec["n_forward"]) == (n_free, 120 - n_free)
 
 
+@pytest.mark.usefixtures("no_min_pool")
 def test_cycling_pools_cycle_through_the_data(small):
     """With sampling="cycle" the pools are distinct rows until every row was examined:
     3 pools of 120, then the fourth holds the 40 rows never examined."""
