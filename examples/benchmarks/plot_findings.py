@@ -504,6 +504,7 @@ PLOTS = {
     "regression": plot_regression,
     "tuning": plot_tuning,
     "selection_cost_tabular": None,  # the generic accuracy-against-cost plot
+    "selection_cost_mnist1d": None,
 }
 
 
