@@ -1,7 +1,7 @@
 """Experiment runner: GRAD-MATCH and its baselines against full training, from the command line.
 
 ``python -m sksubset.experiments`` (or ``sksubset-bench``) trains each
-strategy (by default :data:`DEFAULT_STRATEGIES`) at every budget for several
+strategy (by default ``DEFAULT_STRATEGIES``) at every budget for several
 seeds, saves one JSON record per run (resumable), prints a summary table (at
 most :data:`~sksubset.experiments.report.PRINT_WIDTH` characters wide) and
 writes it, with every column, as CSV and JSON together with Figure-3-style

@@ -356,7 +356,7 @@ def load_dataset(name, data_dir=None, cache_dir=None):
     ----------
     name : {"digits", "fashion-mnist", "cifar10", "mnist1d", "tabular", "npz", "diabetes", \
             "friedman"}
-        ``"tabular"``: :func:`load_tabular`.  The last two are regression sets
+        ``"tabular"``: ``load_tabular()``.  The last two are regression sets
         (:mod:`sksubset.experiments.regression`).
     data_dir : str, optional
         Folder of the Fashion-MNIST IDX files (default

@@ -125,7 +125,7 @@ class GradMatchSelector(BaseSelector):
         training gradient.  With ``per_class`` (per example) each class's pool
         is ``pool_factor`` times its budget, drawn from its own rows, so that
         every class keeps its share and its slots; and at least
-        :data:`MIN_POOL` (256) rows, or the whole class when it has fewer, so
+        ``MIN_POOL`` (256) rows, or the whole class when it has fewer, so
         that small data sets examine every example.  ``None``: every training
         example is a candidate.
         Rows of the pool trained since the last round cost no forward pass
@@ -341,7 +341,7 @@ class GradMatchSelector(BaseSelector):
 
     def _pools(self, sizes, ks):
         """Candidates of each group in a round: ``pool_factor`` times its budget, at least the
-        budget and :data:`MIN_POOL` rows, at most the group."""
+        budget and ``MIN_POOL`` rows, at most the group."""
         if self.pool_factor is None:
             return list(sizes)
         return [min(n, max(kg, int(round(self.pool_factor * kg)), MIN_POOL))
