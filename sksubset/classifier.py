@@ -82,8 +82,8 @@ class SubsetTrainingClassifier(ClassifierMixin, BaseSubsetTraining):
     >>> X, y = load_digits(return_X_y=True)
     >>> module = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(),
     ...                              torch.nn.Linear(32, 10))
-    >>> net = NeuralNetClassifier(module, criterion=torch.nn.CrossEntropyLoss,
-    ...                           max_epochs=10, lr=0.05, train_split=None, verbose=0)
+    >>> net = NeuralNetClassifier(module, criterion=torch.nn.CrossEntropyLoss, lr=0.1,
+    ...                           max_epochs=20, batch_size=32, train_split=None, verbose=0)
     >>> clf = SubsetTrainingClassifier(net, budget=0.2, R=2, random_state=0, verbose=0)
     >>> clf.fit(X / 16, y).score(X / 16, y) > 0.8
     True

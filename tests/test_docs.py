@@ -1,8 +1,12 @@
 """The documentation stays true: every snippet of the user guide runs, every name works."""
 
 import doctest
+import importlib
 import pathlib
+import pkgutil
 import re
+
+import pytest
 
 import sksubset
 from sksubset.experiments.strategies import parse_strategy
@@ -77,3 +81,21 @@ def test_the_api_pages_document_public_names_only():
             if directive == "automodule":
                 body = text.split(f".. automodule:: {target}", 1)[1].split("\n\n", 1)[0]
                 assert ":members:" not in body, (page, target)
+
+
+def _modules_with_examples():
+    names = [m.name for m in pkgutil.walk_packages(sksubset.__path__, "sksubset.")
+             if not m.name.endswith("__main__")]
+    return [name for name in names
+            if any(t.examples for t in doctest.DocTestFinder().find(importlib.import_module(name)))]
+
+
+@pytest.mark.parametrize("name", _modules_with_examples())
+def test_docstring_examples_run(name, one_thread):
+    """Every ``>>>`` example of the library's docstrings prints what it shows."""
+    module = importlib.import_module(name)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    for test in doctest.DocTestFinder().find(module):
+        runner.run(test)
+    results = runner.summarize(verbose=False)
+    assert results.failed == 0

@@ -34,7 +34,8 @@ def test_dataset_subset_swap(xy):
     ds.set_subset([7, 2, 5], [1.0, 2.0, 3.0])
     assert len(ds) == 3
     items = [ds[i] for i in range(3)]
-    for (x, (t, w, row)), j, wj in zip(items, [7, 2, 5], [0.5, 1.0, 1.5]):
+    # listed in the order of X, each weight with its row
+    for (x, (t, w, row)), j, wj in zip(items, [2, 5, 7], [1.0, 1.5, 0.5]):
         assert torch.equal(x, X[j]) and int(row) == j
         assert int(t) == int(y[j])
         assert float(w) == pytest.approx(wj)
@@ -74,9 +75,19 @@ def test_dataset_collates_for_a_loader(xy):
     ds = SubsetDataset(X, y)
     ds.set_subset([3, 4, 8, 0], [2.0, 2.0, 1.0, 3.0])
     xb, (yb, wb, rows) = next(iter(DataLoader(ds, batch_size=4, shuffle=False)))
-    assert torch.equal(xb, X[[3, 4, 8, 0]])
-    assert torch.equal(rows, torch.tensor([3, 4, 8, 0]))
-    assert torch.equal(yb, y[[3, 4, 8, 0]])
-    torch.testing.assert_close(wb, torch.tensor([1.0, 1.0, 0.5, 1.5]))
+    assert torch.equal(xb, X[[0, 3, 4, 8]])
+    assert torch.equal(rows, torch.tensor([0, 3, 4, 8]))
+    assert torch.equal(yb, y[[0, 3, 4, 8]])
+    torch.testing.assert_close(wb, torch.tensor([1.5, 1.0, 1.0, 0.5]))
 
 
+def test_an_unshuffled_loader_mixes_the_classes_of_a_per_class_selection(xy):
+    """Per-class selectors return rows grouped by class; skorch's default loader does not
+    shuffle, so the subset is listed in the order of X, not a class at a time."""
+    X, y = xy
+    ds = SubsetDataset(X, y)
+    grouped = np.concatenate([np.flatnonzero(y.numpy() == c) for c in range(3)])
+    ds.set_subset(grouped, np.arange(1.0, 11.0))
+    batch = next(iter(DataLoader(ds, batch_size=3, shuffle=False)))
+    assert batch[1][0].tolist() == [0, 1, 2]
+    assert batch[1][2].tolist() == [0, 1, 2]

@@ -281,7 +281,10 @@ def plot_digits_constant_lr(rows):
              "every example (the former default)",
              "every example a candidate, weighting=\"none\"": "every example, weighting=\"none\"",
              "per_step=16 (every example, 16 atoms a step)": "every example, per_step=16",
-             "the exact search, GradMatchSelector()": "the exact search"}
+             "the exact search, GradMatchSelector()": "the exact search",
+             "every example a candidate (pool_factor=None)": "every example",
+             "the exact search (pool_factor=None, criterion=\"gain\", per_step=1)":
+             "the exact search"}
     ax.set_yticks(range(len(rows)), [short.get(r["configuration"], r["configuration"])
                                      for r in rows])
     ax.invert_yaxis()

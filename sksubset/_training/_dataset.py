@@ -32,15 +32,22 @@ class SubsetDataset(Dataset):
     def set_subset(self, indices, weights):
         """Train on ``X[indices]``; ``weights`` (aligned) default to 1.
 
+        The rows are listed in the order of ``X``, whatever order the selector
+        gave them in: per-class selectors return them grouped by class, which a
+        loader that does not shuffle (skorch's default,
+        ``iterator_train__shuffle=False``) would train one class after another,
+        each mini-batch of one class.  A net that shuffles sees no difference.
         Weights are rescaled to average 1 over the subset, so that the
         learning rate keeps its meaning; their ratios are kept exactly.  All
         zero weights fall back to ones.
         """
-        self.indices = torch.as_tensor(np.asarray(indices, dtype=np.int64))
+        indices = np.asarray(indices, dtype=np.int64)
+        order = np.argsort(indices, kind="stable")
+        self.indices = torch.as_tensor(indices[order])
         if weights is None:
             w = torch.ones(len(self.indices), dtype=torch.float32)
         else:
-            w = torch.as_tensor(np.asarray(weights, dtype=np.float64))
+            w = torch.as_tensor(np.asarray(weights, dtype=np.float64)[order])
             total = float(w.sum())
             w = (w * (len(w) / total) if total > 0 else torch.ones_like(w)).float()
         self.weights = w
