@@ -7,8 +7,9 @@ target gradient ``b``::
 
 (``s2`` the mean squared norm of the candidate atoms, so that ``lam`` is
 relative and the selection the same at any scale of the atoms:
-:mod:`sksubset.omp._scale`) is solved greedily, and batched: ``B`` independent problems (one per class in
-the per-class approximation) advance together, one atom each per step (or
+:mod:`sksubset.omp._scale`) is solved greedily, and batched: ``B``
+independent problems (one per class in the per-class approximation) advance
+together, one atom each per step (or
 ``per_step`` atoms: generalized OMP).  :func:`orthogonal_matching_pursuit`
 solves one problem from arrays; :func:`omp_batched` solves a batch of them on
 dense rows (:class:`DenseAtoms`) or on factored rows (:class:`OuterProductAtoms`,

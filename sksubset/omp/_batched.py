@@ -73,7 +73,8 @@ def shortfall_message(who, results, labels=None):
             continue
         label = "" if len(results) == 1 and labels is None else (
             f"{labels[i] if labels is not None else f'problem {i}'}: ")
-        parts.append(f"{label}{len(r.indices)} of {r.n_requested} rows: {_WHY[r.shortfall].format(n=len(r.indices))}")
+        why = _WHY[r.shortfall].format(n=len(r.indices))
+        parts.append(f"{label}{len(r.indices)} of {r.n_requested} rows: {why}")
     if not parts:
         return None
     return (f"{who}: fewer rows than the budget came back and the tolerance was not reached ("
