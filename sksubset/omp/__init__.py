@@ -7,7 +7,7 @@ target gradient ``b``::
 
 (``s2`` the mean squared norm of the candidate atoms, so that ``lam`` is
 relative and the selection the same at any scale of the atoms:
-:mod:`sksubset.omp._scale`) is solved greedily, and batched: ``B``
+``sksubset.omp._scale``) is solved greedily, and batched: ``B``
 independent problems (one per class in the per-class approximation) advance
 together, one atom each per step (or
 ``per_step`` atoms: generalized OMP).  :func:`orthogonal_matching_pursuit`
@@ -130,9 +130,9 @@ def omp_batched(A, b, n_nonzero, *, valid=None, lam=0.05, tol=1e-10, positive=Tr
     -----
     UserWarning
         When a problem comes back with fewer atoms than its budget without
-        reaching ``tol`` (:attr:`OMPResult.shortfall` says why), or when the
+        reaching ``tol`` (``OMPResult.shortfall`` says why), or when the
         Cholesky search broke down and the basis solved the batch instead
-        (:attr:`OMPResult.fallback`).
+        (``OMPResult.fallback``).
     """
     auto = isinstance(per_step, str) and per_step == "auto"
     if ((not auto and not (isinstance(per_step, Integral) and per_step >= 1))

@@ -78,6 +78,14 @@ def nnls_gram(G, h, mask, max_iter=None, factor=None):
     -------
     w : torch.Tensor of shape (B, P)
 
+    Raises
+    ------
+    TypeError or ValueError
+        For ``G``, ``h`` or ``mask`` not tensors, ``G`` not a floating
+        ``(B, P, P)`` tensor or not finite, ``h`` not ``(B, P)`` of ``G``'s
+        dtype, ``mask`` not a bool ``(B, P)`` tensor, ``max_iter`` not None
+        or an int >= 1, or ``factor`` not of ``G``'s shape.
+
     Examples
     --------
     >>> import torch

@@ -49,7 +49,7 @@ filled with atoms banned for their zero weight, at weight 0, so that the count
 stays exact.
 
 Fewer atoms than the budget come back in exactly two cases besides the
-tolerance, each recorded in :attr:`OMPResult.shortfall` (the public solvers
+tolerance, each recorded in ``OMPResult.shortfall`` (the public solvers
 and the selector warn): the problem has fewer usable candidates than its
 budget (``valid`` rows; without a ridge, nonzero ones), or the search cannot
 add a new independent atom.  The latter needs a ridge of zero (or one below
@@ -88,7 +88,7 @@ class OMPResult:
         Relative regularized error
         ``(||A_S^T w - b||^2 + ridge ||w||^2) / ||b||^2``, the ridge being the
         one solved with (``lam * s2`` for the public ``lam``, see
-        :mod:`sksubset.omp._scale`): the same at any scale of the atoms.
+        ``sksubset.omp._scale``): the same at any scale of the atoms.
     converged : bool
         True when the tolerance ``tol`` was reached before the budget.
     n_rounds : int
