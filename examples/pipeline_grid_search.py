@@ -44,7 +44,7 @@ pipe = Pipeline([
         net, selector=GradMatchSelector(criterion="correlation", per_step=16),
         budget=0.2, kappa=0, random_state=0, verbose=0)),
 ])
-grid = GridSearchCV(pipe, {"clf__R": [5, 10], "clf__selector__lam": [0.5, 2.0],
+grid = GridSearchCV(pipe, {"clf__R": [5, 10], "clf__selector__lam": [0.05, 0.2],
                            "clf__net__lr": [0.05]}, cv=2)
 grid.fit(X.astype(np.float32), y)
 print("best parameters:", grid.best_params_)

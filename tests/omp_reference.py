@@ -1,4 +1,7 @@
-"""Textbook references the OMP tests compare against (float64 numpy; not a test module)."""
+"""Textbook references the OMP tests compare against (float64 numpy; not a test module).
+
+``lam`` is relative, as the library's: the ridge is ``lam`` times the mean squared norm of
+the rows of ``A`` (:func:`ridge`)."""
 
 import math
 
@@ -9,9 +12,23 @@ from scipy.optimize import nnls
 from sksubset.omp import omp_batched
 
 
-def objective(A, b, idx, w, lam):
-    """``||A_S^T w - b||^2 + lam ||w||^2`` in float64."""
+def ridge(A, lam):
+    """The absolute ridge of the relative ``lam`` on the rows of ``A``: ``lam * mean ||a_i||^2``."""
     A = np.asarray(A, dtype=np.float64)
+    return float(lam) * float((A * A).sum(1).mean())
+
+
+def relative(A, ridge_):
+    """The relative ``lam`` whose ridge on the rows of ``A`` is ``ridge_`` (the inverse of
+    :func:`ridge`)."""
+    A = np.asarray(A, dtype=np.float64)
+    return float(ridge_) / float((A * A).sum(1).mean())
+
+
+def objective(A, b, idx, w, lam):
+    """``||A_S^T w - b||^2 + ridge ||w||^2`` in float64."""
+    A = np.asarray(A, dtype=np.float64)
+    lam = ridge(A, lam)
     b = np.asarray(b, dtype=np.float64)
     w = np.asarray(w, dtype=np.float64)
     resid = w @ A[np.asarray(idx, dtype=np.int64)] - b
@@ -19,8 +36,9 @@ def objective(A, b, idx, w, lam):
 
 
 def ridge_nnls(A, b, support, lam):
-    """Exact ``min_{w >= 0} ||A_S^T w - b||^2 + lam ||w||^2`` (weights, objective)."""
+    """Exact ``min_{w >= 0} ||A_S^T w - b||^2 + ridge ||w||^2`` (weights, objective)."""
     S = list(support)
+    lam = ridge(A, lam)
     M = np.vstack([A[S].T, math.sqrt(lam) * np.eye(len(S))])
     c = np.concatenate([b, np.zeros(len(S))])
     w, rnorm = nnls(M, c)
@@ -38,6 +56,7 @@ def reference_greedy(A, b, k, lam, criterion="gain", positive=True):
     weights.
     """
     A = np.asarray(A, dtype=np.float64)
+    lam = ridge(A, lam)
     S, w = [], np.zeros(0)
     sq = (A * A).sum(1) + lam
     for _ in range(k):
@@ -68,6 +87,7 @@ def reference_block_greedy(A, b, k, lam, s, criterion="gain"):
     each step appends the ``s`` free atoms of largest absolute score, scored as one step of
     :func:`reference_greedy`."""
     A = np.asarray(A, dtype=np.float64)
+    lam = ridge(A, lam)
     S, w = [], np.zeros(0)
     sq = (A * A).sum(1) + lam
     while len(S) < k:

@@ -328,11 +328,7 @@ At, bt = torch.as_tensor(G).unsqueeze(0), torch.as_tensor(b).unsqueeze(0)
 case("omp_batched-per_step-zero", lambda: omp_batched(At, bt, [3], per_step=0), r"per_step")
 case("omp_batched-sketch-zero", lambda: omp_batched(At, bt, [3], sketch=0), r"sketch")
 case("omp_batched-criterion", lambda: omp_batched(At, bt, [3], criterion="foo"), r"criterion")
-# omp_batched and nnls_gram are the solver's batched kernels: most of their arguments are not
-# checked yet (their owners are changing them); these rows document the gap and turn into
-# failures (strict) the day they are checked
-UNCHECKED = pytest.mark.xfail(strict=True, reason="the batched solver kernels do not check "
-                              "these arguments yet")
+# the batched kernels check their arguments too
 Gg = torch.eye(3, dtype=torch.float64).unsqueeze(0)
 hg, mg = torch.ones(1, 3, dtype=torch.float64), torch.ones(1, 3, dtype=torch.bool)
 for id_, call, match in [
@@ -351,7 +347,7 @@ for id_, call, match in [
         ("nnls_gram-G-nan", lambda: nnls_gram(Gg * np.nan, hg, mg), r"G"),
         ("nnls_gram-numpy", lambda: nnls_gram(Gg.numpy(), hg.numpy(), mg.numpy()), r"G"),
         ("nnls_gram-max_iter-zero", lambda: nnls_gram(Gg, hg, mg, max_iter=0), r"max_iter")]:
-    CASES.append(pytest.param(call, (ValueError, TypeError), match, id=id_, marks=UNCHECKED))
+    case(id_, call, match)
 for value, what in [(0, "zero"), (-1, "negative"), (1.5, "above_1"), ("5", "string")]:
     case(f"gradmatch-budget-{what}", lambda v=value: gradmatch(G, budget=v), BUDGET)
 for param, value in [("lam", -1), ("tol", -1), ("criterion", "foo"), ("per_class", "x"),

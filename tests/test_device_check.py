@@ -50,6 +50,6 @@ def test_device_check_on_the_cpu(tmp_path):
         "a round was profiled"}
     assert (tmp_path / "round_trace.json").stat().st_size > 0
     solver = importlib.import_module(device_check.SOLVER_MODULE)
-    assert solver.omp_batched.__name__ == "omp_batched"  # restored
+    assert solver.solve_batched.__name__ == "solve_batched"  # restored
     text = "\n".join(device_check.device_markdown(res, torch.device("cpu")))
     assert "1 (profiled)" in text and "- pass: every round selected on the device" in text

@@ -50,19 +50,24 @@ def rel_error(G, idx, w, target):
     return np.linalg.norm(np.asarray(w) @ G[idx] - target) / np.linalg.norm(target)
 
 
-def per_class_reference(G, y, k, targets=None, per_gradient=False, lam=0.5):
-    """One independent OMP per class (classes in sorted order)."""
+def per_class_reference(G, y, k, targets=None, per_gradient=False, lam=0.05):
+    """One independent OMP per class (classes in sorted order), all with the selector's one
+    ridge: ``lam`` times the mean squared norm of every class's candidate rows."""
     classes = np.unique(y)
     rows = [np.flatnonzero(y == c) for c in classes]
     ks = split_budget(k, [len(r) for r in rows])
     C, d = len(classes), G.shape[1]
     W = d // C
     idx, w = [], []
+    blocks = [np.asarray(G, dtype=np.float64)[r][:, slice(c * W, (c + 1) * W) if per_gradient
+                                                 else slice(None)] for c, r in enumerate(rows)]
+    s2 = np.concatenate([(a * a).sum(1) for a in blocks]).mean()
     for c, (r, kc) in enumerate(zip(rows, ks)):
         cols = slice(c * W, (c + 1) * W) if per_gradient else slice(None)
         A = G[r][:, cols]
         b = A.sum(0) if targets is None else targets[c, cols]
-        i, wc = orthogonal_matching_pursuit(A, b, int(kc), lam=lam)
+        lam_c = lam * s2 / (blocks[c] ** 2).sum(1).mean()  # the same ridge for every class
+        i, wc = orthogonal_matching_pursuit(A, b, int(kc), lam=lam_c)
         idx.append(r[i])
         w.append(wc)
     return np.concatenate(idx), np.concatenate(w)
@@ -148,7 +153,7 @@ def test_target_vector():
     rng = np.random.default_rng(5)
     t = G[:40].sum(0) * 3 + rng.normal(size=G.shape[1])
     sel = GradMatchSelector(**EXACT, budget=15).fit(G, target=t)
-    idx, w = orthogonal_matching_pursuit(G, t, 15, lam=0.5)
+    idx, w = orthogonal_matching_pursuit(G, t, 15, lam=0.05)
     np.testing.assert_array_equal(sel.indices_, idx)
     np.testing.assert_allclose(sel.weights_, w, rtol=1e-5)
     assert sel.gradient_error_ == pytest.approx(rel_error(G, idx, w, t), rel=1e-6)
@@ -202,11 +207,11 @@ def test_criterion_is_forwarded(criterion):
     rng = np.random.default_rng(18)
     G = rng.normal(size=(200, 16)) * rng.uniform(0.2, 4.0, size=(200, 1)) + 0.5
     sel = GradMatchSelector(budget=12, criterion=criterion).fit(G)
-    idx, w = orthogonal_matching_pursuit(G, G.sum(0), 12, lam=0.5, criterion=criterion)
+    idx, w = orthogonal_matching_pursuit(G, G.sum(0), 12, lam=0.05, criterion=criterion)
     np.testing.assert_array_equal(sel.indices_, idx)
     np.testing.assert_allclose(sel.weights_, w, rtol=1e-5)
     other = "correlation" if criterion == "gain" else "gain"
-    idx_other, _ = orthogonal_matching_pursuit(G, G.sum(0), 12, lam=0.5, criterion=other)
+    idx_other, _ = orthogonal_matching_pursuit(G, G.sum(0), 12, lam=0.05, criterion=other)
     assert idx_other.tolist() != idx.tolist()  # the two rules really differ here
 
 
@@ -394,10 +399,10 @@ def test_huge_values_keep_k_rows():
     G = make_G(n=400, d=16).astype(np.float32)
     sel = GradMatchSelector(budget=10).fit(G * np.float32(1e30))
     assert len(sel.indices_) == 10 and sel.gradient_error_ < 0.1
-    # a power-of-two scale with the ridge scaled by its square is the same problem
+    # a power-of-two scale is the same problem (lam is relative to the rows' norms)
     for e in (100, -100):
         ref = GradMatchSelector(budget=30).fit(G)
-        big = GradMatchSelector(budget=30, lam=0.5 * 4.0 ** e).fit(G * np.float32(2.0 ** e))
+        big = GradMatchSelector(budget=30).fit(G * np.float32(2.0 ** e))
         np.testing.assert_array_equal(big.indices_, ref.indices_)
         np.testing.assert_allclose(big.weights_, ref.weights_, rtol=1e-12)
 
@@ -653,14 +658,13 @@ def test_held_out_gradients_as_target(per_class, toy_gradients):
 @pytest.mark.parametrize("factor", [2.0 ** 100, 2.0 ** -100])
 def test_factors_of_extreme_magnitude_give_the_same_selection(factor, toy_gradients):
     """Gradients are linear in Hb: scaling it by a power of two far outside float32's comfortable
-    range selects the same rows with the same weights (the solver rescales, the ridge with it)."""
+    range selects the same rows with the same weights (the solver rescales; lam is relative)."""
     from sksubset.gradients import LastLayer
 
     _, _, y, G = toy_gradients(n=120)
     ref = GradMatchSelector(budget=12, per_class=True, dtype="float64").fit(G, y)
     big = LastLayer(G.E, G.Hb.double() * factor, G.Z, G.y)
-    got = GradMatchSelector(budget=12, per_class=True, lam=0.5 * factor ** 2,
-                            dtype="float64").fit(big, y)
+    got = GradMatchSelector(budget=12, per_class=True, dtype="float64").fit(big, y)
     np.testing.assert_array_equal(got.indices_, ref.indices_)
     np.testing.assert_allclose(got.weights_, ref.weights_, rtol=1e-9)
     assert got.gradient_error_ == pytest.approx(ref.gradient_error_, rel=1e-9)

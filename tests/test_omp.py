@@ -19,6 +19,7 @@ from sksubset.omp import OuterProductAtoms, omp_batched, orthogonal_matching_pur
 from sksubset.omp._basis import BasisSearch
 from sksubset.omp._cholesky import Breakdown, CholeskySearch
 from sksubset.omp._options import SearchOptions
+from sksubset.omp._scale import mean_sqnorm
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -198,7 +199,8 @@ def test_zero_atom_is_never_useful():
     A = rng.normal(size=(10, 6))
     A[4] = 0.0
     b = A.sum(0)
-    idx, w = orthogonal_matching_pursuit(A, b, 5, lam=0.0, positive=False)
+    with pytest.warns(UserWarning, match="0 of 5 rows"):  # every candidate below the row
+        idx, w = orthogonal_matching_pursuit(A, b, 5, lam=0.0, positive=False)
     assert 4 not in idx.tolist()
     assert np.isfinite(w).all()
 
@@ -217,14 +219,19 @@ def test_breakdown_falls_back_to_the_basis(monkeypatch):
     valid = torch.rand(3, 120, generator=g) > 0.1
     factors = OuterProductAtoms(E, H)
     b = ((E.unsqueeze(3) * H.unsqueeze(2)).flatten(2) * valid.unsqueeze(2)).sum(1)
-    options = SearchOptions(criterion="correlation", check_every=8, per_step=3)
+    # the ridge omp_batched solves with: its default relative lam times the atoms' mean
+    options = SearchOptions(lam=0.05 * mean_sqnorm(factors, valid), criterion="correlation",
+                            check_every=8, per_step=3)
     ref = BasisSearch(factors, b, [9, 9, 9], valid, options).solve()
 
     def fail(*args, **kwargs):
         raise Breakdown("forced")
     monkeypatch.setattr(CholeskySearch, "extend", fail)
-    res = omp_batched(factors, b, [9, 9, 9], valid=valid, criterion="correlation", per_step=3)
+    with pytest.warns(UserWarning, match="Cholesky search broke down"):
+        res = omp_batched(factors, b, [9, 9, 9], valid=valid, criterion="correlation",
+                          per_step=3)
     assert [r.indices.tolist() for r in res] == [r.indices.tolist() for r in ref]
+    assert all(r.fallback for r in res) and not any(r.fallback for r in ref)
 
 
 def _load_cords_omp():

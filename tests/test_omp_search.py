@@ -11,6 +11,7 @@ from omp_reference import (
     objective,
     reference_block_greedy,
     reference_greedy,
+    relative,
     ridge_nnls,
     solve,
     well_conditioned,
@@ -84,10 +85,14 @@ def test_nonnegative_and_exact_count(seed, n, d, k):
     rng = np.random.default_rng(seed)
     A = rng.normal(size=(n, d)).astype(np.float32)
     b = rng.normal(size=d)  # generally not in the cone of the atoms
+    if k > n:  # a budget above the rows is refused
+        with pytest.raises(ValueError, match="n_nonzero"):
+            solve(A, b, k, lam=0.1)
+        return
     res = solve(A, b, k, lam=0.1)
     idx, w = res.indices.numpy(), res.weights.numpy()
     assert not res.converged
-    assert len(idx) == min(k, n)
+    assert len(idx) == k
     assert len(np.unique(idx)) == len(idx)
     assert ((idx >= 0) & (idx < n)).all()
     assert (w >= 0).all() and np.isfinite(w).all()
@@ -138,7 +143,7 @@ def test_target_partly_outside_the_cone_replaces_in_rounds():
     rng = np.random.default_rng(1)
     A = rng.normal(size=(200, 20)) + 0.5
     b = A[:60].sum(0) - 0.6 * A[60:120].sum(0)  # partly against the atoms' mean direction
-    lam, k = 0.5, 15
+    lam, k = relative(A, 0.5), 15  # a ridge of 0.5
     res = solve(A, b, k, lam=lam)
     idx, w = res.indices.numpy(), res.weights.numpy()
     assert res.n_rounds > 2
@@ -155,7 +160,7 @@ def test_max_rounds_caps_the_refits_and_keeps_the_count():
     rng = np.random.default_rng(5)
     A = rng.normal(size=(200, 20)) + 0.5
     b = A[:60].sum(0) - A[60:120].sum(0)
-    lam, k = 0.5, 15
+    lam, k = relative(A, 0.5), 15  # a ridge of 0.5
     full = solve(A, b, k, lam=lam, max_rounds=1000)
     capped = solve(A, b, k, lam=lam, max_rounds=5)
     assert full.n_rounds > 5 and capped.n_rounds == 5
@@ -234,9 +239,11 @@ def test_batched_equals_separate_solves(check_every):
     lam, tol = 1e-6, 1e-4
     batched = omp_batched(A, b, ks, valid=valid, lam=lam, tol=tol, check_every=check_every)
     assert len(batched) == B
+    # one ridge for the batch: lam times the mean squared norm of every valid atom
+    ridge_ = lam * float(np.concatenate([(a * a).sum(1) for a in As]).mean())
     for i in range(B):
-        single = omp_batched(torch.as_tensor(As[i])[None], b[i:i + 1], [ks[i]], lam=lam,
-                             tol=tol)[0]
+        single = omp_batched(torch.as_tensor(As[i])[None], b[i:i + 1], [ks[i]],
+                             lam=relative(As[i], ridge_), tol=tol)[0]
         assert (batched[i].indices < sizes[i]).all()
         assert batched[i].indices.tolist() == single.indices.tolist()
         np.testing.assert_allclose(batched[i].weights.numpy(), single.weights.numpy(),

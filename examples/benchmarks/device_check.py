@@ -37,7 +37,8 @@ from sksubset.experiments.models import make_net, module_kwargs
 from sksubset.experiments.runner import sync
 from sksubset.selectors import GradMatchSelector
 
-#: the (private) module whose ``omp_batched`` GRAD-MATCH calls, watched during ``fit``
+#: the (private) module whose ``solve_batched`` (the batched OMP) GRAD-MATCH calls, watched during
+#: ``fit``
 SOLVER_MODULE = "sksubset.selectors._gradmatch_solve"
 
 
@@ -101,7 +102,7 @@ def _checked_selector(state):
 def _watching_solver(state):
     """Record the devices of the OMP's inputs and results during ``fit``."""
     solver_module = importlib.import_module(SOLVER_MODULE)
-    solve = solver_module.omp_batched
+    solve = solver_module.solve_batched
 
     def watched(A, b, *args, **kwargs):
         results = solve(A, b, *args, **kwargs)
@@ -110,11 +111,11 @@ def _watching_solver(state):
                                           for t in (r.indices, r.weights))
         return results
 
-    solver_module.omp_batched = watched
+    solver_module.solve_batched = watched
     try:
         yield
     finally:
-        solver_module.omp_batched = solve
+        solver_module.solve_batched = solve
 
 
 def device_check(X, y, X_test, y_test, device, T, R, out, batch_size=64):

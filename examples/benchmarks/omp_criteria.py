@@ -1,7 +1,8 @@
 """Which OMP rule matches gradients best: ``criterion="gain"``, ``"correlation"`` or CORDS.
 
-For each matrix, the same non-negative regularized problem (``lam=0.5``, target
-= sum of the rows, ``k`` atoms) is solved by our OMP with both selection rules
+For each matrix, the same non-negative regularized problem (CORDS's absolute
+``lam=0.5``, given to sksubset as the relative ``lam = 0.5 / mean_i ||a_i||^2``;
+target = sum of the rows, ``k`` atoms) is solved by our OMP with both selection rules
 and by CORDS's ``OrthogonalMP_REG_Parallel``; the table gives each regularized
 objective ``(||A_S^T w - b||^2 + lam ||w||^2) / ||b||^2`` relative to CORDS's
 (below 1: lower error than CORDS).
@@ -115,7 +116,9 @@ def main(argv=None):
         row = {"matrix": name, "n": A.shape[0], "d": A.shape[1], "k": k,
                "cords": objective(A, b, nz, x[nz]), "cords_atoms": len(nz)}
         for criterion in ("gain", "correlation"):
-            idx, w = orthogonal_matching_pursuit(A, b, k, lam=LAM, criterion=criterion)
+            # sksubset's lam is relative to the rows' mean squared norm: the same ridge LAM
+            lam = LAM / float((A.astype(np.float64) ** 2).sum(1).mean())
+            idx, w = orthogonal_matching_pursuit(A, b, k, lam=lam, criterion=criterion)
             row[criterion] = objective(A, b, idx, w)
         rows.append(row)
         print(f"{name:45s} gain/CORDS {row['gain'] / row['cords']:.3f}  "

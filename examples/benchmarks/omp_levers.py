@@ -42,6 +42,7 @@ from sksubset.gradients import sample_gradients
 from sksubset.omp import DenseAtoms, OuterProductAtoms, omp_batched
 from sksubset.omp._basis import BasisSearch  # private: the basis search, forced below
 from sksubset.omp._options import SearchOptions
+from sksubset.omp._scale import mean_sqnorm
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from per_class_omp import factors, pad  # noqa: E402
@@ -68,8 +69,9 @@ def solve_with(A, b, k, valid, opts):
         A = DenseAtoms(A)
     if valid is None:
         valid = torch.ones(A.shape[:2], dtype=torch.bool)
-    options = SearchOptions(lam=0.5, tol=1e-10, positive=True, check_every=8, max_rounds=32,
-                            **opts)
+    # the absolute ridge omp_batched's default relative lam=0.05 gives these atoms
+    options = SearchOptions(lam=0.05 * mean_sqnorm(A, valid), tol=1e-10, positive=True,
+                            check_every=8, max_rounds=32, **opts)
     return BasisSearch(A, b, list(k), valid, options).solve()
 
 

@@ -4,8 +4,9 @@ What it measures
 ----------------
 For each matrix ``A`` (``n`` candidate gradients of dimension ``d``, one per
 row), target ``b = A.sum(0)`` (the full gradient) and budget ``k``, the
-regularized non-negative OMP of GRAD-MATCH (``lam=0.5``, ``positive=True``) is
-solved by
+regularized non-negative OMP of GRAD-MATCH (a ridge of 0.5, CORDS's absolute
+``lam=0.5``, given to sksubset as its relative ``lam = 0.5 / mean_i ||a_i||^2``;
+``positive=True``) is solved by
 
 * **ours**: :func:`sksubset.omp.omp_batched` (``tol=1e-10``), median time of
   ``--repeats`` runs after a warm-up on a tiny problem;
@@ -190,8 +191,15 @@ class RealGradients:
 
 
 # -- solvers ----------------------------------------------------------------
+def relative_lam(A):
+    """sksubset's ``lam`` (relative to the rows' mean squared norm) whose ridge is CORDS's
+    absolute ``LAM``: both solve the same problem."""
+    return LAM / float((A.double() ** 2).sum(1).mean())
+
+
 def run_ours(A, b, k, repeats, device):
-    runs = [timed(lambda: omp_batched(A[None], b[None], [k], lam=LAM, tol=TOL, positive=True)[0],
+    lam = relative_lam(A)
+    runs = [timed(lambda: omp_batched(A[None], b[None], [k], lam=lam, tol=TOL, positive=True)[0],
                   device) for _ in range(repeats)]
     res = runs[-1][1]
     return {"time": statistics.median(t for t, _ in runs), "selected": len(res.indices),
@@ -372,7 +380,8 @@ def main(argv=None):
     real = (RealGradients(device, args.seed, args.quick, args.data_dir)
             if "real" in args.matrices else None)
     warm = torch.randn(64, 32, device=device)
-    omp_batched(warm[None], warm.sum(0)[None], [4], lam=LAM, tol=TOL, positive=True)
+    omp_batched(warm[None], warm.sum(0)[None], [4], lam=relative_lam(warm), tol=TOL,
+                positive=True)
     rows = []
     tasks = [(m, s) for s in sizes for m in args.matrices]
     with tempfile.TemporaryDirectory() as tmpdir:

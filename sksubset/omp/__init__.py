@@ -3,10 +3,13 @@
 The problem, for a matrix ``A`` of candidate gradients (one atom per row) and a
 target gradient ``b``::
 
-    min_w  ||A_S^T w - b||^2 + lam * ||w||^2    subject to  |S| <= k,  w >= 0
+    min_w  ||A_S^T w - b||^2 + lam * s2 * ||w||^2    subject to  |S| <= k,  w >= 0
 
-is solved greedily, and batched: ``B`` independent problems (one per class in
-the per-class approximation) advance together, one atom each per step (or
+(``s2`` the mean squared norm of the candidate atoms, so that ``lam`` is
+relative and the selection the same at any scale of the atoms:
+``sksubset.omp._scale``) is solved greedily, and batched: ``B``
+independent problems (one per class in the per-class approximation) advance
+together, one atom each per step (or
 ``per_step`` atoms: generalized OMP).  :func:`orthogonal_matching_pursuit`
 solves one problem from arrays; :func:`omp_batched` solves a batch of them on
 dense rows (:class:`DenseAtoms`) or on factored rows (:class:`OuterProductAtoms`,
@@ -54,18 +57,17 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 
 from .._utils.validation import check_matrix, check_target, resolve_device
 from ._atoms import DenseAtoms, OuterProductAtoms, sketch
-from ._atoms import sketch as _sketch  # omp_batched's `sketch` is its option
-from ._basis import BasisSearch
-from ._cholesky import Breakdown, CholeskySearch
+from ._batched import check_batched, solve_batched, warn_shortfalls
 from ._nnls import nnls_gram
 from ._options import SearchOptions
+from ._scale import mean_sqnorm, rescale
 from ._search import OMPResult
 
 __all__ = ["OMPResult", "DenseAtoms", "OuterProductAtoms", "orthogonal_matching_pursuit",
            "omp_batched", "nnls_gram", "sketch"]
 
 
-def omp_batched(A, b, n_nonzero, *, valid=None, lam=0.5, tol=1e-10, positive=True,
+def omp_batched(A, b, n_nonzero, *, valid=None, lam=0.05, tol=1e-10, positive=True,
                 criterion="gain", check_every=None, max_rounds=32, per_step=1, sketch=None,
                 sketch_seed=0):
     """Solve ``B`` OMP problems that share a step loop.
@@ -78,10 +80,15 @@ def omp_batched(A, b, n_nonzero, *, valid=None, lam=0.5, tol=1e-10, positive=Tru
     b : torch.Tensor of shape (B, d)
         Targets.
     n_nonzero : sequence of int of length B
-        Budget of each problem.
+        Budget of each problem, each in ``[1, n]``.
     valid : torch.Tensor of shape (B, n), bool, optional
         Which rows are real candidates.
-    lam, tol, positive, criterion : see :func:`orthogonal_matching_pursuit`.
+    lam : float >= 0, default=0.05
+        Ridge relative to the mean squared norm ``s2`` of the candidate atoms
+        (the ``valid`` rows of all ``B`` problems together; for factors
+        ``||e_i||^2 ||h_i||^2``): the penalty is ``lam * s2 * ||w||^2``, and
+        the selection is the same at any scale of the atoms.
+    tol, positive, criterion : see :func:`orthogonal_matching_pursuit`.
     check_every : int, optional
         Greedy steps between host checks of the stopping rules (default 8 on
         the CPU, 32 elsewhere).
@@ -109,30 +116,41 @@ def omp_batched(A, b, n_nonzero, *, valid=None, lam=0.5, tol=1e-10, positive=Tru
     Returns
     -------
     list of OMPResult
+
+    Raises
+    ------
+    ValueError or TypeError
+        For an argument out of range or of the wrong shape or type (the
+        message names it): ``A`` not 3-D (nor atoms) or not finite, ``b`` not
+        of shape ``(B, d)``, ``n_nonzero`` not ``B`` ints in ``[1, n]``,
+        ``valid`` not a bool tensor of shape ``(B, n)``, ``lam`` or ``tol``
+        negative.
+
+    Warns
+    -----
+    UserWarning
+        When a problem comes back with fewer atoms than its budget without
+        reaching ``tol`` (``OMPResult.shortfall`` says why), or when the
+        Cholesky search broke down and the basis solved the batch instead
+        (``OMPResult.fallback``).
     """
     auto = isinstance(per_step, str) and per_step == "auto"
     if ((not auto and not (isinstance(per_step, Integral) and per_step >= 1))
             or (sketch is not None and int(sketch) < 1)):
         raise ValueError(f"per_step and sketch must be ints >= 1 (per_step may also be "
                          f"'auto'); got per_step={per_step!r}, sketch={sketch!r}.")
-    options = SearchOptions(lam=lam, tol=tol, positive=positive, criterion=criterion,
+    for name, value in (("lam", lam), ("tol", tol)):
+        if isinstance(value, bool) or not isinstance(value, Real) or not value >= 0:
+            raise ValueError(f"omp_batched: {name} must be a float >= 0; got {value!r}.")
+    A, ks, valid = check_batched(A, b, n_nonzero, valid)
+    A, scale = rescale(A)
+    ridge = float(lam) * mean_sqnorm(A, valid)
+    options = SearchOptions(lam=ridge, tol=tol, positive=positive, criterion=criterion,
                             check_every=check_every, max_rounds=max_rounds, per_step=per_step)
-    if isinstance(A, torch.Tensor):
-        A = DenseAtoms(A)
-    if valid is None:
-        valid = torch.ones(A.shape[:2], dtype=torch.bool, device=A.device)
-    ks = list(n_nonzero)
-    with torch.no_grad():
-        if criterion == "correlation" and lam > 0 and sketch is None:
-            try:
-                return CholeskySearch(A, b, ks, valid, options).solve()
-            except Breakdown:
-                pass  # solve it with the basis below
-        fit = None
-        if sketch is not None:
-            fit = (A, b)
-            A, b = _sketch(A, b, int(sketch), sketch_seed)
-        return BasisSearch(A, b, ks, valid, options, fit=fit).solve()
+    results = solve_batched(A, b.to(torch.float64) * scale, ks, valid, options, sketch=sketch,
+                            sketch_seed=sketch_seed)
+    warn_shortfalls("OMP", results)
+    return results
 
 
 @validate_params({"A": ["array-like", torch.Tensor], "b": ["array-like", torch.Tensor],
@@ -142,13 +160,14 @@ def omp_batched(A, b, n_nonzero, *, valid=None, lam=0.5, tol=1e-10, positive=Tru
                   "criterion": [StrOptions({"gain", "correlation"})],
                   "dtype": [StrOptions({"float32", "float64"}), torch.dtype],
                   "device": [str, torch.device]}, prefer_skip_nested_validation=True)
-def orthogonal_matching_pursuit(A, b, n_nonzero, *, lam=0.5, tol=1e-10, positive=True,
+def orthogonal_matching_pursuit(A, b, n_nonzero, *, lam=0.05, tol=1e-10, positive=True,
                                 criterion="gain", dtype=torch.float32, device="auto"):
     """Regularized (non-negative) orthogonal matching pursuit.
 
-    Greedily solves ``min_w ||A_S^T w - b||^2 + lam ||w||^2`` with at most
-    ``n_nonzero`` atoms (rows of ``A``) and, with ``positive=True``,
-    ``w >= 0``.  See :mod:`sksubset.omp` for the algorithm.
+    Greedily solves ``min_w ||A_S^T w - b||^2 + lam s2 ||w||^2``, ``s2 =
+    mean_i ||a_i||^2``, with at most ``n_nonzero`` atoms (rows of ``A``) and,
+    with ``positive=True``, ``w >= 0``.  See :mod:`sksubset.omp` for the
+    algorithm.
 
     Parameters
     ----------
@@ -158,10 +177,17 @@ def orthogonal_matching_pursuit(A, b, n_nonzero, *, lam=0.5, tol=1e-10, positive
         Target vector (e.g. the full training gradient).
     n_nonzero : int >= 1
         Number of atoms to select (at most ``n_atoms``).
-    lam : float >= 0, default=0.5
-        Ridge regularization of the weights.
+    lam : float >= 0, default=0.05
+        Ridge relative to the mean squared norm of the candidate atoms: the
+        penalty is ``lam * mean_i ||a_i||^2 * ||w||^2``; the selection is the
+        same at any scale of ``A`` (and ``b``).  (``lam=0.05`` is about the
+        absolute ``0.5`` of earlier releases on a classifier's last-layer
+        gradients, whose mean squared norm is 7 to 10.)  The atoms are read
+        rescaled by a power of two where their magnitude would overflow or
+        underflow float32 products: the same problem.
     tol : float >= 0, default=1e-10
-        Stop early once the regularized error is at most ``tol * ||b||^2``.
+        Stop early once the regularized error is at most ``tol * ||b||^2``;
+        ``tol=0`` never stops early.
     positive : bool, default=True
         Constrain the weights to be non-negative.
     criterion : {"gain", "correlation"}, default="gain"
@@ -188,6 +214,14 @@ def orthogonal_matching_pursuit(A, b, n_nonzero, *, lam=0.5, tol=1e-10, positive
         ``b`` not of shape ``(n_features,)``, complex input, or ``n_nonzero >
         n_atoms``.
 
+    Warns
+    -----
+    UserWarning
+        When fewer than ``n_nonzero`` atoms come back without reaching
+        ``tol`` (only possible with ``lam=0``: the nonzero rows, or their
+        span, are fewer than the budget), or when the Cholesky search broke
+        down (see :func:`omp_batched`).
+
     Examples
     --------
     >>> import numpy as np
@@ -211,6 +245,9 @@ def orthogonal_matching_pursuit(A, b, n_nonzero, *, lam=0.5, tol=1e-10, positive
     if n_nonzero > At.shape[0]:
         raise ValueError(f"n_nonzero={n_nonzero} is larger than the number of atoms (rows of "
                          f"A: {At.shape[0]}).")
-    res = omp_batched(At.unsqueeze(0), bt.unsqueeze(0), [int(n_nonzero)], lam=lam,
-                      tol=tol, positive=positive, criterion=criterion)[0]
-    return res.indices.cpu().numpy(), res.weights.cpu().numpy()
+    A, scale = rescale(DenseAtoms(At.unsqueeze(0)))
+    options = SearchOptions(lam=float(lam) * mean_sqnorm(A), tol=tol, positive=positive,
+                            criterion=criterion)
+    res = solve_batched(A, bt.unsqueeze(0) * scale, [int(n_nonzero)], None, options)
+    warn_shortfalls("orthogonal_matching_pursuit", res)
+    return res[0].indices.cpu().numpy(), res[0].weights.cpu().numpy()

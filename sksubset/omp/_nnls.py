@@ -13,7 +13,7 @@ new one: with ``x0 = G^{-1} h`` and ``Z = G^{-1} E_O``, the solution is
 
 import torch
 
-__all__ = ["masked_solve", "nnls_gram"]
+__all__ = ["masked_solve", "nnls_gram", "solve_nnls"]
 
 
 def _restricted(G, F):
@@ -78,6 +78,14 @@ def nnls_gram(G, h, mask, max_iter=None, factor=None):
     -------
     w : torch.Tensor of shape (B, P)
 
+    Raises
+    ------
+    TypeError or ValueError
+        For ``G``, ``h`` or ``mask`` not tensors, ``G`` not a floating
+        ``(B, P, P)`` tensor or not finite, ``h`` not ``(B, P)`` of ``G``'s
+        dtype, ``mask`` not a bool ``(B, P)`` tensor, ``max_iter`` not None
+        or an int >= 1, or ``factor`` not of ``G``'s shape.
+
     Examples
     --------
     >>> import torch
@@ -87,6 +95,41 @@ def nnls_gram(G, h, mask, max_iter=None, factor=None):
     >>> nnls_gram(G, h, torch.ones(1, 2, dtype=torch.bool)).round(decimals=6).tolist()
     [[1.5, 0.0]]
     """
+    _check_nnls(G, h, mask, max_iter, factor)
+    return solve_nnls(G, h, mask, max_iter=max_iter, factor=factor)
+
+
+def _check_nnls(G, h, mask, max_iter, factor):
+    """Raise ``TypeError`` or ``ValueError`` naming the argument of :func:`nnls_gram` that is not
+    what it accepts."""
+    for name, t in (("G", G), ("h", h), ("mask", mask)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"nnls_gram: {name} must be a torch.Tensor; got "
+                            f"{type(t).__name__}.")
+    if G.ndim != 3 or G.shape[1] != G.shape[2] or not G.is_floating_point():
+        raise ValueError(f"nnls_gram: G must be a floating tensor of shape (B, P, P); got "
+                         f"{G.dtype} of shape {tuple(G.shape)}.")
+    B, P = G.shape[:2]
+    if tuple(h.shape) != (B, P) or h.dtype != G.dtype:
+        raise ValueError(f"nnls_gram: h must have shape (B, P) = {(B, P)} and G's dtype "
+                         f"{G.dtype}; got {h.dtype} of shape {tuple(h.shape)}.")
+    if tuple(mask.shape) != (B, P) or mask.dtype != torch.bool:
+        raise ValueError(f"nnls_gram: mask must be a bool tensor of shape (B, P) = {(B, P)}; "
+                         f"got {mask.dtype} of shape {tuple(mask.shape)}.")
+    if not (bool(torch.isfinite(G).all()) and bool(torch.isfinite(h).all())):
+        raise ValueError("nnls_gram: G and h must be finite; they contain NaN or infinite "
+                         "values.")
+    if max_iter is not None and (isinstance(max_iter, bool) or not isinstance(max_iter, int)
+                                 or max_iter < 1):
+        raise ValueError(f"nnls_gram: max_iter must be None or an int >= 1; got {max_iter!r}.")
+    if factor is not None and (not isinstance(factor, torch.Tensor)
+                               or tuple(factor.shape) != tuple(G.shape)):
+        raise ValueError(f"nnls_gram: factor must be None or a tensor of G's shape "
+                         f"{tuple(G.shape)}.")
+
+
+def solve_nnls(G, h, mask, max_iter=None, factor=None):
+    """:func:`nnls_gram` without its argument checks (the solver's own calls)."""
     B, P, _ = G.shape
     tol = 64 * torch.finfo(G.dtype).eps * h.abs().amax(1, keepdim=True)
     F = mask.clone()

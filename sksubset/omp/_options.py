@@ -40,7 +40,10 @@ class SearchOptions:
     Attributes
     ----------
     lam : float, default=0.5
-        Ridge regularization of the weights.
+        The absolute ridge of the weights, ``ridge * ||w||^2``: the public
+        (relative) ``lam`` times the mean squared norm of the candidate atoms,
+        which :func:`~sksubset.omp.omp_batched` and the GRAD-MATCH selector
+        compute (:mod:`sksubset.omp._scale`) before a search is made.
     tol : float, default=1e-10
         Stop once the regularized error is at most ``tol * ||b||^2``.
     positive : bool, default=True

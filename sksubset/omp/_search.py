@@ -39,12 +39,25 @@ filled at once by the free atoms best correlated with the residual of the
 non-negative fit; the refit and replacement repeat until no weight is zero.
 (Regrowing greedily instead costs a full greedy step per replaced atom.)  The
 objective never increases along these rounds, so the result holds exactly
-``min(k, n)`` distinct atoms unless the tolerance was reached first.  The
-refits are capped (``max_rounds=32``): a target that ``k`` non-negative atoms
-cannot reach well can make every round zero a few new atoms, and atoms still at
-weight 0 after the last round stay in the result at weight 0.  Only when every
-candidate has been tried are the remaining slots filled with banned atoms at
-weight 0, so that the count stays exact.
+``min(k, n)`` distinct atoms (``n`` the usable candidates) unless the
+tolerance was reached first, or the candidates span fewer dimensions than
+``k`` (below).  The refits are capped (``max_rounds=32``): a target that ``k``
+non-negative atoms cannot reach well can make every round zero a few new
+atoms, and atoms still at weight 0 after the last round stay in the result at
+weight 0.  Only when every candidate has been tried are the remaining slots
+filled with atoms banned for their zero weight, at weight 0, so that the count
+stays exact.
+
+Fewer atoms than the budget come back in exactly two cases besides the
+tolerance, each recorded in ``OMPResult.shortfall`` (the public solvers
+and the selector warn): the problem has fewer usable candidates than its
+budget (``valid`` rows; without a ridge, nonzero ones), or the search cannot
+add a new independent atom.  The latter needs a ridge of zero (or one below
+``rtol`` of an atom's squared norm): with a ridge every augmented atom
+``[a_j; sqrt(lam) e_j]`` is independent of the others, whatever the rank of
+``A``.  Every threshold (``rtol``, ``tol``, the non-negative solver's) is
+relative to the problem's own magnitudes, so none of this depends on the
+scale of the atoms.  ``tol=0`` never stops early.
 """
 
 from abc import ABC, abstractmethod
@@ -53,7 +66,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._nnls import masked_solve, nnls_gram
+from ._nnls import masked_solve, solve_nnls
 from ._options import atoms_per_step
 
 __all__ = ["GreedySearch", "OMPResult"]
@@ -73,11 +86,26 @@ class OMPResult:
         Their weights (float64), aligned with ``indices``.
     error : float
         Relative regularized error
-        ``(||A_S^T w - b||^2 + lam ||w||^2) / ||b||^2``.
+        ``(||A_S^T w - b||^2 + ridge ||w||^2) / ||b||^2``, the ridge being the
+        one solved with (``lam * s2`` for the public ``lam``, see
+        ``sksubset.omp._scale``): the same at any scale of the atoms.
     converged : bool
         True when the tolerance ``tol`` was reached before the budget.
     n_rounds : int
         Number of non-negative refits made (1 when no atom was replaced).
+    n_requested : int
+        The budget asked for (``n_nonzero``).
+    shortfall : str or None
+        Why fewer than ``n_requested`` atoms came back although the tolerance
+        was not reached: ``"candidates"`` (fewer usable candidates than the
+        budget) or ``"span"`` (no new independent atom could be added: the
+        candidates span fewer dimensions than the budget, possible only
+        without a ridge); None when the budget was filled or the tolerance
+        reached.
+    fallback : bool
+        True when the Cholesky search (``criterion="correlation"`` with
+        ``lam > 0``) broke down and the problem was solved with the
+        orthonormal basis instead (:func:`~sksubset.omp.omp_batched` warns).
     """
 
     indices: torch.Tensor
@@ -85,6 +113,9 @@ class OMPResult:
     error: float
     converged: bool
     n_rounds: int
+    n_requested: int = 0
+    shortfall: str | None = None
+    fallback: bool = False
 
 
 class GreedySearch(ABC):
@@ -124,6 +155,7 @@ class GreedySearch(ABC):
         self.sq = A.sqnorms() + self.lam
         usable = valid & (self.sq > 0)
         self.banned = ~usable
+        self.k_asked = [int(k) for k in ks]
         self.k_target = [min(int(k), m) for k, m in zip(ks, usable.sum(1).tolist())]
         self.kk = list(self.k_target)
         # atoms a step of each problem (a step's block holds the widest problem's)
@@ -147,7 +179,8 @@ class GreedySearch(ABC):
         self.r = self.b.clone()
         self.blocked = torch.where(self.banned, -torch.inf, 0.0).to(A.dtype)
         self.converged = [False] * B
-        self.ban_order = [[] for _ in range(B)]
+        self.ban_order = [[] for _ in range(B)]  # atoms banned for their zero weight
+        self.dependent = [False] * B  # an atom was banned as dependent on the support
         # atoms and targets of the weights' fit: the search's own, or exact ones (sketching)
         self.F, self.b_fit = (A, self.b) if fit is None else (fit[0], fit[1].to(_F64))
         self.bnorm2_fit = (self.b_fit * self.b_fit).sum(1)
@@ -235,7 +268,8 @@ class GreedySearch(ABC):
         new = self.pos.tolist()
         hi = max(new)
         err = self.bnorm2.unsqueeze(1) - torch.cumsum(self.z[:, :hi] ** 2, 1)
-        tol_hit = err <= self.tol * self.bnorm2.unsqueeze(1)
+        # tol=0 never stops early (the running error can round to or below zero)
+        tol_hit = (err <= self.tol * self.bnorm2.unsqueeze(1)) & (self.tol > 0)
         bad = ~torch.isfinite(self.rec_val[:, :hi]) | (self.rec_d2[:, :hi] < self.rtol)
         tol_hit, bad = tol_hit.cpu().numpy(), bad.cpu().numpy()
         self.pos_h = new
@@ -250,8 +284,9 @@ class GreedySearch(ABC):
             if t_bad is not None and (t_tol is None or t_bad <= t_tol):
                 if not torch.isfinite(self.rec_val[bi, t_bad]):
                     self.kk[bi] = t_bad  # every candidate is used or banned
-                else:  # numerically dependent on the support: ban it
-                    self._ban(bi, [int(self.idx[bi, t_bad])])
+                else:  # numerically dependent on the support: ban it (never a filler)
+                    self.banned[bi, int(self.idx[bi, t_bad])] = True
+                    self.dependent[bi] = True
                 self._truncate(bi, t_bad)
             elif t_tol is not None:
                 self.converged[bi] = True
@@ -362,12 +397,13 @@ class GreedySearch(ABC):
             else:
                 G, h = self.G[ti, :P, :P], self.h[ti, :P]
             # round 1 refits every problem on the support the search grew (and factored)
-            wt = nnls_gram(G, h, mask[ti], factor=self.support_factor(P) if rounds == 1 else None)
+            wt = solve_nnls(G, h, mask[ti], factor=self.support_factor(P) if rounds == 1 else None)
             w[ti] = 0
             w[ti, :P] = wt
             zero = (mask[ti] & (wt <= 0)).cpu().numpy()
             bn2 = self.bnorm2_fit[ti]
-            done_tol = (self._objective(G, h, wt, bn2) <= self.tol * bn2).tolist()
+            done_tol = ((self._objective(G, h, wt, bn2) <= self.tol * bn2)
+                        & (self.tol > 0)).tolist()
             free = (~torch.isinf(self.blocked[ti])).sum(1).tolist()
             redo = [j for j in range(len(todo))
                     if zero[j].any() and not done_tol[j] and free[j] > 0]
@@ -390,10 +426,15 @@ class GreedySearch(ABC):
             idx, wb = self.idx[bi, :t], w[bi, :t]
             short = self.k_target[bi] - t
             if short > 0 and not self.converged[bi]:
-                # every candidate was tried: fill with banned atoms at weight 0
+                # every candidate was tried: fill with atoms banned for weight 0, at weight 0
                 chosen = set(idx.tolist())
                 fill = [a for a in self.ban_order[bi] if a not in chosen][:short]
                 idx = torch.cat([idx, torch.as_tensor(fill, device=idx.device, dtype=idx.dtype)])
                 wb = torch.cat([wb, wb.new_zeros(len(fill))])
-            out.append(OMPResult(idx, wb, rel[bi], self.converged[bi], rounds))
+            shortfall = None
+            if len(idx) < self.k_asked[bi] and not self.converged[bi]:
+                shortfall = ("span" if self.dependent[bi] and len(idx) < self.k_target[bi]
+                             else "candidates")
+            out.append(OMPResult(idx, wb, rel[bi], self.converged[bi], rounds,
+                                 self.k_asked[bi], shortfall))
         return out

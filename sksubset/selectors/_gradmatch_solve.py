@@ -1,10 +1,16 @@
 """GRAD-MATCH's problems handed to the batched OMP solver (see :mod:`sksubset.selectors.gradmatch`).
 
-One problem per group of rows (a class, or all rows), solved together by
-:func:`sksubset.omp.omp_batched` on dense rows or on last-layer factors.
+One problem per group of rows (a class, or all rows), solved together by the
+batched OMP (:func:`sksubset.omp.omp_batched`'s :func:`solve_batched
+<sksubset.omp._batched.solve_batched>`) on dense rows or on last-layer
+factors.  The selector's relative ``lam`` is one ridge for all the problems of
+a call: ``lam`` times the mean squared norm of every candidate row, all
+classes together (:func:`ridge`); the rows are rescaled by a power of two
+where float32 products would overflow or underflow
+(:func:`~sksubset.omp._scale.power_of_two`), which changes neither the
+selection nor the weights.
 """
 
-import math
 import warnings
 from dataclasses import replace
 
@@ -13,12 +19,14 @@ import torch
 
 from .._utils.budget import split_budget
 from ..gradients import class_gradients, gradient_sum
-from ..omp import DenseAtoms, OuterProductAtoms, omp_batched
-from ..omp._options import atoms_per_step
+from ..omp import DenseAtoms, OuterProductAtoms
+from ..omp._batched import solve_batched, warn_shortfalls
+from ..omp._options import SearchOptions, atoms_per_step
+from ..omp._scale import power_of_two
 from ._rows import group_rows
 
-__all__ = ["fit_dense", "fit_factored", "group_targets", "relative_error", "solve_dense",
-           "solver_flops", "split_problems"]
+__all__ = ["fit_dense", "fit_factored", "group_targets", "relative_error", "ridge",
+           "solve_dense", "solver_flops", "split_problems"]
 
 #: a step's fixed work (launching its few dozen small tensor operations), in flops: on a CPU
 #: core a step of a small problem costs about this much more than its arithmetic
@@ -72,28 +80,42 @@ def _buckets(sizes, ks):
     return groups
 
 
+def ridge(opts, sqnorm_sum, n_rows):
+    """``opts`` with the relative ``lam`` turned into the absolute ridge ``lam * s2``, ``s2 =
+    sqnorm_sum / n_rows`` the mean squared norm of the call's candidate rows."""
+    s2 = float(sqnorm_sum) / max(int(n_rows), 1)
+    return dict(opts, lam=float(opts["lam"]) * s2)
+
+
 def _solve(make_atoms, blocks, targets, ks, opts):
     """Solve one OMP per problem, problems of similar size batched together (:func:`_buckets`);
-    returns (local indices, weights, rounds).
+    returns (local indices, weights, stats): ``stats`` holds the most non-negative refits of
+    a problem (``"omp_rounds"``) and whether the Cholesky search fell back to the basis
+    (``"solver_fallback"``).
 
     ``blocks[p]`` holds problem ``p``'s atoms as a tuple of row blocks (``(rows,)`` dense,
     ``(E, H)`` factors), which ``make_atoms`` turns into atoms once padded.  ``opts`` holds
-    the solver's keywords (``lam``, ``tol``, ``positive``, ``criterion``, ``per_step``).  A
-    problem whose target is zero is matched exactly by zero weights, which train on nothing:
-    it gets ``k`` evenly spaced rows with equal weights summing to its number of rows instead,
-    and a warning.
+    the solver's keywords (``lam``, here the absolute ridge of :func:`ridge`, ``tol``,
+    ``positive``, ``criterion``, ``per_step``).  A problem that comes back with fewer rows
+    than its budget without reaching ``tol`` gets a warning.  A problem whose target is zero
+    is matched exactly by zero weights, which train on nothing: it gets ``k`` evenly spaced
+    rows with equal weights summing to its number of rows instead, and a warning.
     """
     sizes = [len(b[0]) for b in blocks]
-    idx, w, rounds = [None] * len(ks), [None] * len(ks), 0
+    idx, w, out = [None] * len(ks), [None] * len(ks), [None] * len(ks)
+    options = SearchOptions(**opts)
     for group in _buckets(sizes, ks):
         parts = [_pad([blocks[p][j] for p in group]) for j in range(len(blocks[group[0]]))]
         atoms = make_atoms(*(part for part, _ in parts))
         b = torch.stack([targets[p].to(device=atoms.device, dtype=torch.float64)
                          for p in group])
-        for p, r in zip(group, omp_batched(atoms, b, [ks[p] for p in group], valid=parts[0][1],
-                                           **opts)):
-            idx[p], w[p] = r.indices.cpu().numpy(), r.weights.cpu().numpy()
-            rounds = max(rounds, r.n_rounds)
+        for p, r in zip(group, solve_batched(atoms, b, [ks[p] for p in group], parts[0][1],
+                                             options)):
+            idx[p], w[p], out[p] = r.indices.cpu().numpy(), r.weights.cpu().numpy(), r
+    zero = [bool((t == 0).all()) for t in targets]
+    warn_shortfalls("GRAD-MATCH", [r for r, z in zip(out, zero) if not z], stacklevel=4)
+    stats = {"omp_rounds": max([r.n_rounds for r in out] + [0]),
+             "solver_fallback": any(r.fallback for r in out)}
     for p in range(len(ks)):
         if not bool((targets[p] == 0).all()):
             continue
@@ -106,7 +128,7 @@ def _solve(make_atoms, blocks, targets, ks, opts):
                       stacklevel=3)
         idx[p] = (np.arange(k) * sizes[p]) // k
         w[p] = np.full(k, sizes[p] / k)
-    return idx, w, rounds
+    return idx, w, stats
 
 
 def split_problems(groups, ks, max_support):
@@ -153,24 +175,17 @@ def solver_flops(pools, ks, width, per_step):
     return SOLVER_FLOP_COST * total
 
 
-def _rescaled(X, targets, opts):
-    """The power of two that brings ``max |X|`` to [1, 2) when it is so large (or small) that
-    the solver's float32 products would overflow (or underflow), else 1; with the targets
-    and the options scaled to match (the ridge by its square), so that the minimizer (the
-    weights) of the problem on ``X * scale`` is the same.
-
-    Returns ``(scale, targets, opts)``.
-    """
-    top = float(torch.linalg.vector_norm(X, float("inf")))
-    if top == 0 or 2.0 ** -32 <= top <= 2.0 ** 32:
-        return 1.0, targets, opts
-    scale = 2.0 ** -math.floor(math.log2(top))
-    return (scale, [None if t is None else t * scale for t in targets],
-            dict(opts, lam=opts["lam"] * scale * scale))
-
-
 def solve_dense(blocks, targets, ks, opts):
-    """:func:`_solve` on dense row blocks, one problem per block."""
+    """:func:`_solve` on dense row blocks, one problem per block; ``opts["lam"]`` relative to the
+    mean squared norm of all the blocks' rows.  The blocks and targets are rescaled by one power
+    of two where their magnitude would overflow or underflow float32 products."""
+    top = max((float(a.abs().max()) for a in blocks if a.numel()), default=0.0)
+    c = power_of_two(top)
+    if c != 1.0:
+        blocks = [a * c for a in blocks]
+        targets = [t * c for t in targets]
+    sq = sum(float(DenseAtoms(a.unsqueeze(0)).sqnorms().sum()) for a in blocks)
+    opts = ridge(opts, sq, sum(len(a) for a in blocks))
     return _solve(DenseAtoms, [(a,) for a in blocks], targets, ks, opts)
 
 
@@ -221,19 +236,28 @@ def fit_factored(ll, groups, full_targets, ks, opts, per_gradient):
                          "per_gradient=False.")
     subs = [ll[torch.as_tensor(g, device=ll.E.device)] for g in groups]
     H1 = ll.Hb.shape[1]
-    # gradients are linear in Hb: scale it (and the targets) where its magnitude would
-    # overflow the solver's products; the weights are unchanged
-    scale, full_targets, opts = _rescaled(ll.Hb, full_targets, opts)
+    # gradients are bilinear in (E, Hb): scale each by a power of two (and the targets by
+    # both) where its magnitude would overflow or underflow the solver's products; the
+    # weights are unchanged
+    ce = power_of_two(max((float(s.E.abs().max()) for s in subs if len(s)), default=0.0))
+    ch = power_of_two(max((float(s.Hb.abs().max()) for s in subs if len(s)), default=0.0))
+    scale = ce * ch
     if scale != 1.0:
-        subs = [replace(sub, Hb=sub.Hb * scale) for sub in subs]
+        subs = [replace(sub, E=sub.E * ce, Hb=sub.Hb * ch) for sub in subs]
+        full_targets = [t * scale for t in full_targets]
+    n_rows = sum(len(sub) for sub in subs)
     if per_gradient:
         targets = [t[int(sub.y[0]) * H1:(int(sub.y[0]) + 1) * H1]
                    for sub, t in zip(subs, full_targets)]
-        idx_l, w_l, rounds = _solve(DenseAtoms, [(class_gradients(sub.E, sub.Hb, sub.y),)
-                                                 for sub in subs], targets, ks, opts)
+        blocks = [class_gradients(sub.E, sub.Hb, sub.y) for sub in subs]
+        sq = sum(float(DenseAtoms(a.unsqueeze(0)).sqnorms().sum()) for a in blocks)
+        idx_l, w_l, stats = _solve(DenseAtoms, [(a,) for a in blocks], targets, ks,
+                                   ridge(opts, sq, n_rows))
     else:
-        idx_l, w_l, rounds = _solve(OuterProductAtoms, [(sub.E, sub.Hb) for sub in subs],
-                                    full_targets, ks, opts)
+        sq = sum(float(OuterProductAtoms(sub.E[None], sub.Hb[None]).sqnorms().sum())
+                 for sub in subs)
+        idx_l, w_l, stats = _solve(OuterProductAtoms, [(sub.E, sub.Hb) for sub in subs],
+                                   full_targets, ks, ridge(opts, sq, n_rows))
     local = np.concatenate([g[i] for g, i in zip(groups, idx_l)]).astype(np.int64)
     weights = np.concatenate(w_l)
     # the error from the factors too: sum_i w_i e_i [1, h_i]^T, never the rows
@@ -242,7 +266,7 @@ def fit_factored(ll, groups, full_targets, ks, opts, per_gradient):
     approx = gradient_sum(ll.E[it].to(torch.float64) * w[:, None], ll.Hb[it].to(torch.float64))
     target = sum(full_targets).to(torch.float64) / scale
     err = float((approx - target).norm() / target.norm().clamp_min(1e-300))
-    return local, weights, err, rounds
+    return local, weights, err, stats
 
 
 def fit_dense(G, k, y, target, opts, per_gradient):
@@ -252,12 +276,10 @@ def fit_dense(G, k, y, target, opts, per_gradient):
     problem) or one row per class.
     """
     n, d = G.shape
-    scale, (target,), opts = _rescaled(G, [target], opts)
-    G = G * scale if scale != 1.0 else G
     if y is None:
         b = G.sum(0) if target is None else target
-        idx, w, rounds = solve_dense([G], [b], [k], opts)
-        return idx[0], w[0], relative_error(G[idx[0]], w[0], b), rounds
+        idx, w, stats = solve_dense([G], [b], [k], opts)
+        return idx[0], w[0], relative_error(G[idx[0]], w[0], b), stats
     classes, rows = group_rows(y)
     C = len(classes)
     if per_gradient and d % C:
@@ -270,8 +292,8 @@ def fit_dense(G, k, y, target, opts, per_gradient):
         blocks.append(G[r][:, cols])
         targets.append(blocks[-1].sum(0) if target is None else target[c, cols])
     ks = split_budget(k, [len(r) for r in rows]).tolist()
-    idx_l, w_l, rounds = solve_dense(blocks, targets, ks, opts)
+    idx_l, w_l, stats = solve_dense(blocks, targets, ks, opts)
     idx = np.concatenate([r[i] for r, i in zip(rows, idx_l)])
     w = np.concatenate(w_l)
     full_target = G.sum(0) if target is None else target.sum(0)
-    return idx, w, relative_error(G[idx], w, full_target), rounds
+    return idx, w, relative_error(G[idx], w, full_target), stats

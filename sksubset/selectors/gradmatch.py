@@ -4,7 +4,10 @@ Choose rows ``S`` of a gradient matrix ``G`` and weights ``w >= 0`` so that
 the weighted sum of their gradients matches a target gradient ``b`` (the sum
 of all rows by default: the full training gradient)::
 
-    min  || sum_{i in S} w_i g_i - b ||^2 + lam ||w||^2,   |S| <= k
+    min  || sum_{i in S} w_i g_i - b ||^2 + lam * s2 * ||w||^2,   |S| <= k
+
+(``s2 = mean_i ||g_i||^2`` over every candidate row, so that ``lam`` is
+relative: the selection is the same at any scale of the gradients)
 
 solved by regularized non-negative orthogonal matching pursuit
 (:mod:`sksubset.omp`).  The paper's approximations:
@@ -52,7 +55,7 @@ __all__ = ["GradMatchSelector", "gradmatch", "MIN_POOL"]
 MIN_POOL = 256
 
 
-def gradmatch(G, budget=0.1, y=None, *, target=None, lam=0.5, tol=1e-10, positive=True,
+def gradmatch(G, budget=0.1, y=None, *, target=None, lam=0.05, tol=1e-10, positive=True,
               per_class=True, per_gradient=False, criterion="correlation", per_step="auto",
               device="auto", dtype="float32"):
     """Functional form of :class:`GradMatchSelector`.
@@ -98,11 +101,22 @@ class GradMatchSelector(BaseSelector):
     ----------
     budget : float in (0, 1] or int >= 1, default=0.1
         Fraction of the rows, or number of rows, to select.
-    lam : float >= 0, default=0.5
-        Ridge regularization ``lam * ||w||^2`` of the weights.
+    lam : float >= 0, default=0.05
+        Ridge relative to the mean squared norm of the candidate gradients:
+        the penalty is ``lam * mean_i ||g_i||^2 * ||w||^2`` (the mean over
+        every candidate row of the call, all classes together, so that the
+        per-class problems share one ridge; for last-layer factors
+        ``||g_i||^2 = ||e_i||^2 ||h_i||^2``, computed without forming the
+        rows); the selection is the same at any scale of the gradients.  On a
+        classifier's own last-layer gradients the mean squared norm measured
+        7 to 10 a round, so the default is about the absolute ``lam=0.5`` of
+        earlier releases.
     tol : float >= 0, default=1e-10
         Stop early once the regularized error is at most ``tol`` times
-        ``||target||^2``.
+        ``||target||^2``; ``tol=0`` never stops early.  Short of the
+        tolerance, the budget is filled (a warning says otherwise: only
+        possible with ``lam=0``, when the nonzero gradients, or their span,
+        are fewer than a problem's budget).
     positive : bool, default=True
         Constrain the weights to be non-negative.
     per_class : bool, default=True
@@ -184,6 +198,12 @@ class GradMatchSelector(BaseSelector):
         ``||sum_i w_i g_i - target|| / ||target||`` over all columns.
     n_rounds_ : int
         Non-negative refits of the solver (1 when no atom was replaced).
+    solver_fallback_ : bool
+        True when the solver's Cholesky search (``criterion="correlation"``)
+        broke down and the problems were solved with its orthonormal basis
+        instead (a ``UserWarning`` says so; the same problem, a dearer step).
+        In a training run the round's ``info`` holds it as
+        ``"solver_fallback"``.
     classes_ : ndarray
         Classes of ``y`` (only with ``per_class``).
     n_features_in_ : int
@@ -195,8 +215,8 @@ class GradMatchSelector(BaseSelector):
     scikit-learn transformer and not meant for a ``Pipeline`` step.
 
     A matrix whose magnitude would overflow or underflow float32 products
-    (``max |G|`` outside ``[2^-32, 2^32]``) is solved rescaled by a power of
-    two, with ``lam`` scaled by its square: the same problem.  A zero target
+    (``max |G|`` outside ``[2^-16, 2^16]``) is solved rescaled by a power of
+    two: the same problem, since ``lam`` is relative.  A zero target
     (all gradients zero), which zero weights match exactly, gives ``k``
     evenly spaced rows with equal weights instead, and a warning.
 
@@ -232,7 +252,7 @@ class GradMatchSelector(BaseSelector):
         "random_state": ["random_state"],
     }
 
-    def __init__(self, budget=0.1, lam=0.5, tol=1e-10, positive=True, per_class=True,
+    def __init__(self, budget=0.1, lam=0.05, tol=1e-10, positive=True, per_class=True,
                  per_gradient=False, pool_factor=3, max_support=256, sampling="cycle",
                  criterion="correlation", per_step="auto", device="auto", dtype="float32",
                  random_state=None):
@@ -297,7 +317,7 @@ class GradMatchSelector(BaseSelector):
         if isinstance(G, LastLayer):
             ll, y = check_last_layer(G, y, device, DTYPES[self.dtype])
             n, d = ll.shape
-            idx, w, err, rounds = self._fit_last_layer(ll, y, target, device)
+            idx, w, err, stats = self._fit_last_layer(ll, y, target, device)
         else:
             if isinstance(target, LastLayer):
                 check_holdout(target, None, device, torch.float64)
@@ -313,11 +333,12 @@ class GradMatchSelector(BaseSelector):
                 target = check_target(target, shape, device, torch.float64)
                 if y is None:
                     target = target[0]
-            idx, w, err, rounds = fit_dense(Gt, k, y, target, self._opts, self.per_gradient)
+            idx, w, err, stats = fit_dense(Gt, k, y, target, self._opts, self.per_gradient)
         self.indices_ = idx.astype(np.int64)
         self.weights_ = w
         self.gradient_error_ = err
-        self.n_rounds_ = rounds
+        self.n_rounds_ = stats["omp_rounds"]
+        self.solver_fallback_ = stats["solver_fallback"]
         if self.per_class and y is not None:
             self.classes_ = np.unique(y)
         self.n_features_in_ = d
@@ -395,11 +416,11 @@ class GradMatchSelector(BaseSelector):
             Gb = batch_gradients(ll.E, ll.Hb, batches)
             b = (Gb.sum(0) * scale if valid is None
                  else valid.gradient_sum * (len(batches) * scale / len(valid)))
-            idx, w, rounds = solve_dense([Gb], [b], [n_batches_for(k, context.batch_size)],
-                                          self._opts)
+            idx, w, stats = solve_dense([Gb], [b], [n_batches_for(k, context.batch_size)],
+                                        self._opts)
             err = relative_error(Gb[idx[0]], w[0], b)
             local, weights = expand_batches(batches, idx[0], w[0])
-            info.update(gradient_error=err, omp_rounds=rounds, n_batches=len(idx[0]))
+            info.update(gradient_error=err, n_batches=len(idx[0]), **stats)
         else:
             keep = [i for i, m in enumerate(counts) if m]
             if pool is None:
@@ -441,6 +462,6 @@ class GradMatchSelector(BaseSelector):
         groups, ks, origin = split_problems(groups, ks, self.max_support)
         scales = [scales[i] for i in origin]
         full_targets = group_targets(ll, groups, valid, scales, self.per_class)
-        local, weights, err, rounds = fit_factored(ll, groups, full_targets, ks, self._opts,
-                                                    self.per_gradient)
-        return local, weights, {"gradient_error": err, "omp_rounds": rounds}
+        local, weights, err, stats = fit_factored(ll, groups, full_targets, ks, self._opts,
+                                                   self.per_gradient)
+        return local, weights, {"gradient_error": err, **stats}
