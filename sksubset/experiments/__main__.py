@@ -173,7 +173,9 @@ def build_parser():
                    help="train N runs at a time, each in a worker process on this machine "
                         "(1: one after another in this process); default: fill the cores, "
                         "the available cores divided by --threads (one worker when --threads "
-                        "is torch's own), at most the number of runs")
+                        "is torch's own), at most the number of runs; a run's record is the "
+                        "same either way, its seconds are not (the runs share the cores): time "
+                        "runs with --workers 1")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="train the runs on the Dask cluster of this scheduler (e.g. "
                         "tcp://10.0.0.5:8786; workers need the data and OUT at the same "
