@@ -156,3 +156,11 @@ def test_without_dask_the_runner_says_what_to_install(monkeypatch):
         with connect(workers=2):
             pass
 
+
+
+def test_runner_on_a_local_dask_cluster_gives_the_records_of_one_process(tmp_path):
+    pytest.importorskip("distributed", reason="dask[distributed] is not installed")
+    local = run_experiment(_config(tmp_path / "local", workers=1))
+    dask = run_experiment(_config(tmp_path / "dask", scheduler="local", workers=2))
+    assert [(r["run_id"], r["test_accuracy"]) for r in dask["records"]] == [
+        (r["run_id"], r["test_accuracy"]) for r in local["records"]]

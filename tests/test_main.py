@@ -70,13 +70,18 @@ def test_augment_option():
     assert config_from_args(args).resolved().augment is False
 
 
-def test_command_line_sends_runs_to_a_cluster():
+def test_command_line_chooses_where_the_runs_train():
+    assert config_from_args(build_parser().parse_args([])).workers is None  # fill the cores
     args = build_parser().parse_args(["--workers", "2"])
-    assert config_from_args(args).workers == 2
+    assert config_from_args(args).workers == 2 and args.scheduler is None
     args = build_parser().parse_args(["--scheduler", "tcp://10.0.0.5:8786"])
     assert config_from_args(args).scheduler == "tcp://10.0.0.5:8786"
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["--workers", "2", "--scheduler", "tcp://x:1"])
+    args = build_parser().parse_args(["--scheduler", "local", "--workers", "2"])
+    cfg = config_from_args(args).resolved()
+    assert (cfg.scheduler, cfg.workers) == ("local", 2)
+    args = build_parser().parse_args(["--workers", "2", "--scheduler", "tcp://x:1"])
+    with pytest.raises(ValueError, match="--workers"):
+        config_from_args(args).resolved()  # main turns it into a usage error (status 2)
 
 
 @pytest.mark.parametrize("argv, message", [

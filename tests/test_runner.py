@@ -119,7 +119,8 @@ def test_tagged_variant_with_selector_params_shares_the_table(tmp_path):
 
 
 def test_truncated_record_is_named_and_only_that_run_repeats(tmp_path, monkeypatch):
-    cfg = ExperimentConfig(**{**TINY, "seeds": 3}, strategies=("random",)).resolved()
+    cfg = ExperimentConfig(**{**TINY, "seeds": 3, "workers": 1},  # trains in this process
+                           strategies=("random",)).resolved()
     specs = plan_runs(cfg, 100)
     trained = []
 
@@ -263,3 +264,29 @@ def test_forward_rows_summed_over_rounds():
     assert runner._rows_summed([{"epoch": 1}]) == {"n_forward": None, "n_harvested": None}
     assert runner._round_summary({"epoch": 2, "n_forward": 7, "n_harvested": 3}) == {
         "epoch": 2, "n_forward": 7, "n_harvested": 3}
+
+
+def test_worker_processes_give_the_records_of_one_process(tmp_path):
+    """Runs are seeded one by one: trained two at a time in worker processes, each record is
+    the one this process trains, and every run is trained once."""
+    base = dict(TINY, strategies=("full", "random-rs2", "default"), budgets=(0.1, 0.3))
+    one = run_experiment(ExperimentConfig(**base, out=str(tmp_path / "one"), workers=1))
+    two = run_experiment(ExperimentConfig(**base, out=str(tmp_path / "two"), workers=2))
+    assert len(two["records"]) == 5 == len(os.listdir(tmp_path / "two" / "runs"))
+    for a, b in zip(one["records"], two["records"]):
+        assert (a["run_id"], a["test_accuracy"], a["learning_rates"]) == (
+            b["run_id"], b["test_accuracy"], b["learning_rates"])
+
+
+def test_a_run_failing_in_a_worker_is_named(tmp_path, monkeypatch, capsys):
+    def train_run(spec, cfg, data):
+        if spec.seed == 1:
+            raise ValueError("this run cannot train")
+        return {"run_id": spec.run_id, "test_accuracy": 0.5, "fit_seconds": 0.1}
+
+    monkeypatch.setattr(runner, "train_run", train_run)  # the forked workers inherit it
+    argv = ["--strategies", "random", "--seeds", "2", "--budgets", "0.3", "--epochs", "2",
+            "--threads", "1", "--workers", "2", "--quiet", "--out", str(tmp_path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "this run cannot train (raised by run random_b0.3_seed1_" in err

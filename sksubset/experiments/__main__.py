@@ -169,14 +169,18 @@ def build_parser():
     p.add_argument("--lr-schedule", choices=("cosine", "constant"), default="cosine",
                    help="learning-rate schedule of every run (default: cosine annealing over "
                         "the run's epochs)")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                       help="train the runs on the Dask cluster of this scheduler (e.g. "
-                            "tcp://10.0.0.5:8786); workers need the data and OUT at the same "
-                            "paths (needs sksubset[dask])")
-    where.add_argument("--workers", type=_positive_int, default=None, metavar="N",
-                       help="train the runs on a local Dask cluster of N worker processes "
-                            "(needs sksubset[dask])")
+    p.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                   help="train N runs at a time, each in a worker process on this machine "
+                        "(1: one after another in this process); default: fill the cores, "
+                        "the available cores divided by --threads (one worker when --threads "
+                        "is torch's own), at most the number of runs; a run's record is the "
+                        "same either way, its seconds are not (the runs share the cores): time "
+                        "runs with --workers 1")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="train the runs on the Dask cluster of this scheduler (e.g. "
+                        "tcp://10.0.0.5:8786; workers need the data and OUT at the same "
+                        "paths), or 'local': a Dask cluster of --workers processes on this "
+                        "machine (needs sksubset[dask])")
     p.add_argument("--report-only", action="store_true",
                    help="train nothing: summarize every finished run under OUT/runs")
     p.add_argument("--quiet", action="store_true",
@@ -251,7 +255,8 @@ def main(argv=None):
         run_experiment(config)
     except (FileNotFoundError, ImportError, KeyError, ValueError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"{parser.prog}: error: {msg}", file=sys.stderr)
+        notes = "".join(f" ({note})" for note in getattr(exc, "__notes__", ()))
+        print(f"{parser.prog}: error: {msg}{notes}", file=sys.stderr)
         return 2
     return 0
 

@@ -1,8 +1,8 @@
 """Experiment runs on a Dask cluster: one task per run, records on the shared output folder.
 
 ``sksubset-bench --scheduler ADDRESS`` (a running ``dask scheduler``) or
-``--workers N`` (a ``distributed.LocalCluster`` of ``N`` single-threaded
-worker processes on this machine) sends every run whose record is not on disk
+``--scheduler local --workers N`` (a ``distributed.LocalCluster`` of ``N``
+single-threaded worker processes on this machine) sends every run whose record is not on disk
 to the cluster instead of training it here.  A worker trains the run, writes
 its record under ``<out>/runs`` exactly as a local run does, and returns it;
 the report is then computed here from the records, so the table is the one a
@@ -36,7 +36,7 @@ def _require_distributed():
     try:
         import distributed
     except ImportError as exc:
-        raise ImportError("Running on a Dask cluster (--scheduler / --workers) needs "
+        raise ImportError("Running on a Dask cluster (--scheduler) needs "
                           "dask[distributed]: pip install sksubset[dask]") from exc
     return distributed
 
@@ -79,7 +79,8 @@ class DaskExecutor:
     scheduler : str, optional
         Address of a running Dask scheduler.
     workers : int, optional
-        Without ``scheduler``: start a local cluster of this many worker processes.
+        Without ``scheduler``: start a local cluster of this many single-threaded worker
+        processes.
     client : distributed.Client, optional
         Use this client instead of connecting (``scheduler`` and ``workers``
         are then ignored).

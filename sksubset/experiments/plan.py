@@ -14,6 +14,7 @@ import torch
 
 from .._utils.budget import holdout_size, resolve_budget
 from ..schedule import make_schedule
+from .executors import LOCAL_CLUSTER
 from .models import DEFAULT_MODEL
 from .strategies import DEFAULT_R, Strategy, parse_strategy, strategy_R
 
@@ -111,9 +112,18 @@ class ExperimentConfig:
         Learning-rate schedule of every run (:func:`~sksubset.experiments.models.make_net`).
     scheduler : str, optional
         Address of a Dask scheduler that trains the runs
-        (:mod:`sksubset.experiments.cluster`); not part of a run's identity.
+        (:mod:`sksubset.experiments.cluster`), or ``"local"``: a Dask cluster
+        of ``workers`` processes started on this machine (both need the
+        ``dask`` extra).  Not part of a run's identity.
     workers : int, optional
-        Train the runs on a local Dask cluster of this many worker processes.
+        Runs trained at a time on this machine, each in its own worker
+        process (:class:`~sksubset.experiments.executors.ProcessExecutor`;
+        1: one after another in this process).  Default: fill the cores,
+        the available cores divided by ``threads`` (one worker when
+        ``threads`` is torch's own), at most the number of runs
+        (:func:`~sksubset.experiments.executors.default_workers`).  Not with
+        a scheduler's address, whose workers train the runs.  Not part of a
+        run's identity: a run's record is the same in any process.
     train_size, test_size : int, optional
         Keep a stratified random sample (seed 0) of this many training / test
         examples (for quick runs on the CPU); default all of them.
@@ -170,6 +180,10 @@ class ExperimentConfig:
                              "--device cpu or auto.")
         if self.clock not in ("wall", "cpu"):
             raise ValueError(f"clock must be 'wall' or 'cpu'; got {self.clock!r}.")
+        if self.workers is not None and self.scheduler not in (None, LOCAL_CLUSTER):
+            raise ValueError(f"--workers sets the runs trained at a time on this machine; "
+                             f"the workers of the scheduler at {self.scheduler} train them "
+                             "(--scheduler local --workers N: a Dask cluster on this machine).")
         out = self.out or os.path.join("results", self.dataset)
         augment = self.dataset == "cifar10" if self.augment is None else bool(self.augment)
         if augment and self.dataset not in ("cifar10", "fashion-mnist"):

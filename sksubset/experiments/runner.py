@@ -9,7 +9,8 @@ in :mod:`sksubset.experiments.strategies` and :mod:`sksubset.experiments.plan`.
 
 :func:`train_run` trains one run; :class:`RunJob` trains one and saves its
 record; :func:`execute` hands the runs not done yet to an executor
-(:mod:`sksubset.experiments.executors`: here, or on a Dask cluster).
+(:mod:`sksubset.experiments.executors`: here, in local worker processes, or on a
+Dask cluster).
 """
 
 import dataclasses
@@ -291,7 +292,10 @@ class RunJob:
 
     def prepare(self, data=None):
         """``data`` (loaded by :func:`~sksubset.experiments.datasets.load_data` when None),
-        after :func:`warm_up`."""
+        after :func:`warm_up`, with this process's torch threads set to ``cfg.threads``
+        (when given)."""
+        if self.cfg.threads:
+            torch.set_num_threads(self.cfg.threads)
         if data is None:
             data = load_data(self.cfg)
         warm_up(self.cfg, data)
@@ -331,8 +335,9 @@ def execute(cfg, specs, data, runs_dir, executor=None):
     executor : executor, optional
         Where the runs train (:mod:`sksubset.experiments.executors`); default
         :func:`~sksubset.experiments.executors.make_executor`: a Dask cluster
-        with ``cfg.scheduler`` or ``cfg.workers``, else this process.  Pass
-        ``DaskExecutor(client=client)`` to use an existing Dask client.
+        with ``cfg.scheduler``, else ``cfg.workers`` local processes (this one
+        when 1).  Pass ``DaskExecutor(client=client)`` to use an existing Dask
+        client.
 
     Returns
     -------
@@ -348,7 +353,7 @@ def execute(cfg, specs, data, runs_dir, executor=None):
                 records[s.run_id] = record
     todo = [s for s in specs if s.run_id not in records]
     if executor is None:
-        executor = make_executor(cfg, data)
+        executor = make_executor(cfg, data, n_runs=len(todo))
     labels = {s.run_id: _label(i, len(specs), s) for i, s in enumerate(specs, 1)}
     # a bar where a person watches, plain log lines in a log file or with --quiet
     show = interactive() and not cfg.quiet
