@@ -250,7 +250,7 @@ def test_selector_parameters_are_searchable(small, monkeypatch):
     assert [p["selector__lam"] for p in search.cv_results_["params"]] == [0.1, 3.0]
     assert {params["lam"] for params, *_ in seen} == {0.1, 3.0}  # each fit used its value
     assert search.best_estimator_.selector.lam in (0.1, 3.0)
-    assert clf.selector.lam == 0.5  # the search's clones, not the given instance
+    assert clf.selector.lam == 0.05  # the search's clones, not the given instance
 
 
 @pytest.mark.parametrize("selector,name", [

@@ -285,9 +285,11 @@ def test_check_every_skips_epochs():
 
 
 def _learned_toy(n=200, C=4, learned=(0,)):
-    """Embeddings ``onehot(y)``: class ``c`` has loss ~0 if learned, log(C) otherwise."""
+    """Embeddings ``onehot(y)`` plus a little noise (so that a class's rows are not all the
+    same): class ``c`` has loss ~0 if learned, about log(C) otherwise."""
     toy = ToyLayer(n=n, n_hidden=C, n_classes=C)
-    toy.Hb[:, 1:] = nn.functional.one_hot(toy.y, C).to(torch.float64)
+    noise = torch.rand(n, C, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    toy.Hb[:, 1:] = nn.functional.one_hot(toy.y, C).to(torch.float64) + 0.05 * noise
     toy.W.zero_()
     for c in learned:
         toy.W[c, 1 + c] = 12.0

@@ -20,14 +20,14 @@ from sksubset.selectors import (
 #: CRAIG's epsilon)
 EXPECTED = {
     "gradmatch": (GradMatchSelector, {"per_class": True, "per_gradient": True,
-                                      "criterion": "correlation", "per_step": 16, "lam": 0.5,
+                                      "criterion": "correlation", "per_step": 16, "lam": 0.05,
                                       "pool_factor": None, "positive": True}),
     "gradmatch-warm": (GradMatchSelector, {"per_class": True, "per_gradient": True,
                                            "criterion": "correlation", "per_step": 16}),
     "gradmatch-pc-warm": (GradMatchSelector, {"per_class": True, "per_gradient": False,
                                               "criterion": "correlation", "per_step": 16}),
     "gradmatch-pb": (GradMatchSelector, {"per_class": False, "per_gradient": False,
-                                         "criterion": "gain", "per_step": 1, "lam": 0.5}),
+                                         "criterion": "gain", "per_step": 1, "lam": 0.05}),
     "gradmatch-pb-warm": (GradMatchSelector, {"per_class": False, "per_gradient": False,
                                               "criterion": "gain", "per_step": 1}),
     "random": (RandomSelector, {"sampling": "independent"}),

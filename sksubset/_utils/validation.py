@@ -13,7 +13,9 @@ NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 
 def as_tensor(x, name, dtype=None):
     """``x`` as a real floating tensor; numpy input is read straight into ``dtype`` (default
-    float64), without a copy when it is a C-contiguous array of that dtype already."""
+    float64), without a copy when it is a writable C-contiguous array of that dtype already
+    (a read-only one, such as a memory map opened for reading, is copied: torch tensors are
+    writable)."""
     if isinstance(x, torch.Tensor):
         t = x.detach()
         complex_ = t.is_complex()
@@ -23,6 +25,8 @@ def as_tensor(x, name, dtype=None):
             complex_ = a.dtype.kind == "c"
             if not complex_:
                 a = np.ascontiguousarray(a, dtype=NUMPY_DTYPES.get(dtype, np.float64))
+                if not a.flags.writeable:
+                    a = a.copy()
         except (TypeError, ValueError) as exc:
             what = type(x).__name__
             if isinstance(x, np.ndarray):
