@@ -13,7 +13,7 @@ only calls:
 
 :class:`LocalExecutor` runs the job in this process, one run after another;
 :class:`ProcessExecutor` in a pool of local worker processes (the standard
-library's :class:`concurrent.futures.ProcessPoolExecutor`), several runs at
+library's ``concurrent.futures.ProcessPoolExecutor``), several runs at
 a time; :class:`~sksubset.experiments.cluster.DaskExecutor` sends it to Dask
 workers.  :func:`make_executor` chooses from the settings, and
 :func:`default_workers` is how many runs train at a time when none is asked
@@ -152,7 +152,7 @@ def _stop(pool, futures):
 class ProcessExecutor:
     """Train the runs in local worker processes, several at a time; results as they finish.
 
-    A pool of ``workers`` processes (:class:`concurrent.futures.ProcessPoolExecutor`)
+    A pool of ``workers`` processes (``concurrent.futures.ProcessPoolExecutor``)
     takes the runs in the order given; each process prepares the data once
     (``job.prepare``) and trains one run at a time, with the torch threads of the
     job's settings.  A run trains as it would in this process: same seed, same
