@@ -508,6 +508,7 @@ PLOTS = {
     "tuning": plot_tuning,
     "selection_cost_tabular": None,  # the generic accuracy-against-cost plot
     "selection_cost_mnist1d": None,
+    "selection_cost_fmnist": None,
 }
 
 
