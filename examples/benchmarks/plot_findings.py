@@ -483,8 +483,12 @@ def plot_tuning(rows):
 
 
 def plot_accuracy_vs_cost(rows):
-    """A CSV without its own drawing: accuracy against the first cost column it has."""
+    """A CSV without its own drawing: accuracy against the first cost column it has (each point
+    labelled with its budget too when the CSV holds several)."""
     cost = next(c for c in ("cost_epochs", "cpu_seconds", "seconds") if c in rows[0])
+    if len({r.get("budget") for r in rows} - {None, ""}) > 1:
+        rows = [dict(r, strategy=f"{r['strategy']}, {_pct(r['budget'])}") if r.get("budget")
+                else r for r in rows]
     return _accuracy_vs_cost(rows, cost, "", cost.replace("_", " "), log=False)
 
 
