@@ -305,45 +305,44 @@ Also `python -m sksubset.experiments --pool-fraction 0.3` and
 
 
 # -- keywords of the snippets ---------------------------------------------------------------
+def _scan(text, depth=0):
+    """``(character, bracket depth before it, whether it lies in a string literal, its quotes
+    included)`` for each character of ``text``."""
+    quote = None
+    for c in text:
+        quoted = quote is not None
+        if quote:
+            quote = None if c == quote else quote
+        elif c in "\"'":
+            quote, quoted = c, True
+        yield c, depth, quoted
+        if not quoted and c in "([{":
+            depth += 1
+        elif not quoted and c in ")]}":
+            depth -= 1
+
+
 def _calls(text, name):
     """``(offset, argument text)`` of each call ``name(...)`` in ``text`` (balanced parentheses,
     strings skipped)."""
     out = []
     for m in re.finditer(rf"(?<![\w.]){name}\(", text):
-        depth, i, quote = 1, m.end(), None
-        while i < len(text) and depth:
-            c = text[i]
-            if quote:
-                quote = None if c == quote else quote
-            elif c in "\"'":
-                quote = c
-            elif c in "([{":
-                depth += 1
-            elif c in ")]}":
-                depth -= 1
-            i += 1
-        if depth == 0:
-            out.append((m.start(), text[m.end():i - 1]))
+        for j, (c, depth, quoted) in enumerate(_scan(text[m.end():], depth=1)):
+            if not quoted and c in ")]}" and depth == 1:
+                out.append((m.start(), text[m.end():m.end() + j]))
+                break
     return out
 
 
 def keywords_of(arguments):
     """The keyword names of a call's argument text (top level only)."""
-    parts, depth, quote, current = [], 0, None, []
-    for c in arguments:
-        if quote:
-            quote = None if c == quote else quote
-        elif c in "\"'":
-            quote = c
-        elif c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-        elif c == "," and depth == 0:
+    parts, current = [], []
+    for c, depth, quoted in _scan(arguments):
+        if c == "," and depth == 0 and not quoted:
             parts.append("".join(current))
             current = []
-            continue
-        current.append(c)
+        else:
+            current.append(c)
     parts.append("".join(current))
     return [m.group(1) for p in parts for m in [re.match(r"\s*(\w+)\s*=(?!=)", p)] if m]
 
