@@ -113,6 +113,11 @@ def _hbars(ax, labels, series, reference, xlabel):
         ys = [j + (i - (len(series) - 1) / 2) * height for j in range(len(labels))]
         ax.barh(ys, values, height=height, color=COLORS[i], label=name)
     ax.axvline(reference, color="black", linewidth=1.5)
+    _rows_axis(ax, labels, xlabel)
+
+
+def _rows_axis(ax, labels, xlabel):
+    """One labelled row per item, the first at the top, and the values along x."""
     ax.set_yticks(range(len(labels)), labels)
     ax.invert_yaxis()
     ax.set_xlabel(xlabel)
@@ -285,12 +290,9 @@ def plot_digits_constant_lr(rows):
              "every example a candidate (pool_factor=None)": "every example",
              "the exact search (pool_factor=None, criterion=\"gain\", per_step=1)":
              "the exact search"}
-    ax.set_yticks(range(len(rows)), [short.get(r["configuration"], r["configuration"])
-                                     for r in rows])
-    ax.invert_yaxis()
-    ax.set_xlabel("test accuracy (%)")
+    _rows_axis(ax, [short.get(r["configuration"], r["configuration"]) for r in rows],
+               "test accuracy (%)")
     ax.set_title("Digits, 10%, constant learning rate 0.1")
-    ax.grid(axis="y", visible=False)
     _legend_below(fig, ax, ncol=3)
     return fig
 
@@ -377,11 +379,8 @@ def plot_selector_memory(rows):
     fig, ax = _figure()
     ax.barh(range(len(rows)), values, xerr=[lo, hi], color=COLORS[0], height=0.6)
     ax.axvline(2, color="black", linestyle="--", label="goal: at most 2x")
-    ax.set_yticks(range(len(rows)), labels)
-    ax.invert_yaxis()
-    ax.set_xlabel("memory added by fit / input's size")
+    _rows_axis(ax, labels, "memory added by fit / input's size")
     ax.set_title("Memory of a standalone GradMatchSelector().fit(G)")
-    ax.grid(axis="y", visible=False)
     _legend_below(fig, ax, ncol=1)
     return fig
 
