@@ -80,10 +80,13 @@ def _buckets(sizes, ks):
     return groups
 
 
-def ridge(opts, sqnorm_sum, n_rows):
-    """``opts`` with the relative ``lam`` turned into the absolute ridge ``lam * s2``, ``s2 =
-    sqnorm_sum / n_rows`` the mean squared norm of the call's candidate rows."""
-    s2 = float(sqnorm_sum) / max(int(n_rows), 1)
+def ridge(make_atoms, blocks, opts):
+    """``opts`` with the relative ``lam`` turned into the absolute ridge ``lam * s2``, ``s2`` the
+    mean squared norm of the candidate rows of every problem (``blocks``, as :func:`_solve`
+    takes them) together."""
+    sq = sum(float(make_atoms(*(b.unsqueeze(0) for b in block)).sqnorms().sum())
+             for block in blocks)
+    s2 = sq / max(sum(len(block[0]) for block in blocks), 1)
     return dict(opts, lam=float(opts["lam"]) * s2)
 
 
@@ -95,15 +98,16 @@ def _solve(make_atoms, blocks, targets, ks, opts):
 
     ``blocks[p]`` holds problem ``p``'s atoms as a tuple of row blocks (``(rows,)`` dense,
     ``(E, H)`` factors), which ``make_atoms`` turns into atoms once padded.  ``opts`` holds
-    the solver's keywords (``lam``, here the absolute ridge of :func:`ridge`, ``tol``,
-    ``positive``, ``criterion``, ``per_step``).  A problem that comes back with fewer rows
-    than its budget without reaching ``tol`` gets a warning.  A problem whose target is zero
-    is matched exactly by zero weights, which train on nothing: it gets ``k`` evenly spaced
-    rows with equal weights summing to its number of rows instead, and a warning.
+    the solver's keywords (``lam``, relative to the rows of all the problems together and
+    made absolute by :func:`ridge`; ``tol``, ``positive``, ``criterion``, ``per_step``).  A
+    problem that comes back with fewer rows than its budget without reaching ``tol`` gets a
+    warning.  A problem whose target is zero is matched exactly by zero weights, which train
+    on nothing: it gets ``k`` evenly spaced rows with equal weights summing to its number of
+    rows instead, and a warning.
     """
     sizes = [len(b[0]) for b in blocks]
     idx, w, out = [None] * len(ks), [None] * len(ks), [None] * len(ks)
-    options = SearchOptions(**opts)
+    options = SearchOptions(**ridge(make_atoms, blocks, opts))
     for group in _buckets(sizes, ks):
         parts = [_pad([blocks[p][j] for p in group]) for j in range(len(blocks[group[0]]))]
         atoms = make_atoms(*(part for part, _ in parts))
@@ -184,8 +188,6 @@ def solve_dense(blocks, targets, ks, opts):
     if c != 1.0:
         blocks = [a * c for a in blocks]
         targets = [t * c for t in targets]
-    sq = sum(float(DenseAtoms(a.unsqueeze(0)).sqnorms().sum()) for a in blocks)
-    opts = ridge(opts, sq, sum(len(a) for a in blocks))
     return _solve(DenseAtoms, [(a,) for a in blocks], targets, ks, opts)
 
 
@@ -245,19 +247,14 @@ def fit_factored(ll, groups, full_targets, ks, opts, per_gradient):
     if scale != 1.0:
         subs = [replace(sub, E=sub.E * ce, Hb=sub.Hb * ch) for sub in subs]
         full_targets = [t * scale for t in full_targets]
-    n_rows = sum(len(sub) for sub in subs)
     if per_gradient:
         targets = [t[int(sub.y[0]) * H1:(int(sub.y[0]) + 1) * H1]
                    for sub, t in zip(subs, full_targets)]
-        blocks = [class_gradients(sub.E, sub.Hb, sub.y) for sub in subs]
-        sq = sum(float(DenseAtoms(a.unsqueeze(0)).sqnorms().sum()) for a in blocks)
-        idx_l, w_l, stats = _solve(DenseAtoms, [(a,) for a in blocks], targets, ks,
-                                   ridge(opts, sq, n_rows))
+        idx_l, w_l, stats = _solve(DenseAtoms, [(class_gradients(sub.E, sub.Hb, sub.y),)
+                                                for sub in subs], targets, ks, opts)
     else:
-        sq = sum(float(OuterProductAtoms(sub.E[None], sub.Hb[None]).sqnorms().sum())
-                 for sub in subs)
         idx_l, w_l, stats = _solve(OuterProductAtoms, [(sub.E, sub.Hb) for sub in subs],
-                                   full_targets, ks, ridge(opts, sq, n_rows))
+                                   full_targets, ks, opts)
     local = np.concatenate([g[i] for g, i in zip(groups, idx_l)]).astype(np.int64)
     weights = np.concatenate(w_l)
     # the error from the factors too: sum_i w_i e_i [1, h_i]^T, never the rows
