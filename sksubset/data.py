@@ -44,6 +44,8 @@ from sklearn.utils.validation import validate_data
 from skorch.helper import SliceDataset
 from torch.utils.data import DataLoader, Dataset
 
+from ._utils.validation import from_numpy
+
 # the public name; the rest serves the classifier and the selection passes
 __all__ = ["SelectionView"]
 
@@ -356,7 +358,7 @@ def read_training_data(estimator, X, y, multi_output=False):
     if not is_dataset(X):  # validate_data says that arrays need y
         X, y = _validate(estimator, "fit", X, y, allow_nd=True, dtype=np.float32,
                          multi_output=multi_output)
-        return _ArrayRows(torch.from_numpy(X)), y
+        return _ArrayRows(from_numpy(X)), y
     if hasattr(estimator, "n_features_in_"):
         del estimator.n_features_in_
     if isinstance(X, Dataset) and y is not None:

@@ -4,18 +4,23 @@ import numpy as np
 import torch
 
 __all__ = ["DTYPES", "NUMPY_DTYPES", "as_tensor", "check_finite", "check_matrix", "check_target",
-           "check_labels", "resolve_device", "sync"]
+           "check_labels", "from_numpy", "resolve_device", "sync"]
 
 #: values of the selectors' ``dtype`` parameter
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 
 
+def from_numpy(a):
+    """``torch.from_numpy(a)``, sharing the memory of a writable array; a read-only one (such
+    as a memory map opened for reading) is copied first, since torch tensors are writable."""
+    return torch.from_numpy(a if a.flags.writeable else a.copy())
+
+
 def as_tensor(x, name, dtype=None):
     """``x`` as a real floating tensor; numpy input is read straight into ``dtype`` (default
     float64), without a copy when it is a writable C-contiguous array of that dtype already
-    (a read-only one, such as a memory map opened for reading, is copied: torch tensors are
-    writable)."""
+    (:func:`from_numpy`)."""
     if isinstance(x, torch.Tensor):
         t = x.detach()
         complex_ = t.is_complex()
@@ -25,15 +30,13 @@ def as_tensor(x, name, dtype=None):
             complex_ = a.dtype.kind == "c"
             if not complex_:
                 a = np.ascontiguousarray(a, dtype=NUMPY_DTYPES.get(dtype, np.float64))
-                if not a.flags.writeable:
-                    a = a.copy()
         except (TypeError, ValueError) as exc:
             what = type(x).__name__
             if isinstance(x, np.ndarray):
                 what += f" of dtype {x.dtype}"
             raise TypeError(f"{name} must be a numeric array or torch.Tensor; got {what} "
                             f"({exc}).") from exc
-        t = None if complex_ else torch.from_numpy(a)
+        t = None if complex_ else from_numpy(a)
     if complex_:
         raise TypeError(f"{name} must be real; got complex values.")
     return t if t.is_floating_point() else t.to(torch.float64)

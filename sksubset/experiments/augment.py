@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .._utils.validation import from_numpy
 from .datasets import CIFAR10_MEAN, CIFAR10_STD
 
 __all__ = ["AugmentedImages", "random_crop", "CIFAR10_AUGMENTATION",
@@ -96,7 +97,7 @@ class AugmentedImages(Dataset):
         return len(self.X)
 
     def __getitem__(self, i):
-        x = torch.from_numpy(np.asarray(self.X[i], dtype=np.float32))
+        x = from_numpy(np.asarray(self.X[i], dtype=np.float32))
         if self.padding:
             x = random_crop(x, self.padding, self.fill.to(x.dtype))
         if self.flip and bool(torch.rand(()) < 0.5):
