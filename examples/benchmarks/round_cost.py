@@ -12,16 +12,22 @@ epoch on part of the data, and then, on its last-layer factors:
 * the floor of the solver is timed: one pass of correlations over the pool's
   factors (``sum_c E_ic (H R^T)_ic``, class by class) per greedy step;
 * the cost the run predicts for a round and a subset epoch (``R="auto"``) is
-  printed beside the measured ones.
+  printed beside the measured ones;
+* with ``--min-steps``, the split solve again with ``per_step="auto"`` choosing
+  each budget over that many steps instead of the library's
+  ``AUTO_MIN_STEPS`` (``max(k // N, 1)`` atoms a step), in the same process,
+  for its time and gradient error.
 
 Process CPU time, one torch thread.  Example::
 
     python examples/benchmarks/round_cost.py --regimes tabular mnist1d fashion-mnist
+    python examples/benchmarks/round_cost.py --pool-factor 1.5 --min-steps 16 8 4
 """
 
 import argparse
 import json
 import time
+from unittest import mock
 
 import numpy as np
 import torch
@@ -33,6 +39,7 @@ from sksubset.experiments.datasets import load_dataset
 from sksubset.experiments.models import DEFAULT_MODEL, make_net, module_kwargs
 from sksubset.experiments.plan import DATASET_DEFAULTS, DEFAULT_LR
 from sksubset.gradients import last_layer_gradients
+from sksubset.omp import _options
 from sksubset.omp._options import atoms_per_step
 from sksubset.selectors import RoundShape
 from sksubset.selectors._gradmatch_solve import split_problems
@@ -46,7 +53,7 @@ def cpu(fn, reps=1):
     return (time.process_time() - t) / reps, out
 
 
-def measure(name, budget, pool_factor, reps, seed):
+def measure(name, budget, pool_factor, reps, seed, min_steps=()):
     X, y, _, _ = load_dataset(name, cache_dir="results/data")
     y = np.asarray(y, dtype=np.int64)
     C = int(y.max()) + 1
@@ -83,6 +90,13 @@ def measure(name, budget, pool_factor, reps, seed):
         steps = max(-(-kk // s) for kk, s in zip(part_ks, atoms_per_step("auto", part_ks)))
         out[key] = {"solver_s": secs, "gradient_error": res[2]["gradient_error"],
                     "steps": steps}
+    out["by_min_steps"] = {}
+    for m in min_steps:
+        with mock.patch.object(_options, "AUTO_MIN_STEPS", m):
+            sel = GradMatchSelector(pool_factor=pool_factor)
+            sel._select_examples(ll, rows, None, ks, scales)  # warm up
+            secs, res = cpu(lambda: sel._select_examples(ll, rows, None, ks, scales), reps)
+        out["by_min_steps"][m] = {"solver_s": secs, "gradient_error": res[2]["gradient_error"]}
     Rm = torch.randn(C, ll.Hb.shape[1], dtype=ll.Hb.dtype)
     blocks = [(ll.Hb[torch.as_tensor(r)], ll.E[torch.as_tensor(r)]) for r in rows]
     corr_s, _ = cpu(lambda: [((H @ Rm.T) * E).sum(1) for H, E in blocks], 10)
@@ -108,6 +122,8 @@ def main(argv=None):
     p.add_argument("--pool-factor", type=float, default=3.0)
     p.add_argument("--reps", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--min-steps", nargs="+", type=int, default=[], metavar="N",
+                   help="also time the solve choosing each budget over N greedy steps")
     p.add_argument("--out", default=None, help="write the records as JSON here")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
@@ -117,7 +133,7 @@ def main(argv=None):
               f"{'whole s':>9}{'/floor':>8}{'err':>8}")
     print(header)
     for name in args.regimes:
-        r = measure(name, args.budget, args.pool_factor, args.reps, args.seed)
+        r = measure(name, args.budget, args.pool_factor, args.reps, args.seed, args.min_steps)
         records.append(r)
         s, w = r["split"], r["whole"]
         print(f"{name:<14}{r['pool']:>7}{r['subset_epoch_s']:>9.3f}{r['forward_s']:>8.3f}"
@@ -125,6 +141,9 @@ def main(argv=None):
               f"{s['round_subset_epochs']:>8.2f}{r['predicted_round_subset_epochs']:>7.2f}"
               f"{s['gradient_error']:>8.4f}{w['solver_s']:>9.3f}{w['round_over_floor']:>8.2f}"
               f"{w['gradient_error']:>8.4f}")
+        for m, v in r["by_min_steps"].items():
+            print(f"{'':<14}over {m} steps: solver {v['solver_s']:.3f} s, "
+                  f"error {v['gradient_error']:.4f}")
     if args.out:
         with open(args.out, "w") as f:
             json.dump(records, f, indent=1)
