@@ -46,14 +46,14 @@ class SubsetTrainingClassifier(ClassifierMixin, BaseSubsetTraining):
 
     What a round costs follows the model, not the training: its forward
     passes and its solver grow with the last layer's width times the pool.
-    Measured at 10% on one CPU thread, a round cost 2.54 subset epochs on a
-    tabular MLP with two hidden layers of 256, 0.58 on MNIST-1D's small CNN
-    and 0.37 on LeNet-5 for Fashion-MNIST (:doc:`/benchmarks`, "Selection's
+    Measured at 10% on one CPU thread, a round cost 2.17 subset epochs on a
+    tabular MLP with two hidden layers of 256, 0.57 on MNIST-1D's small CNN
+    and 0.38 on LeNet-5 for Fashion-MNIST (:doc:`/benchmarks`, "Selection's
     cost on three regimes").  So ``R="auto"`` predicts both costs before
     training and keeps selection within ``selection_share`` of the run:
     rounds every 5 subset epochs when they fit, else smaller pools, then
     rarer rounds (never fewer than four); ``spacing_`` records the decision.
-    With it, selection took 5.2-5.3% of a Fashion-MNIST run, 4.1-5.1% on
+    With it, selection took 5.0-5.3% of a Fashion-MNIST run, 4.1-5.1% on
     MNIST-1D and 14-17% on the tabular MLP, whose smallest pool is still
     dear (5% to 30% of the data).
 

@@ -79,13 +79,14 @@ def measure(name, budget, pool_factor, reps, seed, min_steps=()):
     out = {"regime": name, "model": model, "n": n, "budget": k, "pool": len(pool),
            "width": [C, int(ll.Hb.shape[1])], "subset_epoch_s": epoch_s,
            "forward_s": forward_s}
-    for key, ms in (("split", 256), ("whole", None)):
-        sel = GradMatchSelector(pool_factor=pool_factor, max_support=ms)
-        def solve(sel=sel):
-            return sel._select_examples(ll, rows, None, ks, scales)
 
-        solve()  # warm up
-        secs, res = cpu(solve, reps)
+    def timed(sel):
+        """CPU seconds of ``sel``'s solve of the pool after a warm-up, and its result."""
+        sel._select_examples(ll, rows, None, ks, scales)
+        return cpu(lambda: sel._select_examples(ll, rows, None, ks, scales), reps)
+
+    for key, ms in (("split", 256), ("whole", None)):
+        secs, res = timed(GradMatchSelector(pool_factor=pool_factor, max_support=ms))
         parts, part_ks, _ = split_problems([len(r) for r in rows], ks, ms)
         steps = max(-(-kk // s) for kk, s in zip(part_ks, atoms_per_step("auto", part_ks)))
         out[key] = {"solver_s": secs, "gradient_error": res[2]["gradient_error"],
@@ -93,9 +94,7 @@ def measure(name, budget, pool_factor, reps, seed, min_steps=()):
     out["by_min_steps"] = {}
     for m in min_steps:
         with mock.patch.object(_options, "AUTO_MIN_STEPS", m):
-            sel = GradMatchSelector(pool_factor=pool_factor)
-            sel._select_examples(ll, rows, None, ks, scales)  # warm up
-            secs, res = cpu(lambda: sel._select_examples(ll, rows, None, ks, scales), reps)
+            secs, res = timed(GradMatchSelector(pool_factor=pool_factor))
         out["by_min_steps"][m] = {"solver_s": secs, "gradient_error": res[2]["gradient_error"]}
     Rm = torch.randn(C, ll.Hb.shape[1], dtype=ll.Hb.dtype)
     blocks = [(ll.Hb[torch.as_tensor(r)], ll.E[torch.as_tensor(r)]) for r in rows]
